@@ -1,0 +1,163 @@
+//! Scheduler configuration and its validation.
+
+use core::fmt;
+
+/// The largest worker count a scheduler accepts.
+pub const MAX_WORKERS: usize = 1024;
+
+/// How a scheduler is set up. [`Config::new`] gives the defaults.
+///
+/// ```
+/// use echo_core::Config;
+/// let config = Config::new(4);
+/// assert_eq!(config.normal_interval, 8);
+/// assert!(config.validate().is_ok());
+/// assert!(Config::new(0).validate().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Number of workers (1 to [`MAX_WORKERS`]).
+    pub worker_count: usize,
+    /// N: while Normal work is waiting, a worker serves Normal at least
+    /// once every `normal_interval` polls, however much High work there is.
+    pub normal_interval: u32,
+    /// M: while Low work is waiting, a worker serves Low at least once
+    /// every `low_interval` polls.
+    pub low_interval: u32,
+    /// K: a worker looks at a tier's global injector before its own ring at
+    /// least once every `global_queue_interval` scheduling ticks, so remote
+    /// submissions are not starved by local ones.
+    pub global_queue_interval: u32,
+}
+
+impl Config {
+    /// Defaults for `worker_count` workers: N = 8, M = 32, K = 31.
+    ///
+    /// N and M bound starvation to one poll in 8 (Normal) and 32 (Low)
+    /// under a flood of higher tiers, while leaving High at least 7/8 of
+    /// the polls. K = 31 is tokio's global queue interval: a remote task
+    /// waits at most 31 local polls once it reaches a busy worker.
+    pub fn new(worker_count: usize) -> Config {
+        Config {
+            worker_count,
+            normal_interval: 8,
+            low_interval: 32,
+            global_queue_interval: 31,
+        }
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.worker_count == 0 {
+            return Err(ConfigError::ZeroWorkers);
+        }
+        if self.worker_count > MAX_WORKERS {
+            return Err(ConfigError::TooManyWorkers {
+                requested: self.worker_count,
+                max: MAX_WORKERS,
+            });
+        }
+        for (name, value) in [
+            ("normal_interval", self.normal_interval),
+            ("low_interval", self.low_interval),
+            ("global_queue_interval", self.global_queue_interval),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroInterval(name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A configuration the scheduler cannot run with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `worker_count` was zero.
+    ZeroWorkers,
+    /// `worker_count` was above [`MAX_WORKERS`].
+    TooManyWorkers {
+        /// The count asked for.
+        requested: usize,
+        /// The largest count allowed.
+        max: usize,
+    },
+    /// An interval (named) was zero.
+    ZeroInterval(&'static str),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::ZeroWorkers => f.write_str("a scheduler needs at least one worker"),
+            ConfigError::TooManyWorkers { requested, max } => {
+                write!(f, "{requested} workers requested; the maximum is {max}")
+            }
+            ConfigError::ZeroInterval(name) => write!(f, "`{name}` must be at least 1"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// Why a submission was refused. The future comes back inside the error.
+pub struct SubmitError<F> {
+    future: F,
+    reason: Refusal,
+}
+
+/// The reason in a [`SubmitError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The scheduler is shutting down or has shut down.
+    ShutDown,
+    /// The scheduler is at its bound on live tasks.
+    Full,
+}
+
+impl<F> SubmitError<F> {
+    pub(crate) fn new(future: F, reason: Refusal) -> Self {
+        SubmitError { future, reason }
+    }
+
+    /// The future that was not submitted, undropped.
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+
+    /// Why it was refused.
+    pub fn reason(&self) -> Refusal {
+        self.reason
+    }
+
+    /// True if it was refused because of shutdown.
+    pub fn is_shutdown(&self) -> bool {
+        self.reason == Refusal::ShutDown
+    }
+
+    /// True if it was refused because the scheduler is full.
+    pub fn is_full(&self) -> bool {
+        self.reason == Refusal::Full
+    }
+}
+
+impl<F> fmt::Debug for SubmitError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmitError")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for SubmitError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason {
+            Refusal::ShutDown => f.write_str("submission refused: the scheduler has shut down"),
+            Refusal::Full => f.write_str("submission refused: the scheduler is full"),
+        }
+    }
+}
+
+impl<F> core::error::Error for SubmitError<F> {}

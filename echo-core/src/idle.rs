@@ -1,0 +1,195 @@
+//! The idle protocol: which workers are parked, which are searching, and
+//! whom a new submission wakes.
+//!
+//! `state` packs two counts: workers *unparked* (not in the sleeper list)
+//! and workers *searching* (awake, with no work of their own, stealing).
+//!
+//! Rules:
+//! - A submission wakes at most one worker, and none while any worker is
+//!   searching (that searcher will find the work, or hand off to another
+//!   when it finds some) or while every worker is awake.
+//! - A worker decrements `unparked` and joins the sleeper list in one
+//!   critical section, so a notifier that saw the decrement finds it there.
+//! - The last searcher to park re-checks every queue afterwards and wakes a
+//!   worker if it finds work (no lost wake-up): a submitter pushes, then
+//!   fences and reads `state`; the parker writes `state`, then fences and
+//!   reads the queues. Either the submitter sees the searcher (and relies on
+//!   it), or the parker sees the work.
+//! - At most half the workers search at once, so a burst of steals does not
+//!   become a herd.
+
+use crate::spin::SpinLock;
+use crate::sync::{AtomicUsize, Ordering, fence};
+use alloc::vec::Vec;
+
+const UNPARKED_SHIFT: u32 = 16;
+const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
+
+fn searching(state: usize) -> usize {
+    state & SEARCHING_MASK
+}
+
+fn unparked(state: usize) -> usize {
+    state >> UNPARKED_SHIFT
+}
+
+/// The shared idle state of one scheduler.
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    sleepers: SpinLock<Vec<usize>>,
+    num_workers: usize,
+}
+
+impl Idle {
+    /// All `num_workers` workers start unparked and not searching.
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        debug_assert!(num_workers < SEARCHING_MASK);
+        Idle {
+            state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
+            sleepers: SpinLock::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    /// Called after new work was pushed: the worker to unpark, if any.
+    /// The caller must unpark it.
+    #[inline]
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.should_wake() {
+            return None;
+        }
+        let worker = self.sleepers.lock().pop();
+        if worker.is_none() {
+            // A sleeper left the list on its own (`unpark_self`) between
+            // our count update and the lock: undo the count; that worker is
+            // awake and will look at the queues.
+            self.state
+                .fetch_sub((1 << UNPARKED_SHIFT) | 1, Ordering::SeqCst);
+        }
+        worker
+    }
+
+    /// Claims the right to wake one worker (as a searcher), if the rules
+    /// allow it.
+    #[inline]
+    fn should_wake(&self) -> bool {
+        // Orders the caller's queue push before the state read (see the
+        // module docs).
+        fence(Ordering::SeqCst);
+        let mut s = self.state.load(Ordering::SeqCst);
+        loop {
+            if searching(s) != 0 || unparked(s) >= self.num_workers {
+                return false;
+            }
+            let next = s + (1 << UNPARKED_SHIFT) + 1;
+            match self
+                .state
+                .compare_exchange(s, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// A worker with no work wants to steal. False if enough workers are
+    /// searching already (it should park instead).
+    pub(crate) fn transition_to_searching(&self) -> bool {
+        let s = self.state.load(Ordering::SeqCst);
+        if 2 * searching(s) >= self.num_workers {
+            return false;
+        }
+        self.state.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    /// A searching worker found work. True if it was the last searcher (it
+    /// should then wake another worker, in case there is more work).
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        let prev = self.state.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(searching(prev) > 0);
+        searching(prev) == 1
+    }
+
+    /// A worker parks. True if it was the last searcher: it must then
+    /// re-check every queue (see the module docs).
+    pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+        let dec = (1 << UNPARKED_SHIFT) | usize::from(is_searching);
+        let prev = {
+            let mut sleepers = self.sleepers.lock();
+            let prev = self.state.fetch_sub(dec, Ordering::SeqCst);
+            sleepers.push(worker);
+            prev
+        };
+        fence(Ordering::SeqCst);
+        is_searching && searching(prev) == 1
+    }
+
+    /// Whether `worker` is still in the sleeper list (nobody woke it).
+    pub(crate) fn is_parked(&self, worker: usize) -> bool {
+        self.sleepers.lock().contains(&worker)
+    }
+
+    /// A parked worker wakes itself (a host loop resuming `run_until_idle`).
+    /// True if it was in the list; it is then counted as unparked.
+    pub(crate) fn unpark_self(&self, worker: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        if let Some(i) = sleepers.iter().position(|&w| w == worker) {
+            sleepers.swap_remove(i);
+            self.state.fetch_add(1 << UNPARKED_SHIFT, Ordering::SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Workers currently searching.
+    pub(crate) fn num_searching(&self) -> usize {
+        searching(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Workers currently parked (in the sleeper list).
+    pub(crate) fn num_parked(&self) -> usize {
+        self.sleepers.lock().len()
+    }
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wakes_one_worker_and_none_while_it_searches() {
+        let idle = Idle::new(4);
+        assert_eq!(idle.worker_to_notify(), None, "all awake");
+        assert!(!idle.transition_to_parked(3, false));
+        assert!(!idle.transition_to_parked(2, false));
+        assert_eq!(idle.num_parked(), 2);
+        assert_eq!(idle.worker_to_notify(), Some(2));
+        assert_eq!(idle.num_searching(), 1);
+        assert_eq!(idle.worker_to_notify(), None, "one is already searching");
+        assert!(!idle.is_parked(2) && idle.is_parked(3));
+        assert!(idle.transition_from_searching(), "it was the last searcher");
+        assert_eq!(idle.worker_to_notify(), Some(3));
+    }
+
+    #[test]
+    fn at_most_half_search_and_the_last_searcher_is_reported() {
+        let idle = Idle::new(4);
+        assert!(idle.transition_to_searching());
+        assert!(idle.transition_to_searching());
+        assert!(!idle.transition_to_searching(), "half are searching");
+        assert!(!idle.transition_to_parked(0, true));
+        assert!(idle.transition_to_parked(1, true), "last searcher parks");
+        assert_eq!(idle.num_searching(), 0);
+    }
+
+    #[test]
+    fn a_self_unpark_is_undone_by_no_one() {
+        let idle = Idle::new(2);
+        idle.transition_to_parked(1, false);
+        assert!(idle.unpark_self(1));
+        assert!(!idle.unpark_self(1));
+        assert_eq!(idle.worker_to_notify(), None, "everyone awake again");
+    }
+}

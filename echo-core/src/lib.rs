@@ -1,0 +1,86 @@
+//! # echo-core
+//!
+//! The `no_std` core of Echo, a priority-aware work-stealing async
+//! scheduler: tasks and their state machine, the pooled task slab, the
+//! per-worker rings and per-tier injectors, the tiered steal protocol, the
+//! idle protocol and the metrics. Everything host-specific (threads,
+//! parking, the clock, panics) goes through the [`Platform`] trait;
+//! `echo-std` implements it for desktop operating systems.
+//!
+//! ```
+//! # use core::cell::Cell;
+//! # use echo_core::{Config, PanicPayload, Platform, Priority, Scheduler};
+//! # struct Host { worker: Cell<Option<usize>> }
+//! # unsafe impl Send for Host {}
+//! # unsafe impl Sync for Host {}
+//! # unsafe impl Platform for Host {
+//! #     fn park(&self, _: usize) {}
+//! #     fn unpark(&self, _: usize) {}
+//! #     fn now_nanos(&self) -> u64 { 0 }
+//! #     fn random_seed(&self) -> u64 { 1 }
+//! #     fn current_worker(&self) -> Option<usize> { self.worker.get() }
+//! #     fn set_current_worker(&self, w: Option<usize>) { self.worker.set(w) }
+//! #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+//! # }
+//! // A single-threaded host drives one worker from its own loop.
+//! let scheduler = Scheduler::new(Host { worker: Cell::new(None) }, Config::new(1)).unwrap();
+//! let handle = scheduler.spawn(async { 6 * 7 }, Priority::High);
+//! scheduler.run_until_idle(0);
+//! assert!(handle.is_finished());
+//! scheduler.shutdown();
+//! ```
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(any(test, echo_loom))]
+extern crate std;
+
+mod config;
+pub mod deque;
+mod idle;
+pub mod inject;
+mod metrics;
+mod padded;
+mod platform;
+mod priority;
+mod scheduler;
+pub mod slab;
+mod spin;
+mod steal;
+mod sync;
+pub mod task;
+mod worker;
+
+pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
+pub use metrics::{Metrics, TierMetrics};
+pub use platform::{PanicPayload, Platform};
+pub use priority::Priority;
+pub use scheduler::{Scheduler, TaskOptions};
+pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
+
+#[cfg(all(test, not(echo_loom)))]
+mod layout_tests {
+    use crate::task::header::{Cell, Header, Trailer};
+
+    #[test]
+    fn header_is_32_bytes_and_overhead_is_64() {
+        if cfg!(target_pointer_width = "64") {
+            assert_eq!(core::mem::size_of::<Header>(), 32);
+            assert_eq!(core::mem::size_of::<Trailer>(), 32);
+            // A future of 16 bytes (e.g. an Arc and a flag) with output ():
+            // the stage is the future's size, everything else is 64 bytes.
+            struct Sixteen([u64; 2]);
+            impl core::future::Future for Sixteen {
+                type Output = ();
+                fn poll(
+                    self: core::pin::Pin<&mut Self>,
+                    _: &mut core::task::Context<'_>,
+                ) -> core::task::Poll<()> {
+                    core::task::Poll::Ready(())
+                }
+            }
+            assert_eq!(core::mem::size_of::<Cell<Sixteen>>(), 64 + 16);
+        }
+    }
+}

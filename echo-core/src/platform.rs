@@ -1,0 +1,80 @@
+//! What the core asks of its host.
+//!
+//! The core never starts threads, reads a clock or blocks on its own: it
+//! asks its [`Platform`]. `echo-std` implements this with OS threads; an
+//! embedded host implements it with its own loop, interrupt flags and
+//! timer.
+
+use alloc::boxed::Box;
+use core::any::Any;
+
+/// The payload of a caught panic, as `std::panic::catch_unwind` returns it.
+pub type PanicPayload = Box<dyn Any + Send + 'static>;
+
+/// The services a host provides to the scheduler.
+///
+/// Worker threads (or the single host loop) are started by the host, which
+/// calls [`Scheduler::run_worker`](crate::Scheduler::run_worker) or
+/// [`Scheduler::run_until_idle`](crate::Scheduler::run_until_idle) on them.
+///
+/// # Safety
+///
+/// The scheduler trusts [`current_worker`](Platform::current_worker) to
+/// answer for the calling thread only: it must return `Some(i)` exactly
+/// when the most recent [`set_current_worker`](Platform::set_current_worker)
+/// call *on the calling thread* (for this platform value) passed `Some(i)`.
+/// The core gives worker `i` owner-only access to its queues and allocator
+/// on that answer, so a platform that answers for the wrong thread causes
+/// data races. A host with a single thread can keep the value in a plain
+/// cell.
+///
+/// ```
+/// use core::cell::Cell;
+/// use echo_core::{PanicPayload, Platform};
+///
+/// /// A single-threaded host: nothing blocks and the clock is a counter.
+/// struct Host { worker: Cell<Option<usize>>, ticks: Cell<u64> }
+/// // SAFETY (example): the host never shares this value between threads.
+/// unsafe impl Send for Host {}
+/// unsafe impl Sync for Host {}
+///
+/// // SAFETY: there is only one thread, so the cell is that thread's.
+/// unsafe impl Platform for Host {
+///     fn park(&self, _worker: usize) {}
+///     fn unpark(&self, _worker: usize) {}
+///     fn now_nanos(&self) -> u64 { self.ticks.replace(self.ticks.get() + 1) }
+///     fn random_seed(&self) -> u64 { 0x9e37_79b9_7f4a_7c15 }
+///     fn current_worker(&self) -> Option<usize> { self.worker.get() }
+///     fn set_current_worker(&self, worker: Option<usize>) { self.worker.set(worker) }
+///     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+/// }
+/// ```
+pub unsafe trait Platform: Send + Sync + Sized + 'static {
+    /// Blocks the calling worker `worker` until [`unpark`](Platform::unpark)
+    /// is called for it. A wake-up that arrived before `park` must make it
+    /// return at once (a token, as with `std::thread::park`). Returning
+    /// early for no reason is allowed: the scheduler re-checks.
+    fn park(&self, worker: usize);
+
+    /// Wakes worker `worker` from [`park`](Platform::park), or makes its
+    /// next `park` return at once.
+    fn unpark(&self, worker: usize);
+
+    /// A monotonic clock in nanoseconds from an arbitrary origin.
+    fn now_nanos(&self) -> u64;
+
+    /// A seed for the workers' random victim choice. Need not be secure.
+    fn random_seed(&self) -> u64;
+
+    /// The worker the calling thread is running as, if any. See the trait's
+    /// safety section.
+    fn current_worker(&self) -> Option<usize>;
+
+    /// Records the worker the calling thread runs as. The core calls this
+    /// when a thread enters and leaves the worker loop.
+    fn set_current_worker(&self, worker: Option<usize>);
+
+    /// Runs `f`, containing a panic where the host can (std:
+    /// `catch_unwind`). Hosts that abort on panic simply return `Ok(f())`.
+    fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload>;
+}

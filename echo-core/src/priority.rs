@@ -1,0 +1,95 @@
+//! The three priority tiers.
+
+use core::fmt;
+
+/// How urgently a task should run.
+///
+/// Ordering puts the most urgent tier first: `High < Normal < Low`, so
+/// sorting a list of priorities yields High first, and `min` of two
+/// priorities is the more urgent one.
+///
+/// ```
+/// use echo_core::Priority;
+/// assert!(Priority::High < Priority::Normal);
+/// assert_eq!(Priority::default(), Priority::Normal);
+/// assert_eq!(Priority::Low.min(Priority::High), Priority::High);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Priority {
+    /// Latency-critical work (a UI frame, an input handler). A High task is
+    /// visible to every worker at its next scheduling point.
+    High = 0,
+    /// Ordinary background work. The default.
+    #[default]
+    Normal = 1,
+    /// Work that may wait (indexing, clean-up). It still runs at a
+    /// guaranteed minimum rate while it has work.
+    Low = 2,
+}
+
+impl Priority {
+    /// All tiers, most urgent first.
+    pub const ALL: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
+
+    /// The tier's index in [`Priority::ALL`]: 0 for High, 2 for Low.
+    #[inline]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The tier with the given index; indices past 2 give `Low`.
+    #[inline]
+    pub const fn from_index(index: usize) -> Priority {
+        match index {
+            0 => Priority::High,
+            1 => Priority::Normal,
+            _ => Priority::Low,
+        }
+    }
+
+    /// Whether `self` is strictly more urgent than `other`.
+    ///
+    /// ```
+    /// use echo_core::Priority;
+    /// assert!(Priority::High.is_above(Priority::Low));
+    /// assert!(!Priority::Normal.is_above(Priority::Normal));
+    /// ```
+    #[inline]
+    pub const fn is_above(self, other: Priority) -> bool {
+        (self as u8) < (other as u8)
+    }
+
+    /// A short lower-case name: `"high"`, `"normal"` or `"low"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Priority::High => "high",
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_and_index_round_trip() {
+        let mut all = [Priority::Low, Priority::High, Priority::Normal];
+        all.sort();
+        assert_eq!(all, Priority::ALL);
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_index(p.index()), p);
+        }
+        assert!(Priority::High.is_above(Priority::Normal));
+        assert!(Priority::Normal.is_above(Priority::Low));
+        assert!(!Priority::Low.is_above(Priority::High));
+    }
+}

@@ -1,0 +1,155 @@
+//! The tiered choice of the next entry, and stealing.
+//!
+//! At each scheduling point a worker takes, in order:
+//! 1. an owed anti-starvation turn: Low if it has not served Low for
+//!    `low_interval` polls, else Normal if it has not served Normal for
+//!    `normal_interval` polls (a turn finding the tier empty is forfeited);
+//! 2. High, from the High injector (High has no private rings);
+//! 3. Normal: its own ring, then the Normal injector, except that every
+//!    `global_queue_interval` ticks the injector comes first;
+//! 4. Low, likewise.
+//!
+//! With none of those, a worker searches: it steals half of a random
+//! victim's ring, Normal tier first, then Low.
+
+use crate::deque::CAPACITY;
+use crate::platform::Platform;
+use crate::scheduler::Shared;
+use crate::task::raw::Entry;
+use crate::Priority;
+
+impl<P: Platform> Shared<P> {
+    /// The next entry for worker `w` from its own rings and the injectors.
+    pub(crate) fn next_task(&self, w: usize) -> Option<(Entry, Priority)> {
+        let worker = &self.workers[w];
+        let config = self.config();
+        let (tick, owe_low, owe_normal) = {
+            // SAFETY: owner's thread, short borrow.
+            let local = unsafe { worker.local_mut() };
+            local.tick = local.tick.wrapping_add(1);
+            (
+                local.tick,
+                local.since_low >= config.low_interval,
+                local.since_normal >= config.normal_interval,
+            )
+        };
+        let global_first = tick % config.global_queue_interval == 0;
+        let mut found = None;
+        if owe_low {
+            found = self.take_tier(w, Priority::Low, global_first);
+            if found.is_none() {
+                self.served(w, Priority::Low);
+            }
+        }
+        if found.is_none() && owe_normal {
+            found = self.take_tier(w, Priority::Normal, global_first);
+            if found.is_none() {
+                self.served(w, Priority::Normal);
+            }
+        }
+        let found = found
+            .or_else(|| self.injectors[Priority::High.index()].pop().map(|e| (e, Priority::High)))
+            .or_else(|| self.take_tier(w, Priority::Normal, global_first))
+            .or_else(|| self.take_tier(w, Priority::Low, global_first));
+        if let Some((_, tier)) = &found {
+            self.served(w, *tier);
+        }
+        found
+    }
+
+    /// Records that worker `w` ran (or found empty) `tier`.
+    fn served(&self, w: usize, tier: Priority) {
+        // SAFETY: owner's thread, short borrow.
+        let local = unsafe { self.workers[w].local_mut() };
+        local.since_normal = if tier == Priority::Normal {
+            0
+        } else {
+            local.since_normal.saturating_add(1)
+        };
+        local.since_low = if tier == Priority::Low {
+            0
+        } else {
+            local.since_low.saturating_add(1)
+        };
+    }
+
+    /// An entry of a lower tier from worker `w`'s ring or the injector.
+    fn take_tier(&self, w: usize, tier: Priority, global_first: bool) -> Option<(Entry, Priority)> {
+        let ring = self.workers[w].ring(tier);
+        let from_ring = || {
+            // SAFETY: the caller is worker `w`, the ring's owner.
+            unsafe { ring.pop() }
+        };
+        let entry = if global_first {
+            self.take_injector(w, tier).or_else(from_ring)
+        } else {
+            from_ring().or_else(|| self.take_injector(w, tier))
+        };
+        entry.map(|e| (e, tier))
+    }
+
+    /// One entry from `tier`'s injector, moving a fair share of the rest
+    /// into worker `w`'s ring so that the next ones cost no shared CAS.
+    fn take_injector(&self, w: usize, tier: Priority) -> Option<Entry> {
+        let injector = &self.injectors[tier.index()];
+        if injector.is_empty() {
+            return None;
+        }
+        let first = injector.pop()?;
+        let ring = self.workers[w].ring(tier);
+        let room = (CAPACITY / 2).saturating_sub(ring.len());
+        let share = injector.len() / self.workers.len() + 1;
+        for _ in 0..share.min(room) {
+            let Some(entry) = injector.pop() else { break };
+            // SAFETY: worker `w` is the ring's owner; there is room, so this
+            // does not spill back.
+            unsafe { ring.push(entry, injector) };
+        }
+        Some(first)
+    }
+
+    /// Steals for worker `w`: High injector, then half of a random victim's
+    /// ring per tier, then that tier's injector. Becomes a searcher first;
+    /// returns `None` without stealing if too many workers search already.
+    pub(crate) fn search(&self, w: usize) -> Option<(Entry, Priority)> {
+        let worker = &self.workers[w];
+        {
+            // SAFETY: owner's thread, short borrow.
+            let local = unsafe { worker.local_mut() };
+            if !local.searching {
+                if !self.idle.transition_to_searching() {
+                    return None;
+                }
+                local.searching = true;
+            }
+        }
+        if let Some(e) = self.injectors[Priority::High.index()].pop() {
+            return Some((e, Priority::High));
+        }
+        let n = self.workers.len();
+        for tier in [Priority::Normal, Priority::Low] {
+            let start = worker.random_below(n);
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == w {
+                    continue;
+                }
+                // SAFETY: this thread owns `worker`'s ring, which is not the
+                // victim's.
+                let stolen =
+                    unsafe { self.workers[victim].ring(tier).steal_half_into(worker.ring(tier)) };
+                if let Some((entry, moved)) = stolen {
+                    worker.counters.steals.inc();
+                    worker.counters.stolen.add(moved);
+                    self.served(w, tier);
+                    return Some((entry, tier));
+                }
+            }
+            if let Some(entry) = self.take_injector(w, tier) {
+                self.served(w, tier);
+                return Some((entry, tier));
+            }
+        }
+        None
+    }
+}

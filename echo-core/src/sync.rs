@@ -1,0 +1,64 @@
+//! The only module that chooses between real atomics and loom's.
+//!
+//! Everything in the crate that takes part in a concurrent protocol imports
+//! its atomics, cells and spin hints from here, so `--cfg echo_loom` swaps
+//! the whole crate onto loom's model checker at once. The cfg is
+//! deliberately not `loom`: a global `--cfg loom` changes other crates in
+//! the dependency tree as well.
+
+#[cfg(not(echo_loom))]
+mod imp {
+    pub(crate) use alloc::sync::Arc;
+    pub(crate) use core::sync::atomic::{
+        AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering, fence,
+    };
+
+    /// Tells the CPU (or loom) that this thread is waiting on another.
+    #[inline]
+    pub(crate) fn spin_loop() {
+        core::hint::spin_loop();
+    }
+
+    /// An `UnsafeCell` with loom's closure-based API, so the same code can
+    /// be checked by loom's access tracker.
+    #[derive(Debug)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        #[inline]
+        pub(crate) const fn new(value: T) -> Self {
+            Self(core::cell::UnsafeCell::new(value))
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        #[inline]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        #[inline]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(echo_loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::sync::atomic::{
+        AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering, fence,
+    };
+
+    /// Under loom a spin must yield, or the model never lets the other
+    /// thread make the progress this one waits for.
+    #[inline]
+    pub(crate) fn spin_loop() {
+        loom::thread::yield_now();
+    }
+}
+
+pub(crate) use imp::*;

@@ -1,0 +1,119 @@
+//! The layout of a task: one allocation holding the header, then the
+//! future or its output, then the trailer with the join waker.
+//!
+//! ```text
+//! Cell<F> (repr C)
+//! ┌ Header ─────────────── 32 bytes on 64-bit
+//! │ state    the atomic state word (see `state.rs`)
+//! │ vtable   the type-specific functions
+//! │ page     the slab page holding the task, which knows the scheduler
+//! │ id       the task id
+//! ├ Stage ───────────────── union: the future, or its output
+//! ├ Trailer ─────────────── 32 bytes on 64-bit
+//! │ join_waker  the JoinHandle's waker (see the JOIN_WAKER rules)
+//! │ created     creation time on the platform clock
+//! │ name        optional task name
+//! └
+//! ```
+//!
+//! The stage has no tag of its own: the state word says which member is
+//! live (not COMPLETE: the future; COMPLETE with OUTPUT: the output;
+//! otherwise nothing).
+
+use super::info::{TaskId, TaskName};
+use super::state::State;
+use crate::platform::PanicPayload;
+use crate::slab::Page;
+use crate::sync::UnsafeCell;
+use crate::Priority;
+use alloc::boxed::Box;
+use core::future::Future;
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+use core::task::{Context, Waker};
+
+/// The fixed part every task starts with.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    pub(crate) vtable: &'static Vtable,
+    pub(crate) page: NonNull<Page>,
+    pub(crate) id: TaskId,
+}
+
+/// A free slot keeps its link where the vtable pointer was, so the state
+/// word stays readable (see `slab.rs`).
+pub(crate) const FREE_LINK_OFFSET: usize = core::mem::offset_of!(Header, vtable);
+
+/// A panic payload behind one thin pointer, so that `Result<T, PanicBox>`
+/// stays small.
+pub(crate) type PanicBox = Box<PanicPayload>;
+
+/// The future, or what it produced.
+pub(crate) union Stage<F: Future> {
+    pub(crate) future: ManuallyDrop<F>,
+    pub(crate) output: ManuallyDrop<Result<F::Output, PanicBox>>,
+}
+
+/// The fields after the stage.
+pub(crate) struct Trailer {
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) created: u64,
+    pub(crate) name: Option<TaskName>,
+}
+
+/// The whole task allocation.
+#[repr(C)]
+pub(crate) struct Cell<F: Future> {
+    pub(crate) header: Header,
+    pub(crate) stage: UnsafeCell<Stage<F>>,
+    pub(crate) trailer: Trailer,
+}
+
+/// How a poll ended. On `Ready` and `Panicked` the output is stored and the
+/// future is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PollOutcome {
+    Pending,
+    Ready,
+    Panicked,
+}
+
+/// The functions that depend on the future's type and the platform.
+pub(crate) struct Vtable {
+    /// Polls the future (the caller holds RUNNING). `sched` is the
+    /// scheduler pointer, passed to avoid reading it from the page.
+    pub(crate) poll: unsafe fn(NonNull<Header>, *const (), &mut Context<'_>) -> PollOutcome,
+    /// Drops the future (the caller holds RUNNING). If dropping panicked,
+    /// stores the panic as the output and returns true.
+    pub(crate) drop_future: unsafe fn(NonNull<Header>, *const ()) -> bool,
+    /// Drops the stored output (the caller owns it).
+    pub(crate) drop_output: unsafe fn(NonNull<Header>),
+    /// Moves the stored output into `*dst`, a `Poll<Result<T, JoinError>>`.
+    pub(crate) read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Pushes a queue entry (whose reference the caller hands over).
+    pub(crate) schedule: unsafe fn(NonNull<Header>, Priority),
+    /// Frees the task (zero references).
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// The priority of the task running on the calling thread, if the
+    /// thread is a worker of this task's scheduler.
+    pub(crate) current_priority: unsafe fn(NonNull<Header>) -> Option<Priority>,
+    /// Where the trailer starts.
+    pub(crate) trailer_offset: usize,
+}
+
+impl Header {
+    /// The trailer of the task this header starts.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a live task.
+    #[inline]
+    pub(crate) unsafe fn trailer<'a>(this: NonNull<Header>) -> &'a Trailer {
+        // SAFETY: the vtable's offset is that of this task's `Cell<F>`.
+        unsafe {
+            let offset = this.as_ref().vtable.trailer_offset;
+            &*this.as_ptr().cast::<u8>().add(offset).cast::<Trailer>()
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! Type-erased task pointers, queue entries, and the generic functions
+//! behind each task's vtable.
+
+use super::header::{Cell, Header, PanicBox, PollOutcome, Stage, Trailer, Vtable};
+use super::info::{TaskId, TaskName};
+use super::join::JoinError;
+use super::state::State;
+use crate::platform::{PanicPayload, Platform};
+use crate::scheduler::{self, Shared};
+use crate::slab::Page;
+use crate::sync::UnsafeCell;
+use crate::Priority;
+use alloc::boxed::Box;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::mem::{self, ManuallyDrop};
+use core::pin::Pin;
+use core::ptr::{self, NonNull};
+use core::task::{Context, Poll};
+
+/// A pointer to a task. Copying it takes no reference: whoever holds one
+/// must also hold (or be) a reference for as long as they use it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct RawTask(NonNull<Header>);
+
+// SAFETY: tasks are `Send` (their futures and outputs are), and all shared
+// access goes through the atomic state word.
+unsafe impl Send for RawTask {}
+// SAFETY: as above.
+unsafe impl Sync for RawTask {}
+
+/// A queue entry: a task pointer that owns one reference. It has no `Drop`;
+/// every entry is consumed by `claim` (or dropped with `drop_ref`).
+#[derive(Debug)]
+pub struct Entry(RawTask);
+
+impl Entry {
+    /// Wraps a pointer whose reference the caller hands over.
+    pub(crate) fn from_raw(raw: RawTask) -> Entry {
+        Entry(raw)
+    }
+
+    /// The task, giving up the entry (its reference goes with the caller).
+    pub(crate) fn into_raw(self) -> RawTask {
+        self.0
+    }
+}
+
+/// The vtable of tasks running future `F` on platform `P`.
+struct VtableFor<F, P>(PhantomData<(F, P)>);
+
+impl<F, P> VtableFor<F, P>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    P: Platform,
+{
+    const VTABLE: Vtable = Vtable {
+        poll: poll::<F, P>,
+        drop_future: drop_future::<F, P>,
+        drop_output: drop_output::<F>,
+        read_output: read_output::<F>,
+        schedule: scheduler::schedule_entry::<P>,
+        dealloc: dealloc::<F, P>,
+        current_priority: scheduler::current_priority::<P>,
+        trailer_offset: mem::offset_of!(Cell<F>, trailer),
+    };
+}
+
+/// What a new task is made with.
+pub(crate) struct NewTask {
+    pub(crate) priority: Priority,
+    pub(crate) id: TaskId,
+    pub(crate) created: u64,
+    pub(crate) name: Option<TaskName>,
+}
+
+impl RawTask {
+    /// Writes a new task into `slot`: queued, with a handle, three
+    /// references (entry, handle, registry).
+    ///
+    /// # Safety
+    ///
+    /// `slot` is unused memory of at least `size_of::<Cell<F>>()` bytes,
+    /// aligned for it, inside `page`, whose scheduler is a `Shared<P>`.
+    pub(crate) unsafe fn write_new<F, P>(
+        slot: NonNull<u8>,
+        page: NonNull<Page>,
+        future: F,
+        new: NewTask,
+    ) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        P: Platform,
+    {
+        let cell = slot.cast::<Cell<F>>().as_ptr();
+        // SAFETY: per the contract, `cell` is valid for writes; each field
+        // is written in place so a large future is not copied twice.
+        unsafe {
+            ptr::addr_of_mut!((*cell).header).write(Header {
+                state: State::new(new.priority),
+                vtable: &VtableFor::<F, P>::VTABLE,
+                page,
+                id: new.id,
+            });
+            ptr::addr_of_mut!((*cell).stage).write(UnsafeCell::new(Stage {
+                future: ManuallyDrop::new(future),
+            }));
+            ptr::addr_of_mut!((*cell).trailer).write(Trailer {
+                join_waker: UnsafeCell::new(None),
+                created: new.created,
+                name: new.name,
+            });
+        }
+        RawTask(slot.cast())
+    }
+
+    pub(crate) fn from_header(ptr: NonNull<Header>) -> RawTask {
+        RawTask(ptr)
+    }
+
+    pub(crate) fn as_ptr(self) -> NonNull<Header> {
+        self.0
+    }
+
+    #[inline]
+    pub(crate) fn header<'a>(self) -> &'a Header {
+        // SAFETY: a `RawTask` is only used while a reference keeps the task
+        // alive (see the type's docs).
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline]
+    pub(crate) fn state<'a>(self) -> &'a State {
+        &self.header().state
+    }
+
+    #[inline]
+    pub(crate) fn id(self) -> TaskId {
+        self.header().id
+    }
+
+    #[inline]
+    pub(crate) fn trailer<'a>(self) -> &'a Trailer {
+        // SAFETY: the task is alive (see `header`).
+        unsafe { Header::trailer(self.0) }
+    }
+
+    /// Polls the future.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds RUNNING, and `sched` is the task's scheduler.
+    #[inline]
+    pub(crate) unsafe fn poll(self, sched: *const (), cx: &mut Context<'_>) -> PollOutcome {
+        // SAFETY: forwarded contract.
+        unsafe { (self.header().vtable.poll)(self.0, sched, cx) }
+    }
+
+    /// Drops the future; true if that panicked and the panic was stored as
+    /// the output.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds RUNNING, and `sched` is the task's scheduler.
+    pub(crate) unsafe fn drop_future(self, sched: *const ()) -> bool {
+        // SAFETY: forwarded contract.
+        unsafe { (self.header().vtable.drop_future)(self.0, sched) }
+    }
+
+    /// Drops the stored output.
+    ///
+    /// # Safety
+    ///
+    /// The task is COMPLETE with OUTPUT and the caller owns the output.
+    pub(crate) unsafe fn drop_output(self) {
+        // SAFETY: forwarded contract.
+        unsafe { (self.header().vtable.drop_output)(self.0) }
+    }
+
+    /// Pushes a queue entry for this task at `priority`.
+    ///
+    /// # Safety
+    ///
+    /// The caller hands over one reference for the entry.
+    pub(crate) unsafe fn schedule(self, priority: Priority) {
+        // SAFETY: forwarded contract.
+        unsafe { (self.header().vtable.schedule)(self.0, priority) }
+    }
+
+    /// Frees the task.
+    ///
+    /// # Safety
+    ///
+    /// The reference count is zero and the stage is empty.
+    pub(crate) unsafe fn dealloc(self) {
+        // SAFETY: forwarded contract.
+        unsafe { (self.header().vtable.dealloc)(self.0) }
+    }
+
+    /// Drops one reference, freeing the task if it was the last.
+    pub(crate) fn drop_ref(self) {
+        if self.state().ref_dec() {
+            // SAFETY: that was the last reference; a task with no
+            // references is COMPLETE and its stage is empty (the registry
+            // holds a reference until completion).
+            unsafe { self.dealloc() };
+        }
+    }
+
+    /// Finishes a task whose future is gone: publishes COMPLETE, hands the
+    /// output to the JoinHandle or drops it, wakes the handle, and drops the
+    /// worker's and the registry's references.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds RUNNING; if `with_output`, the output is stored.
+    pub(crate) unsafe fn complete<P: Platform>(self, platform: &P, with_output: bool) {
+        let prev = self.state().complete(with_output);
+        if !prev.has_join_interest() {
+            if with_output {
+                // Nobody will read it. Dropping user data may panic: contain
+                // it, the worker must survive.
+                // SAFETY: no handle, so the completer owns the output.
+                let _ = platform.catch_unwind(|| unsafe { self.drop_output() });
+            }
+        } else if prev.has_join_waker() {
+            let trailer = self.trailer();
+            // SAFETY: JOIN_WAKER was set at completion, so the waker is lent
+            // to us and the handle does not touch it until we unset the bit.
+            let _ = platform.catch_unwind(|| {
+                trailer.join_waker.with(|w| {
+                    if let Some(w) = unsafe { &*w } {
+                        w.wake_by_ref();
+                    }
+                })
+            });
+            let after = self.state().unset_join_waker_after_complete();
+            if !after.has_join_interest() {
+                // The handle went away meanwhile and left the waker to us.
+                // SAFETY: see above; the handle no longer exists.
+                let waker = trailer.join_waker.with_mut(|w| unsafe { (*w).take() });
+                let _ = platform.catch_unwind(|| drop(waker));
+            }
+        }
+        if self.state().ref_dec_n(2) {
+            // SAFETY: last references; COMPLETE, stage empty or output
+            // dropped above (a handle that read it has dropped its ref).
+            unsafe { self.dealloc() };
+        }
+    }
+
+    /// Cancels a task whose future the caller owns (RUNNING): drops the
+    /// future and completes. The handle sees `Cancelled`, or the panic if
+    /// dropping the future panicked.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds RUNNING, and `sched` is the task's scheduler, a
+    /// `Shared<P>`.
+    pub(crate) unsafe fn cancel<P: Platform>(self, platform: &P, sched: *const ()) {
+        // SAFETY: forwarded contract.
+        let panicked = unsafe { self.drop_future(sched) };
+        // SAFETY: forwarded contract; the output is stored iff it panicked.
+        unsafe { self.complete(platform, panicked) };
+    }
+}
+
+/// The stage of the task at `ptr`.
+///
+/// # Safety
+///
+/// `ptr` is a live task running future `F`.
+unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a UnsafeCell<Stage<F>> {
+    // SAFETY: per the contract, the header starts a `Cell<F>`.
+    unsafe { &(*ptr.cast::<Cell<F>>().as_ptr()).stage }
+}
+
+unsafe fn poll<F: Future, P: Platform>(
+    ptr: NonNull<Header>,
+    sched: *const (),
+    cx: &mut Context<'_>,
+) -> PollOutcome {
+    // SAFETY: the vtable is only called with its own task and scheduler.
+    let shared = unsafe { &*sched.cast::<Shared<P>>() };
+    // SAFETY: as above.
+    let stage = unsafe { stage::<F>(ptr) };
+    let result = stage.with_mut(|s| {
+        // SAFETY: RUNNING gives this thread the future; it is pinned because
+        // the task never moves.
+        let future = unsafe { Pin::new_unchecked(&mut *(*s).future) };
+        shared.platform().catch_unwind(|| future.poll(cx))
+    });
+    let output = match result {
+        Ok(Poll::Pending) => return PollOutcome::Pending,
+        Ok(Poll::Ready(value)) => Ok(value),
+        Err(panic) => Err(Box::new(panic)),
+    };
+    // The future is done: drop it now, not when the handle reads.
+    // SAFETY: RUNNING; the future is live and dropped once here.
+    let drop_panic = unsafe { drop_future_in_place::<F, P>(shared, stage) };
+    let (output, outcome) = match (output, drop_panic) {
+        (Ok(v), None) => (Ok(v), PollOutcome::Ready),
+        (Err(p), _) => (Err(p), PollOutcome::Panicked),
+        (Ok(v), Some(p)) => {
+            let _ = shared.platform().catch_unwind(|| drop(v));
+            (Err(Box::new(p)), PollOutcome::Panicked)
+        }
+    };
+    // SAFETY: the future is gone; the stage is ours to fill.
+    stage.with_mut(|s| unsafe { ptr::addr_of_mut!((*s).output).write(ManuallyDrop::new(output)) });
+    outcome
+}
+
+/// Drops the future in the stage, containing a panic.
+///
+/// # Safety
+///
+/// The caller holds RUNNING and the stage holds the future.
+unsafe fn drop_future_in_place<F: Future, P: Platform>(
+    shared: &Shared<P>,
+    stage: &UnsafeCell<Stage<F>>,
+) -> Option<PanicPayload> {
+    stage
+        .with_mut(|s| {
+            shared.platform().catch_unwind(|| {
+                // SAFETY: per the contract, the future is live; this drops
+                // it exactly once.
+                unsafe { ManuallyDrop::drop(&mut (*s).future) }
+            })
+        })
+        .err()
+}
+
+unsafe fn drop_future<F: Future, P: Platform>(ptr: NonNull<Header>, sched: *const ()) -> bool {
+    // SAFETY: the vtable is only called with its own task and scheduler.
+    let shared = unsafe { &*sched.cast::<Shared<P>>() };
+    // SAFETY: as above.
+    let stage = unsafe { stage::<F>(ptr) };
+    // SAFETY: the caller holds RUNNING and the future is live.
+    match unsafe { drop_future_in_place::<F, P>(shared, stage) } {
+        None => false,
+        Some(panic) => {
+            let output: Result<F::Output, PanicBox> = Err(Box::new(panic));
+            // SAFETY: the stage is empty and ours.
+            stage.with_mut(|s| unsafe {
+                ptr::addr_of_mut!((*s).output).write(ManuallyDrop::new(output))
+            });
+            true
+        }
+    }
+}
+
+unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the caller owns the stored output.
+    unsafe { stage::<F>(ptr).with_mut(|s| ManuallyDrop::drop(&mut (*s).output)) }
+}
+
+unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: the caller (the JoinHandle) owns the stored output and passes
+    // a `Poll<Result<F::Output, JoinError>>` slot.
+    unsafe {
+        let output = stage::<F>(ptr).with_mut(|s| ManuallyDrop::take(&mut (*s).output));
+        let id = ptr.as_ref().id;
+        let result = output.map_err(|panic| JoinError::panic(id, *panic));
+        *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(result);
+    }
+}
+
+unsafe fn dealloc<F: Future, P: Platform>(ptr: NonNull<Header>) {
+    let cell = ptr.cast::<Cell<F>>().as_ptr();
+    // SAFETY: zero references: nobody else can reach the task. The stage is
+    // empty (see `State`'s invariants); the trailer is dropped here.
+    unsafe {
+        ptr::drop_in_place(ptr::addr_of_mut!((*cell).trailer));
+        let page = ptr.as_ref().page;
+        scheduler::free_task::<P>(page, ptr.cast());
+    }
+}
+
+/// The task cell size for future `F`, for choosing a slab class.
+pub(crate) const fn cell_layout<F: Future>() -> (usize, usize) {
+    (mem::size_of::<Cell<F>>(), mem::align_of::<Cell<F>>())
+}

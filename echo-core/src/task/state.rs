@@ -1,0 +1,566 @@
+//! The task state word and every transition on it.
+//!
+//! One `usize` holds the lifecycle flags, the join-handle flags, the task's
+//! effective priority and its reference count:
+//!
+//! ```text
+//! bit 0  RUNNING        a worker owns the future and is polling it
+//! bit 1  COMPLETE       the future is gone; the stage holds the output or nothing
+//! bit 2  NOTIFIED       woken: a queue entry exists (or, while RUNNING, must be made)
+//! bit 3  CANCELLED      abort or shutdown asked the task to stop
+//! bit 4  JOIN_INTEREST  a JoinHandle exists and will read the output
+//! bit 5  JOIN_WAKER     the trailer holds the handle's waker, lent to the completer
+//! bit 6  OUTPUT         the stage holds `Result<T, panic>` (completion stored one)
+//! bits 7-8              effective priority (0 High, 1 Normal, 2 Low)
+//! bits 9..              reference count
+//! ```
+//!
+//! Invariants:
+//! - Every transition is one atomic read-modify-write; each is a method that
+//!   returns what the caller must do next.
+//! - References are held by: each queue entry, each `Waker`, the
+//!   `JoinHandle`, the worker while it polls (the claimed entry's reference),
+//!   and the scheduler's registry until the task completes. The task is
+//!   freed when the count reaches zero, and never while it is not COMPLETE.
+//! - NOTIFIED while idle means an entry at the task's current tier exists
+//!   or is about to be pushed. An entry whose tier differs from the task's
+//!   current tier, or that finds the task not NOTIFIED, is stale: it only
+//!   drops its reference. So a task is polled at most once per wake even
+//!   when a priority change gave it a second entry.
+//! - While JOIN_WAKER is set and the task is not COMPLETE, only the completer
+//!   may read the trailer's waker; otherwise only the JoinHandle touches it.
+
+use crate::Priority;
+use crate::sync::{AtomicUsize, Ordering};
+
+const RUNNING: usize = 1 << 0;
+const COMPLETE: usize = 1 << 1;
+const NOTIFIED: usize = 1 << 2;
+const CANCELLED: usize = 1 << 3;
+const JOIN_INTEREST: usize = 1 << 4;
+const JOIN_WAKER: usize = 1 << 5;
+const OUTPUT: usize = 1 << 6;
+const PRIO_SHIFT: u32 = 7;
+const PRIO_MASK: usize = 0b11 << PRIO_SHIFT;
+const REF_SHIFT: u32 = 9;
+const REF_ONE: usize = 1 << REF_SHIFT;
+/// A count above this is a leak of references; abort rather than wrap.
+const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
+
+/// A copy of the state word, with readable accessors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_notified(self) -> bool {
+        self.0 & NOTIFIED != 0
+    }
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+    pub(crate) fn has_join_interest(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn has_join_waker(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+    pub(crate) fn has_output(self) -> bool {
+        self.0 & OUTPUT != 0
+    }
+    pub(crate) fn is_idle(self) -> bool {
+        self.0 & (RUNNING | COMPLETE) == 0
+    }
+    pub(crate) fn priority(self) -> Priority {
+        Priority::from_index((self.0 & PRIO_MASK) >> PRIO_SHIFT)
+    }
+    pub(crate) fn ref_count(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+    fn with_priority(self, p: Priority) -> Snapshot {
+        Snapshot((self.0 & !PRIO_MASK) | (p.index() << PRIO_SHIFT))
+    }
+    fn ref_inc(self) -> Snapshot {
+        if self.ref_count() >= REF_MAX {
+            abort_on_overflow();
+        }
+        Snapshot(self.0 + REF_ONE)
+    }
+    fn ref_dec(self) -> Snapshot {
+        debug_assert!(self.ref_count() > 0, "task reference count underflow");
+        Snapshot(self.0 - REF_ONE)
+    }
+}
+
+impl core::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("running", &self.is_running())
+            .field("complete", &self.is_complete())
+            .field("notified", &self.is_notified())
+            .field("cancelled", &self.is_cancelled())
+            .field("join_interest", &self.has_join_interest())
+            .field("join_waker", &self.has_join_waker())
+            .field("output", &self.has_output())
+            .field("priority", &self.priority())
+            .field("refs", &self.ref_count())
+            .finish()
+    }
+}
+
+#[cold]
+fn abort_on_overflow() -> ! {
+    // A reference count this large means references are being leaked;
+    // wrapping would free a live task. `no_std` has no abort, but a panic
+    // inside a panic aborts everywhere.
+    struct Abort;
+    impl Drop for Abort {
+        fn drop(&mut self) {
+            panic!("echo: task reference count overflow");
+        }
+    }
+    let _a = Abort;
+    panic!("echo: task reference count overflow");
+}
+
+/// What a worker does with an entry it took from a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// The worker now owns the future: poll it.
+    Run,
+    /// The worker owns the future, but the task was cancelled: drop it.
+    Cancel,
+    /// The entry was stale; its reference was dropped. `last` says it was
+    /// the final reference and the task must be freed.
+    Stale { last: bool },
+}
+
+/// What a worker does after a poll returned `Pending`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterPoll {
+    /// The task waits for a wake; the worker's reference was dropped.
+    Idle,
+    /// The task was woken while it ran: the worker's reference becomes a new
+    /// queue entry at this tier.
+    Reschedule(Priority),
+    /// The task was cancelled while it ran: the worker still owns the future
+    /// and must drop it.
+    Cancel,
+}
+
+/// What a waker (or `abort`) does after touching the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Notify {
+    /// Nothing to do.
+    Nothing,
+    /// Push an entry at this tier; the transition took its reference.
+    Submit(Priority),
+    /// The consumed reference was the last: free the task.
+    Dealloc,
+}
+
+/// What a priority change asks of the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reprioritize {
+    /// Nothing changed (same tier, lower tier for a raise, or complete).
+    Unchanged,
+    /// The tier changed; the next wake or reschedule uses it.
+    Changed,
+    /// The task is queued at its old tier: push an entry at this tier (the
+    /// transition took its reference); the old entry will be stale.
+    Requeue(Priority),
+}
+
+/// The atomic state word.
+pub(crate) struct State(AtomicUsize);
+
+impl State {
+    /// A new task: queued (NOTIFIED), with a JoinHandle, and three
+    /// references: the first queue entry, the handle, and the registry.
+    pub(crate) fn new(priority: Priority) -> State {
+        let s = Snapshot(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE).with_priority(priority);
+        State(AtomicUsize::new(s.0))
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.0.load(Ordering::Acquire))
+    }
+
+    /// Applies `f` until the compare-exchange succeeds; `f` returns the new
+    /// word (or `None` for no change) and the outcome.
+    #[inline]
+    fn update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<Snapshot>, R)) -> R {
+        let mut cur = self.0.load(Ordering::Acquire);
+        loop {
+            let (next, out) = f(Snapshot(cur));
+            let Some(next) = next else { return out };
+            match self
+                .0
+                .compare_exchange_weak(cur, next.0, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return out,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// A worker took an entry for this task from the tier `entry` queue.
+    pub(crate) fn claim(&self, entry: Priority) -> Claim {
+        self.update(|s| {
+            if !s.is_idle() || !s.is_notified() || s.priority() != entry {
+                let next = s.ref_dec();
+                return (
+                    Some(next),
+                    Claim::Stale {
+                        last: next.ref_count() == 0,
+                    },
+                );
+            }
+            let next = Snapshot((s.0 | RUNNING) & !NOTIFIED);
+            let out = if s.is_cancelled() {
+                Claim::Cancel
+            } else {
+                Claim::Run
+            };
+            (Some(next), out)
+        })
+    }
+
+    /// The poll returned `Pending`.
+    pub(crate) fn after_poll(&self) -> AfterPoll {
+        self.update(|s| {
+            debug_assert!(s.is_running() && !s.is_complete());
+            if s.is_cancelled() {
+                return (None, AfterPoll::Cancel);
+            }
+            let next = Snapshot(s.0 & !RUNNING);
+            if s.is_notified() {
+                (Some(next), AfterPoll::Reschedule(s.priority()))
+            } else {
+                let next = next.ref_dec();
+                debug_assert!(next.ref_count() > 0, "the registry holds a reference");
+                (Some(next), AfterPoll::Idle)
+            }
+        })
+    }
+
+    /// The future is gone: stored output (`with_output`) or dropped
+    /// (cancelled). Returns the word before the change. The caller still
+    /// holds the worker's and the registry's references.
+    pub(crate) fn complete(&self, with_output: bool) -> Snapshot {
+        let flip = RUNNING | COMPLETE | if with_output { OUTPUT } else { 0 };
+        let prev = Snapshot(self.0.fetch_xor(flip, Ordering::AcqRel));
+        debug_assert!(prev.is_running() && !prev.is_complete() && !prev.has_output());
+        prev
+    }
+
+    /// A waker is consumed by `wake`.
+    pub(crate) fn wake_by_val(&self) -> Notify {
+        self.update(|s| {
+            if s.is_running() {
+                let next = Snapshot(s.0 | NOTIFIED).ref_dec();
+                (Some(next), Notify::Nothing)
+            } else if s.is_complete() || s.is_notified() {
+                let next = s.ref_dec();
+                let out = if next.ref_count() == 0 {
+                    Notify::Dealloc
+                } else {
+                    Notify::Nothing
+                };
+                (Some(next), out)
+            } else {
+                (Some(Snapshot(s.0 | NOTIFIED)), Notify::Submit(s.priority()))
+            }
+        })
+    }
+
+    /// A waker is used by `wake_by_ref`.
+    pub(crate) fn wake_by_ref(&self) -> Notify {
+        self.update(|s| {
+            if s.is_complete() || s.is_notified() {
+                (None, Notify::Nothing)
+            } else if s.is_running() {
+                (Some(Snapshot(s.0 | NOTIFIED)), Notify::Nothing)
+            } else {
+                let next = Snapshot(s.0 | NOTIFIED).ref_inc();
+                (Some(next), Notify::Submit(s.priority()))
+            }
+        })
+    }
+
+    /// `abort()`: mark cancelled and make sure a worker will see it.
+    pub(crate) fn abort(&self) -> Notify {
+        self.update(|s| {
+            if s.is_complete() || s.is_cancelled() {
+                (None, Notify::Nothing)
+            } else if s.is_running() || s.is_notified() {
+                // The running worker or the queued entry will see CANCELLED.
+                (Some(Snapshot(s.0 | CANCELLED)), Notify::Nothing)
+            } else {
+                let next = Snapshot(s.0 | CANCELLED | NOTIFIED).ref_inc();
+                (Some(next), Notify::Submit(s.priority()))
+            }
+        })
+    }
+
+    /// Shutdown: mark cancelled, and claim the future if no worker has it.
+    /// Returns whether the caller now owns the future (and must cancel it).
+    pub(crate) fn claim_for_shutdown(&self) -> bool {
+        self.update(|s| {
+            if s.is_complete() {
+                (None, false)
+            } else if s.is_running() {
+                (Some(Snapshot(s.0 | CANCELLED)), false)
+            } else {
+                (Some(Snapshot(s.0 | RUNNING | CANCELLED)), true)
+            }
+        })
+    }
+
+    /// Changes the effective priority; `raise_only` ignores a lower tier.
+    pub(crate) fn set_priority(&self, priority: Priority, raise_only: bool) -> Reprioritize {
+        self.update(|s| {
+            let cur = s.priority();
+            if s.is_complete() || cur == priority || (raise_only && !priority.is_above(cur)) {
+                return (None, Reprioritize::Unchanged);
+            }
+            let next = s.with_priority(priority);
+            if s.is_idle() && s.is_notified() {
+                (Some(next.ref_inc()), Reprioritize::Requeue(priority))
+            } else {
+                (Some(next), Reprioritize::Changed)
+            }
+        })
+    }
+
+    /// The JoinHandle stored a waker in the trailer and lends it to the
+    /// completer. Fails (returning the word) if the task already completed.
+    pub(crate) fn set_join_waker(&self) -> Result<(), Snapshot> {
+        self.update(|s| {
+            debug_assert!(s.has_join_interest() && !s.has_join_waker());
+            if s.is_complete() {
+                (None, Err(s))
+            } else {
+                (Some(Snapshot(s.0 | JOIN_WAKER)), Ok(()))
+            }
+        })
+    }
+
+    /// The JoinHandle takes its waker back to replace it. Fails if the task
+    /// already completed (the completer may be using the waker).
+    pub(crate) fn unset_join_waker(&self) -> Result<(), Snapshot> {
+        self.update(|s| {
+            debug_assert!(s.has_join_interest() && s.has_join_waker());
+            if s.is_complete() {
+                (None, Err(s))
+            } else {
+                (Some(Snapshot(s.0 & !JOIN_WAKER)), Ok(()))
+            }
+        })
+    }
+
+    /// The completer is done with the lent waker. Returns the word before;
+    /// if it has no JOIN_INTEREST the handle is gone and the completer must
+    /// drop the waker.
+    pub(crate) fn unset_join_waker_after_complete(&self) -> Snapshot {
+        Snapshot(self.0.fetch_and(!JOIN_WAKER, Ordering::AcqRel))
+    }
+
+    /// The JoinHandle is dropped (or has read the output). Returns the word
+    /// before the change. If the task was not complete the handle also
+    /// takes back the waker slot; if it was complete the handle now owns
+    /// the output, and the slot unless JOIN_WAKER is still set.
+    pub(crate) fn drop_join_handle(&self) -> Snapshot {
+        self.update(|s| {
+            let next = if s.is_complete() {
+                s.0 & !JOIN_INTEREST
+            } else {
+                s.0 & !(JOIN_INTEREST | JOIN_WAKER)
+            };
+            (Some(Snapshot(next)), s)
+        })
+    }
+
+    /// Takes another reference (a waker clone, a raise entry).
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
+        if (prev >> REF_SHIFT) >= REF_MAX {
+            abort_on_overflow();
+        }
+    }
+
+    /// Drops one reference; true if it was the last.
+    pub(crate) fn ref_dec(&self) -> bool {
+        self.ref_dec_n(1)
+    }
+
+    /// Drops `n` references; true if they were the last.
+    pub(crate) fn ref_dec_n(&self, n: usize) -> bool {
+        let prev = Snapshot(self.0.fetch_sub(n * REF_ONE, Ordering::AcqRel));
+        debug_assert!(prev.ref_count() >= n, "task reference count underflow");
+        prev.ref_count() == n
+    }
+
+    /// Takes a reference only if the count is not already zero (the task is
+    /// being freed). Used by the shutdown walk over the large-task list.
+    pub(crate) fn try_ref_inc(&self) -> bool {
+        self.update(|s| {
+            if s.ref_count() == 0 {
+                (None, false)
+            } else {
+                (Some(s.ref_inc()), true)
+            }
+        })
+    }
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use super::*;
+    use Priority::*;
+
+    fn fresh(p: Priority) -> State {
+        State::new(p)
+    }
+
+    #[test]
+    fn new_task_is_queued_with_three_references() {
+        let s = fresh(Normal).load();
+        assert!(s.is_notified() && s.is_idle() && s.has_join_interest());
+        assert_eq!(s.ref_count(), 3);
+        assert_eq!(s.priority(), Normal);
+    }
+
+    #[test]
+    fn claim_then_pending_goes_idle_and_drops_the_entry_reference() {
+        let st = fresh(Low);
+        assert_eq!(st.claim(Low), Claim::Run);
+        assert!(st.load().is_running() && !st.load().is_notified());
+        assert_eq!(st.after_poll(), AfterPoll::Idle);
+        let s = st.load();
+        assert!(s.is_idle() && !s.is_notified());
+        assert_eq!(s.ref_count(), 2);
+    }
+
+    #[test]
+    fn wake_during_poll_reschedules_once() {
+        let st = fresh(Normal);
+        st.claim(Normal);
+        st.ref_inc(); // a waker
+        assert_eq!(st.wake_by_ref(), Notify::Nothing);
+        assert_eq!(st.wake_by_val(), Notify::Nothing);
+        assert_eq!(st.load().ref_count(), 3);
+        assert_eq!(st.after_poll(), AfterPoll::Reschedule(Normal));
+        // A second claim of the same wake: one entry exists, one poll.
+        assert_eq!(st.claim(Normal), Claim::Run);
+        assert_eq!(st.claim(Normal), Claim::Stale { last: false });
+    }
+
+    #[test]
+    fn wake_when_idle_submits_and_a_second_wake_does_not() {
+        let st = fresh(High);
+        st.claim(High);
+        st.after_poll();
+        assert_eq!(st.wake_by_ref(), Notify::Submit(High));
+        assert_eq!(st.wake_by_ref(), Notify::Nothing);
+        assert_eq!(st.load().ref_count(), 3);
+    }
+
+    #[test]
+    fn wake_after_complete_does_nothing_and_may_free() {
+        let st = fresh(Normal);
+        st.claim(Normal);
+        st.ref_inc(); // waker
+        let prev = st.complete(true);
+        assert!(prev.has_join_interest());
+        assert!(!st.ref_dec_n(2)); // worker + registry; handle and waker remain
+        assert_eq!(st.wake_by_ref(), Notify::Nothing);
+        let d = st.drop_join_handle();
+        assert!(d.is_complete());
+        assert!(!st.ref_dec());
+        assert_eq!(st.wake_by_val(), Notify::Dealloc);
+    }
+
+    #[test]
+    fn abort_of_an_idle_task_submits_it_for_cancellation() {
+        let st = fresh(Normal);
+        st.claim(Normal);
+        st.after_poll();
+        assert_eq!(st.abort(), Notify::Submit(Normal));
+        assert_eq!(st.abort(), Notify::Nothing);
+        assert_eq!(st.claim(Normal), Claim::Cancel);
+    }
+
+    #[test]
+    fn abort_while_running_cancels_after_the_poll() {
+        let st = fresh(Normal);
+        st.claim(Normal);
+        assert_eq!(st.abort(), Notify::Nothing);
+        assert_eq!(st.after_poll(), AfterPoll::Cancel);
+        assert!(st.load().is_running());
+    }
+
+    #[test]
+    fn a_raise_while_queued_adds_an_entry_and_the_old_one_goes_stale() {
+        let st = fresh(Low);
+        assert_eq!(st.set_priority(High, true), Reprioritize::Requeue(High));
+        assert_eq!(st.set_priority(Normal, true), Reprioritize::Unchanged);
+        assert_eq!(st.load().ref_count(), 4);
+        assert_eq!(st.claim(Low), Claim::Stale { last: false });
+        assert_eq!(st.claim(High), Claim::Run);
+        assert_eq!(st.load().ref_count(), 3);
+    }
+
+    #[test]
+    fn a_raise_while_running_changes_the_next_tier() {
+        let st = fresh(Low);
+        st.claim(Low);
+        assert_eq!(st.set_priority(High, true), Reprioritize::Changed);
+        st.wake_by_ref();
+        assert_eq!(st.after_poll(), AfterPoll::Reschedule(High));
+    }
+
+    #[test]
+    fn shutdown_claims_idle_tasks_only() {
+        let st = fresh(Normal);
+        assert!(st.claim_for_shutdown());
+        let st = fresh(Normal);
+        st.claim(Normal);
+        assert!(!st.claim_for_shutdown());
+        assert_eq!(st.after_poll(), AfterPoll::Cancel);
+    }
+
+    #[test]
+    fn join_waker_is_lent_until_completion() {
+        let st = fresh(Normal);
+        assert!(st.set_join_waker().is_ok());
+        assert!(st.unset_join_waker().is_ok());
+        assert!(st.set_join_waker().is_ok());
+        st.claim(Normal);
+        let prev = st.complete(false);
+        assert!(prev.has_join_waker());
+        assert!(st.unset_join_waker().is_err());
+        let after = st.unset_join_waker_after_complete();
+        assert!(after.has_join_interest(), "handle alive: it drops the waker");
+        let d = st.drop_join_handle();
+        assert!(d.is_complete() && !d.has_join_waker() && !d.has_output());
+    }
+
+    #[test]
+    fn dropping_the_handle_before_completion_takes_the_waker_back() {
+        let st = fresh(Normal);
+        st.set_join_waker().unwrap();
+        let d = st.drop_join_handle();
+        assert!(!d.is_complete() && d.has_join_waker());
+        let s = st.load();
+        assert!(!s.has_join_waker() && !s.has_join_interest());
+        st.claim(Normal);
+        let prev = st.complete(true);
+        assert!(!prev.has_join_interest(), "completer drops the output itself");
+    }
+}

@@ -1,0 +1,54 @@
+//! The task waker: a pointer to the task header and one reference.
+
+use super::header::Header;
+use super::raw::RawTask;
+use super::state::Notify;
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+use core::task::{RawWaker, RawWakerVTable, Waker};
+
+static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+fn raw(data: *const ()) -> RawTask {
+    // SAFETY: every waker made here carries a non-null task header pointer.
+    RawTask::from_header(unsafe { NonNull::new_unchecked(data.cast_mut().cast::<Header>()) })
+}
+
+unsafe fn clone(data: *const ()) -> RawWaker {
+    raw(data).state().ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn wake(data: *const ()) {
+    let task = raw(data);
+    match task.state().wake_by_val() {
+        Notify::Nothing => {}
+        // SAFETY: the transition turned this waker's reference into the
+        // entry's.
+        Notify::Submit(p) => unsafe { task.schedule(p) },
+        // SAFETY: that was the last reference.
+        Notify::Dealloc => unsafe { task.dealloc() },
+    }
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    let task = raw(data);
+    if let Notify::Submit(p) = task.state().wake_by_ref() {
+        // SAFETY: the transition took a new reference for the entry.
+        unsafe { task.schedule(p) };
+    }
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    raw(data).drop_ref();
+}
+
+/// A waker for the task being polled, borrowing the poller's reference
+/// instead of taking one. Cloning it takes a real reference.
+pub(crate) fn waker_ref(task: RawTask) -> ManuallyDrop<Waker> {
+    let data = task.as_ptr().as_ptr().cast_const().cast::<()>();
+    // SAFETY: the vtable's functions uphold the `RawWaker` contract for a
+    // task pointer; `ManuallyDrop` keeps this borrowed waker from dropping a
+    // reference it does not own.
+    ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &WAKER_VTABLE)) })
+}

@@ -1,0 +1,299 @@
+//! A worker: its rings, its private state, and its loop.
+//!
+//! Each worker owns a ring per lower tier (Normal, Low; High has only the
+//! global injector), a slab heap, a random-number generator for victim
+//! choice, its anti-starvation counters, and its metrics. Everything in
+//! `local`, `heap` and `current` is touched only by the thread running the
+//! worker, in short borrows that never span a poll (a poll may spawn, which
+//! borrows the heap, or read `current`).
+
+use crate::deque::Deque;
+use crate::metrics::Counters;
+use crate::platform::Platform;
+use crate::scheduler::{ID_SOURCE_BITS, Shared};
+use crate::slab::Heap;
+use crate::sync::{AtomicBool, Ordering, UnsafeCell};
+use crate::task::header::PollOutcome;
+use crate::task::raw::{Entry, RawTask};
+use crate::task::state::{AfterPoll, Claim};
+use crate::task::waker::waker_ref;
+use crate::task::TaskId;
+use crate::Priority;
+use core::task::Context;
+use rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro128PlusPlus;
+
+/// A worker's private scheduling state.
+pub(crate) struct Local {
+    pub(crate) rng: Xoshiro128PlusPlus,
+    /// Scheduling points so far (wraps).
+    pub(crate) tick: u32,
+    /// Polls since this worker last served (or found empty) Normal.
+    pub(crate) since_normal: u32,
+    /// Polls since this worker last served (or found empty) Low.
+    pub(crate) since_low: u32,
+    /// Whether the idle state counts this worker as searching.
+    pub(crate) searching: bool,
+    next_seq: u64,
+}
+
+/// One worker's state.
+pub(crate) struct Worker {
+    rings: [Deque<Entry>; 2],
+    pub(crate) counters: Counters,
+    running: AtomicBool,
+    index: usize,
+    local: UnsafeCell<Local>,
+    heap: UnsafeCell<Heap>,
+    current: UnsafeCell<Option<RawTask>>,
+}
+
+// SAFETY: the cells are owner-only (see the module docs); everything else
+// is atomic or immutable.
+unsafe impl Sync for Worker {}
+// SAFETY: as above; the heap and entries are `Send`.
+unsafe impl Send for Worker {}
+
+impl Worker {
+    pub(crate) fn new(index: usize, seed: u64) -> Worker {
+        let seed = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Worker {
+            rings: [Deque::new(), Deque::new()],
+            counters: Counters::default(),
+            running: AtomicBool::new(false),
+            index,
+            local: UnsafeCell::new(Local {
+                rng: Xoshiro128PlusPlus::seed_from_u64(seed),
+                tick: 0,
+                since_normal: 0,
+                since_low: 0,
+                searching: false,
+                next_seq: 0,
+            }),
+            heap: UnsafeCell::new(Heap::new(index as u32)),
+            current: UnsafeCell::new(None),
+        }
+    }
+
+    /// The ring for `tier` (Normal or Low).
+    #[inline]
+    pub(crate) fn ring(&self, tier: Priority) -> &Deque<Entry> {
+        debug_assert!(tier != Priority::High, "High has no per-worker ring");
+        &self.rings[tier.index() - 1]
+    }
+
+    /// # Safety
+    ///
+    /// The caller is this worker's thread (or no worker is active), and no
+    /// other borrow of `local` is live.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn local_mut(&self) -> &mut Local {
+        // SAFETY: per the contract.
+        self.local.with_mut(|p| unsafe { &mut *p })
+    }
+
+    /// # Safety
+    ///
+    /// As [`local_mut`](Worker::local_mut), for the heap.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn heap_mut(&self) -> &mut Heap {
+        // SAFETY: per the contract.
+        self.heap.with_mut(|p| unsafe { &mut *p })
+    }
+
+    /// The task this worker is polling. Only meaningful on its own thread.
+    #[inline]
+    pub(crate) fn current(&self) -> Option<RawTask> {
+        // SAFETY: written only by the owner between polls; callers are the
+        // owner's thread (the platform's `current_worker` contract).
+        self.current.with(|p| unsafe { *p })
+    }
+
+    #[inline]
+    fn set_current(&self, task: Option<RawTask>) {
+        // SAFETY: owner-only, as `current`.
+        self.current.with_mut(|p| unsafe { *p = task });
+    }
+
+    /// A fresh task id: a per-worker sequence number, tagged with the
+    /// worker. Owner-only.
+    #[inline]
+    pub(crate) fn next_task_id(&self) -> TaskId {
+        // SAFETY: called on the owner's thread, in a short borrow.
+        let local = unsafe { self.local_mut() };
+        local.next_seq += 1;
+        TaskId::from_u64((local.next_seq << ID_SOURCE_BITS) | (self.index as u64 + 1))
+    }
+
+    /// A random index below `n`. Owner-only.
+    pub(crate) fn random_below(&self, n: usize) -> usize {
+        // SAFETY: owner's thread, short borrow.
+        let r = unsafe { self.local_mut() }.rng.next_u32();
+        ((u64::from(r) * n as u64) >> 32) as usize
+    }
+}
+
+/// Clears a worker's `running` flag and the thread's worker identity when
+/// the loop ends, even by a panic.
+struct Running<'a, P: Platform> {
+    shared: &'a Shared<P>,
+    worker: &'a Worker,
+}
+
+impl<P: Platform> Drop for Running<'_, P> {
+    fn drop(&mut self) {
+        self.shared.platform().set_current_worker(None);
+        self.worker.running.store(false, Ordering::Release);
+        self.shared.exit_worker();
+    }
+}
+
+impl<P: Platform> Shared<P> {
+    /// The worker loop. With `until_idle`, returns when no work is found
+    /// instead of parking. Returns the number of entries run.
+    pub(crate) fn run(&self, index: usize, until_idle: bool) -> usize {
+        let worker = &self.workers[index];
+        assert!(
+            !worker.running.swap(true, Ordering::Acquire),
+            "echo: worker {index} is already running on another thread"
+        );
+        self.enter_worker();
+        self.platform().set_current_worker(Some(index));
+        let _running = Running {
+            shared: self,
+            worker,
+        };
+        if until_idle {
+            // A host resuming us: count as awake again.
+            self.idle.unpark_self(index);
+        }
+        let mut ran = 0;
+        while !self.is_closed() {
+            if let Some((entry, tier)) = self.next_task(index).or_else(|| self.search(index)) {
+                self.leave_searching(index);
+                self.run_entry(index, entry, tier);
+                ran += 1;
+                continue;
+            }
+            if until_idle {
+                self.idle_until_resumed(index);
+                break;
+            }
+            self.park(index);
+        }
+        ran
+    }
+
+    /// A searching worker found work: stop searching, and if it was the
+    /// last searcher, wake another in case there is more.
+    fn leave_searching(&self, w: usize) {
+        // SAFETY: owner's thread, short borrow.
+        let local = unsafe { self.workers[w].local_mut() };
+        if local.searching {
+            local.searching = false;
+            if self.idle.transition_from_searching() {
+                self.notify_one();
+            }
+        }
+    }
+
+    /// Claims and runs one entry.
+    fn run_entry(&self, w: usize, entry: Entry, tier: Priority) {
+        let worker = &self.workers[w];
+        let task = entry.into_raw();
+        let counters = &worker.counters.tiers[tier.index()];
+        let sched = self as *const Self as *const ();
+        match task.state().claim(tier) {
+            Claim::Stale { last } => {
+                if last {
+                    // SAFETY: last reference; stale entries only outlive
+                    // complete tasks or tasks with other references.
+                    unsafe { task.dealloc() };
+                }
+                return;
+            }
+            Claim::Cancel => {
+                // SAFETY: the claim gave us RUNNING.
+                unsafe { task.cancel(self.platform(), sched) };
+                counters.cancelled.inc();
+                return;
+            }
+            Claim::Run => {}
+        }
+        worker.set_current(Some(task));
+        let waker = waker_ref(task);
+        let mut cx = Context::from_waker(&waker);
+        // SAFETY: RUNNING is ours and `sched` is the task's scheduler.
+        let outcome = unsafe { task.poll(sched, &mut cx) };
+        worker.set_current(None);
+        counters.polls.inc();
+        match outcome {
+            PollOutcome::Pending => match task.state().after_poll() {
+                AfterPoll::Idle => {}
+                AfterPoll::Reschedule(p) => {
+                    self.schedule_on_worker(w, Entry::from_raw(task), p);
+                }
+                AfterPoll::Cancel => {
+                    // SAFETY: still RUNNING.
+                    unsafe { task.cancel(self.platform(), sched) };
+                    counters.cancelled.inc();
+                }
+            },
+            PollOutcome::Ready => {
+                // SAFETY: RUNNING, output stored.
+                unsafe { task.complete(self.platform(), true) };
+                counters.completed.inc();
+            }
+            PollOutcome::Panicked => {
+                // SAFETY: RUNNING, the panic stored as the output.
+                unsafe { task.complete(self.platform(), true) };
+                counters.panicked.inc();
+            }
+        }
+    }
+
+    /// Parks worker `w` until a notifier picks it (or shutdown).
+    fn park(&self, w: usize) {
+        let worker = &self.workers[w];
+        // SAFETY: owner's thread, between polls.
+        unsafe { worker.heap_mut() }.trim();
+        worker.counters.parks.inc();
+        self.enter_parked(w);
+        loop {
+            if self.is_closed() {
+                return;
+            }
+            self.platform().park(w);
+            if self.is_closed() {
+                return;
+            }
+            if !self.idle.is_parked(w) {
+                // A notifier took us off the list and counted us searching.
+                // SAFETY: owner's thread, short borrow.
+                unsafe { worker.local_mut() }.searching = true;
+                worker.counters.unparks.inc();
+                return;
+            }
+        }
+    }
+
+    /// Joins the sleeper list; as the last searcher, re-checks the queues.
+    fn enter_parked(&self, w: usize) {
+        // SAFETY: owner's thread, short borrow.
+        let local = unsafe { self.workers[w].local_mut() };
+        let searching = core::mem::replace(&mut local.searching, false);
+        if self.idle.transition_to_parked(w, searching) && self.has_work_anywhere() {
+            self.notify_one();
+        }
+    }
+
+    /// `run_until_idle` found no work: leave the worker counted as parked,
+    /// so the next submission unparks it through the platform.
+    fn idle_until_resumed(&self, w: usize) {
+        // SAFETY: owner's thread, between polls.
+        unsafe { self.workers[w].heap_mut() }.trim();
+        self.enter_parked(w);
+    }
+}
