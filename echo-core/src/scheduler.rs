@@ -431,9 +431,9 @@ impl<P: Platform> Shared<P> {
     fn cancel_for_shutdown(&self, raw: RawTask) {
         if raw.state().claim_for_shutdown() {
             let tier = raw.state().load().priority();
+            self.remote.tiers[tier.index()].cancelled.add_shared(1);
             // SAFETY: the claim gave us RUNNING (and the running reference).
             unsafe { raw.cancel(&self.platform, self as *const Self as *const ()) };
-            self.remote.tiers[tier.index()].cancelled.add_shared(1);
         }
     }
 
@@ -448,9 +448,9 @@ impl<P: Platform> Shared<P> {
                 }
             }
             Claim::Run | Claim::Cancel => {
+                self.remote.tiers[tier.index()].cancelled.add_shared(1);
                 // SAFETY: the claim gave us RUNNING.
                 unsafe { raw.cancel(&self.platform, self as *const Self as *const ()) };
-                self.remote.tiers[tier.index()].cancelled.add_shared(1);
             }
         }
     }

@@ -215,9 +215,11 @@ impl<P: Platform> Shared<P> {
                 return;
             }
             Claim::Cancel => {
+                // Counted first, so a handle that sees the result sees it
+                // counted.
+                counters.cancelled.inc();
                 // SAFETY: the claim gave us RUNNING.
                 unsafe { task.cancel(self.platform(), sched) };
-                counters.cancelled.inc();
                 return;
             }
             Claim::Run => {}
@@ -236,20 +238,20 @@ impl<P: Platform> Shared<P> {
                     self.schedule_on_worker(w, Entry::from_raw(task), p);
                 }
                 AfterPoll::Cancel => {
+                    counters.cancelled.inc();
                     // SAFETY: still RUNNING.
                     unsafe { task.cancel(self.platform(), sched) };
-                    counters.cancelled.inc();
                 }
             },
             PollOutcome::Ready => {
+                counters.completed.inc();
                 // SAFETY: RUNNING, output stored.
                 unsafe { task.complete(self.platform(), true) };
-                counters.completed.inc();
             }
             PollOutcome::Panicked => {
+                counters.panicked.inc();
                 // SAFETY: RUNNING, the panic stored as the output.
                 unsafe { task.complete(self.platform(), true) };
-                counters.panicked.inc();
             }
         }
     }

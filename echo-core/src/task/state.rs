@@ -309,7 +309,8 @@ impl State {
     }
 
     /// Shutdown: mark cancelled, and claim the future if no worker has it.
-    /// Returns whether the caller now owns the future (and must cancel it).
+    /// Returns whether the caller now owns the future (and must cancel it);
+    /// the claim takes a reference, as a worker's claim holds its entry's.
     pub(crate) fn claim_for_shutdown(&self) -> bool {
         self.update(|s| {
             if s.is_complete() {
@@ -317,7 +318,7 @@ impl State {
             } else if s.is_running() {
                 (Some(Snapshot(s.0 | CANCELLED)), false)
             } else {
-                (Some(Snapshot(s.0 | RUNNING | CANCELLED)), true)
+                (Some(Snapshot(s.0 | RUNNING | CANCELLED).ref_inc()), true)
             }
         })
     }

@@ -1,0 +1,50 @@
+//! # echo-std
+//!
+//! Echo on an operating system: a work-stealing pool of worker threads
+//! that runs async tasks at three priorities (High, Normal, Low).
+//!
+//! ```
+//! use echo_std::{Priority, Scheduler};
+//!
+//! let scheduler = Scheduler::builder().worker_count(2).build()?;
+//! let ui = scheduler.submit(async { "frame" }, Priority::High);
+//! let index = scheduler.submit(async {
+//!     // Tasks spawn tasks and await each other.
+//!     let part = echo_std::spawn(async { 20 }, Priority::Low);
+//!     echo_std::yield_now().await;
+//!     part.await.unwrap() + 22
+//! }, Priority::Low);
+//! assert_eq!(scheduler.block_on(ui)?, "frame");
+//! assert_eq!(scheduler.block_on(index)?, 42);
+//! println!("{}", scheduler.metrics());
+//! scheduler.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - High tasks are seen by every worker at its next scheduling point.
+//! - Normal and Low are guaranteed a share of polls under a flood of
+//!   higher-tier work.
+//! - A task awaiting a lower-priority task's handle lends it its priority.
+//! - A panicking task never takes its worker down; its handle reports it.
+
+mod block_on;
+mod context;
+mod park;
+mod platform;
+mod scheduler;
+mod yield_now;
+
+pub use context::spawn;
+pub use echo_core::{
+    Config, ConfigError, JoinError, JoinHandle, MAX_WORKERS, Metrics, Priority, Refusal,
+    SubmitError, TierMetrics,
+};
+pub use platform::StdPlatform;
+pub use scheduler::{BuildError, Scheduler, SchedulerBuilder, in_scheduler_context};
+pub use yield_now::{YieldNow, yield_now};
+
+/// The running task's identity.
+pub mod task {
+    pub use crate::context::current;
+    pub use echo_core::{TaskId, TaskInfo, TaskName};
+}

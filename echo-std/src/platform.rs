@@ -1,0 +1,90 @@
+//! `StdPlatform`: the core's host services on an operating system.
+
+use crate::park::Parker;
+use echo_core::{PanicPayload, Platform};
+use std::cell::Cell;
+use std::hash::{BuildHasher, Hasher};
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+thread_local! {
+    /// The platform (by address) and worker index this thread runs as.
+    static WORKER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Threads, parking, the clock and panic containment from `std`.
+///
+/// Each worker has its own [`Parker`] (an atomic token before a mutex and
+/// condvar); the clock is `Instant`; panics are contained with
+/// `catch_unwind`.
+pub struct StdPlatform {
+    parkers: Box<[Parker]>,
+    origin: Instant,
+    seed: u64,
+}
+
+impl StdPlatform {
+    /// A platform for `workers` workers.
+    pub fn new(workers: usize) -> StdPlatform {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(workers);
+        StdPlatform {
+            parkers: (0..workers).map(|_| Parker::default()).collect(),
+            origin: Instant::now(),
+            seed: h.finish(),
+        }
+    }
+
+    /// The instant the platform's clock counts from.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    fn id(&self) -> usize {
+        self as *const StdPlatform as usize
+    }
+}
+
+// SAFETY: `current_worker` answers from a thread-local keyed by this
+// platform's address, which only `set_current_worker` on the same thread
+// writes.
+unsafe impl Platform for StdPlatform {
+    fn park(&self, worker: usize) {
+        self.parkers[worker].park();
+    }
+
+    fn unpark(&self, worker: usize) {
+        self.parkers[worker].unpark();
+    }
+
+    fn now_nanos(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    fn random_seed(&self) -> u64 {
+        self.seed
+    }
+
+    #[inline]
+    fn current_worker(&self) -> Option<usize> {
+        let (id, index) = WORKER.with(Cell::get);
+        (id == self.id()).then_some(index)
+    }
+
+    fn set_current_worker(&self, worker: Option<usize>) {
+        let value = match worker {
+            Some(index) => (self.id(), index),
+            None => (0, 0),
+        };
+        WORKER.with(|c| c.set(value));
+    }
+
+    fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+        std::panic::catch_unwind(AssertUnwindSafe(f))
+    }
+}
+
+/// Whether the calling thread is a worker of any Echo scheduler.
+pub(crate) fn on_any_worker() -> bool {
+    WORKER.with(Cell::get).0 != 0
+}

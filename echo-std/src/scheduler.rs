@@ -1,0 +1,375 @@
+//! `Scheduler` and `SchedulerBuilder`: a pool of OS threads running Echo.
+
+use crate::context;
+use crate::platform::{StdPlatform, on_any_worker};
+use echo_core::{
+    Config, ConfigError, JoinHandle, Metrics, Priority, SubmitError, TaskName, TaskOptions,
+};
+use std::fmt;
+use std::future::Future;
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+type Core = echo_core::Scheduler<StdPlatform>;
+
+/// Builds a [`Scheduler`].
+///
+/// ```
+/// use echo_std::Scheduler;
+/// let scheduler = Scheduler::builder()
+///     .worker_count(2)
+///     .thread_name("app-pool")
+///     .build()?;
+/// # Ok::<(), echo_std::BuildError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SchedulerBuilder {
+    worker_count: Option<usize>,
+    thread_name: String,
+    stack_size: Option<usize>,
+    normal_interval: Option<u32>,
+    low_interval: Option<u32>,
+    global_queue_interval: Option<u32>,
+}
+
+impl Default for SchedulerBuilder {
+    fn default() -> Self {
+        SchedulerBuilder {
+            worker_count: None,
+            thread_name: "echo-worker".into(),
+            stack_size: None,
+            normal_interval: None,
+            low_interval: None,
+            global_queue_interval: None,
+        }
+    }
+}
+
+impl SchedulerBuilder {
+    /// Number of worker threads. Defaults to `num_cpus::get()`; must be
+    /// between 1 and [`MAX_WORKERS`](echo_core::MAX_WORKERS).
+    pub fn worker_count(mut self, n: usize) -> Self {
+        self.worker_count = Some(n);
+        self
+    }
+
+    /// Prefix for worker thread names (`{prefix}-{index}`). Defaults to
+    /// `echo-worker`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Stack size of each worker thread, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// N: while Normal work waits, each worker serves Normal at least once
+    /// every `n` polls (default 8). See [`Config`].
+    pub fn normal_interval(mut self, n: u32) -> Self {
+        self.normal_interval = Some(n);
+        self
+    }
+
+    /// M: while Low work waits, each worker serves Low at least once every
+    /// `m` polls (default 32). See [`Config`].
+    pub fn low_interval(mut self, m: u32) -> Self {
+        self.low_interval = Some(m);
+        self
+    }
+
+    /// K: each worker checks the global injectors before its own rings at
+    /// least once every `k` ticks (default 31). See [`Config`].
+    pub fn global_queue_interval(mut self, k: u32) -> Self {
+        self.global_queue_interval = Some(k);
+        self
+    }
+
+    /// The core configuration this builder describes.
+    fn config(&self) -> Config {
+        let mut config = Config::new(self.worker_count.unwrap_or_else(num_cpus::get));
+        if let Some(n) = self.normal_interval {
+            config.normal_interval = n;
+        }
+        if let Some(m) = self.low_interval {
+            config.low_interval = m;
+        }
+        if let Some(k) = self.global_queue_interval {
+            config.global_queue_interval = k;
+        }
+        config
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// ```
+    /// use echo_std::{BuildError, Scheduler};
+    /// let err = Scheduler::builder().worker_count(0).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::Config(_)));
+    /// ```
+    pub fn build(self) -> Result<Scheduler, BuildError> {
+        let config = self.config();
+        config.validate().map_err(BuildError::Config)?;
+        let n = config.worker_count;
+        let core = Core::new(StdPlatform::new(n), config).map_err(BuildError::Config)?;
+        let scheduler = Scheduler {
+            core: core.clone(),
+            threads: Mutex::new(Vec::with_capacity(n)),
+        };
+        for index in 0..n {
+            let core = core.clone();
+            let mut b = thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            if let Some(bytes) = self.stack_size {
+                b = b.stack_size(bytes);
+            }
+            let spawned = b.spawn(move || {
+                let _ctx = context::enter(core.clone());
+                core.run_worker(index);
+            });
+            match spawned {
+                Ok(handle) => scheduler.lock_threads().push(handle),
+                Err(e) => {
+                    // Dropping the scheduler shuts down and joins the
+                    // threads that did start.
+                    drop(scheduler);
+                    return Err(BuildError::Spawn(e));
+                }
+            }
+        }
+        Ok(scheduler)
+    }
+}
+
+/// Why a scheduler could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The configuration is invalid (for example zero workers).
+    Config(ConfigError),
+    /// The operating system refused to start a worker thread.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Config(e) => write!(f, "invalid scheduler configuration: {e}"),
+            BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Config(e) => Some(e),
+            BuildError::Spawn(e) => Some(e),
+        }
+    }
+}
+
+/// A pool of worker threads running tasks at three priorities.
+///
+/// ```
+/// use echo_std::{JoinHandle, Priority, Scheduler};
+/// let scheduler = Scheduler::builder().worker_count(2).build()?;
+/// let handle: JoinHandle<u64> = scheduler.submit(async { 6 * 7 }, Priority::High);
+/// assert_eq!(scheduler.block_on(handle)?, 42);
+/// scheduler.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Dropping the scheduler shuts it down. Share it between threads with an
+/// `Arc`: every method takes `&self`, including
+/// [`shutdown`](Scheduler::shutdown).
+pub struct Scheduler {
+    core: Core,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+impl Scheduler {
+    /// A builder with the defaults.
+    pub fn builder() -> SchedulerBuilder {
+        SchedulerBuilder::default()
+    }
+
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Vec<thread::JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Submits `future` to run at `priority` and returns its handle.
+    ///
+    /// After shutdown the future is dropped and the handle resolves to a
+    /// cancelled [`JoinError`](crate::JoinError); use
+    /// [`try_submit`](Scheduler::try_submit) to get the future back.
+    pub fn submit<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.core.spawn(future, priority)
+    }
+
+    /// Submits `future`, or returns it inside the error if the scheduler
+    /// refuses it (it has shut down).
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// scheduler.shutdown();
+    /// let fut = async { 1 };
+    /// match scheduler.try_submit(fut, Priority::Low) {
+    ///     Ok(_) => unreachable!(),
+    ///     Err(e) => {
+    ///         assert!(e.is_shutdown());
+    ///         let fut = e.into_inner(); // the future, undropped
+    ///         # drop(fut);
+    ///     }
+    /// }
+    /// ```
+    pub fn try_submit<F>(
+        &self,
+        future: F,
+        priority: Priority,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.core.try_spawn(future, priority)
+    }
+
+    /// Submits a named task; the name shows in
+    /// [`task::current`](crate::task::current).
+    pub fn try_submit_named<F>(
+        &self,
+        future: F,
+        priority: Priority,
+        name: impl Into<TaskName>,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.core
+            .try_spawn_with(future, TaskOptions::new(priority).name(name))
+    }
+
+    /// Runs `future` to completion on the calling thread, which blocks
+    /// between polls. Inside it, [`spawn`](crate::spawn) submits to this
+    /// scheduler.
+    ///
+    /// # Panics
+    ///
+    /// If called on a worker thread of any Echo scheduler: a worker must
+    /// never block. Await the future instead.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        if on_any_worker() {
+            panic!(
+                "echo: Scheduler::block_on called on a worker thread; a worker must not \
+                 block, so await the future instead"
+            );
+        }
+        let _ctx = context::enter(self.core.clone());
+        crate::block_on::run(future)
+    }
+
+    /// A snapshot of the counters: per tier submitted, completed, panicked,
+    /// cancelled, polls and queue depth; steals, parks and unparks.
+    pub fn metrics(&self) -> Metrics {
+        self.core.metrics()
+    }
+
+    /// The number of worker threads.
+    pub fn worker_count(&self) -> usize {
+        self.core.worker_count()
+    }
+
+    /// Tasks submitted and not yet finished.
+    pub fn live_tasks(&self) -> usize {
+        self.core.live_tasks()
+    }
+
+    /// Whether [`shutdown`](Scheduler::shutdown) has been called.
+    pub fn is_shutdown(&self) -> bool {
+        self.core.is_shutdown()
+    }
+
+    /// Shuts down: later submissions are refused, each worker finishes its
+    /// current poll, every other task is cancelled (its future dropped
+    /// exactly once, its handle resolving to a cancelled `JoinError`), and
+    /// the worker threads are joined. Calling it again does nothing more.
+    ///
+    /// Called from inside one of this scheduler's tasks, it cannot join the
+    /// thread it runs on: it stops the workers and returns, and the last
+    /// worker to stop cancels the remaining tasks; dropping the scheduler
+    /// later joins the threads.
+    pub fn shutdown(&self) {
+        self.core.shutdown();
+        if self.core.is_worker_thread() {
+            return;
+        }
+        let mut threads = self.lock_threads();
+        for t in threads.drain(..) {
+            // A worker thread never panics: task panics are contained.
+            let _ = t.join();
+        }
+    }
+
+    /// Drains, then shuts down: waits until every task has finished or
+    /// `timeout` has passed, then shuts down as [`shutdown`] does (which
+    /// cancels whatever is left). Returns true if every task finished in
+    /// time. Submissions are still accepted while draining.
+    ///
+    /// [`shutdown`]: Scheduler::shutdown
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// scheduler.submit(async { 1 + 1 }, Priority::Low);
+    /// assert!(scheduler.shutdown_timeout(Duration::from_secs(5)));
+    /// ```
+    pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut nap = Duration::from_micros(50);
+        let drained = loop {
+            if self.core.live_tasks() == 0 {
+                break true;
+            }
+            let now = Instant::now();
+            if now >= deadline || self.core.is_shutdown() {
+                break false;
+            }
+            thread::sleep(nap.min(deadline - now));
+            nap = (nap * 2).min(Duration::from_millis(1));
+        };
+        self.shutdown();
+        drained
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("workers", &self.worker_count())
+            .field("shut_down", &self.is_shutdown())
+            .field("live_tasks", &self.live_tasks())
+            .finish()
+    }
+}
+
+/// Whether the calling thread can use [`spawn`](crate::spawn).
+pub fn in_scheduler_context() -> bool {
+    context::has_current()
+}
