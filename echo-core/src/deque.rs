@@ -29,8 +29,13 @@ use crate::sync::{AtomicU16, AtomicU32, Ordering, UnsafeCell};
 use alloc::boxed::Box;
 use core::mem::MaybeUninit;
 
-/// Slots per ring.
+/// Slots per ring. Loom models use a tiny ring so that they reach the
+/// full-ring and overflow paths in a few operations.
+#[cfg(not(echo_loom))]
 pub const CAPACITY: usize = 256;
+/// Slots per ring (loom models).
+#[cfg(echo_loom)]
+pub const CAPACITY: usize = 4;
 const MASK: usize = CAPACITY - 1;
 
 #[inline]

@@ -45,11 +45,11 @@ mod padded;
 mod platform;
 mod priority;
 mod scheduler;
-pub mod slab;
+mod slab;
 mod spin;
 mod steal;
 mod sync;
-pub mod task;
+mod task;
 mod worker;
 
 pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
@@ -70,7 +70,7 @@ mod layout_tests {
             assert_eq!(core::mem::size_of::<Trailer>(), 32);
             // A future of 16 bytes (e.g. an Arc and a flag) with output ():
             // the stage is the future's size, everything else is 64 bytes.
-            struct Sixteen([u64; 2]);
+            struct Sixteen(#[allow(dead_code)] [u64; 2]);
             impl core::future::Future for Sixteen {
                 type Output = ();
                 fn poll(

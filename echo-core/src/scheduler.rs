@@ -18,6 +18,7 @@
 //! drains the injectors itself; push, fence, read `finished` on one side and
 //! store `finished`, drain on the other means one of them sees the entry.
 
+use crate::Priority;
 use crate::config::{Config, ConfigError, Refusal, SubmitError};
 use crate::idle::Idle;
 use crate::inject::Injector;
@@ -32,7 +33,6 @@ use crate::task::raw::{Entry, NewTask, RawTask, cell_layout};
 use crate::task::state::Claim;
 use crate::task::{JoinHandle, TaskId, TaskInfo, TaskName};
 use crate::worker::Worker;
-use crate::Priority;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
@@ -134,9 +134,9 @@ impl<P: Platform> Shared<P> {
         self.closed.load(Ordering::Acquire)
     }
 
-    fn keep_alive(self: &Arc<Self>) -> KeepAlive {
+    fn keep_alive(this: &Arc<Self>) -> KeepAlive {
         KeepAlive {
-            ptr: Arc::as_ptr(self).cast(),
+            ptr: Arc::as_ptr(this).cast(),
             acquire: keep_acquire::<P>,
             release: keep_release::<P>,
         }
@@ -150,7 +150,7 @@ impl<P: Platform> Shared<P> {
 
     /// Submits a task from whichever thread calls.
     pub(crate) fn spawn<F>(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         future: F,
         opts: TaskOptions,
     ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
@@ -158,47 +158,54 @@ impl<P: Platform> Shared<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if self.closed.load(Ordering::Acquire) {
+        if this.closed.load(Ordering::Acquire) {
             return Err(SubmitError::new(future, Refusal::ShutDown));
         }
-        match self.current_worker() {
-            Some(w) => Ok(self.spawn_local(w, future, opts)),
-            None => self.spawn_remote(future, opts),
+        match this.current_worker() {
+            Some(w) => Ok(Self::spawn_local(this, w, future, opts)),
+            None => Self::spawn_remote(this, future, opts),
         }
     }
 
-    fn spawn_local<F>(self: &Arc<Self>, w: usize, future: F, opts: TaskOptions) -> JoinHandle<F::Output>
+    fn spawn_local<F>(
+        this: &Arc<Self>,
+        w: usize,
+        future: F,
+        opts: TaskOptions,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let worker = &self.workers[w];
+        let worker = &this.workers[w];
         let priority = opts.priority;
         let new = NewTask {
             priority,
             id: worker.next_task_id(),
-            created: self.platform.now_nanos(),
+            created: this.platform.now_nanos(),
             name: opts.name,
         };
         let slot = match ClassOf::<F>::CLASS {
             // SAFETY: this thread is worker `w`, the heap's owner, and no
             // other borrow of the heap is live (allocation calls no user
             // code).
-            Some(class) => unsafe { worker.heap_mut() }.alloc(class, &self.keep_alive()),
-            None => self
-                .large
-                .alloc(ClassOf::<F>::SIZE, ClassOf::<F>::ALIGN, &self.keep_alive()),
+            Some(class) => unsafe { worker.heap_mut() }.alloc(class, &Self::keep_alive(this)),
+            None => this.large.alloc(
+                ClassOf::<F>::SIZE,
+                ClassOf::<F>::ALIGN,
+                &Self::keep_alive(this),
+            ),
         };
         // SAFETY: the slot fits `Cell<F>` (class chosen from its layout) and
         // belongs to this scheduler's slab.
         let raw = unsafe { RawTask::write_new::<F, P>(slot.ptr, slot.page, future, new) };
         worker.counters.tiers[priority.index()].submitted.inc();
-        self.schedule_on_worker(w, Entry::from_raw(raw), priority);
+        this.schedule_on_worker(w, Entry::from_raw(raw), priority);
         JoinHandle::new(raw)
     }
 
     fn spawn_remote<F>(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         future: F,
         opts: TaskOptions,
     ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
@@ -208,31 +215,33 @@ impl<P: Platform> Shared<P> {
     {
         let priority = opts.priority;
         let raw = {
-            let mut shard = self.lock_shard();
+            let mut shard = this.lock_shard();
             // Re-checked under the lock: the shutdown walk holds each shard's
             // lock once `closed` is set, so a task made here is either seen
             // by the walk or refused.
-            if self.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
+            if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
                 return Err(SubmitError::new(future, Refusal::ShutDown));
             }
             shard.next_seq += 1;
             let new = NewTask {
                 priority,
                 id: TaskId::from_u64((shard.next_seq << ID_SOURCE_BITS) | shard.source),
-                created: self.platform.now_nanos(),
+                created: this.platform.now_nanos(),
                 name: opts.name,
             };
             let slot: Slot = match ClassOf::<F>::CLASS {
-                Some(class) => shard.heap.alloc(class, &self.keep_alive()),
-                None => self
-                    .large
-                    .alloc(ClassOf::<F>::SIZE, ClassOf::<F>::ALIGN, &self.keep_alive()),
+                Some(class) => shard.heap.alloc(class, &Self::keep_alive(this)),
+                None => this.large.alloc(
+                    ClassOf::<F>::SIZE,
+                    ClassOf::<F>::ALIGN,
+                    &Self::keep_alive(this),
+                ),
             };
             // SAFETY: as in `spawn_local`.
             unsafe { RawTask::write_new::<F, P>(slot.ptr, slot.page, future, new) }
         };
-        self.remote.tiers[priority.index()].submitted.add_shared(1);
-        self.push_injector(Entry::from_raw(raw), priority);
+        this.remote.tiers[priority.index()].submitted.add_shared(1);
+        this.push_injector(Entry::from_raw(raw), priority);
         Ok(JoinHandle::new(raw))
     }
 
@@ -378,7 +387,8 @@ impl<P: Platform> Shared<P> {
         self.platform.set_current_worker(None);
 
         let mut live: Vec<RawTask> = Vec::new();
-        let mut collect = |slot: NonNull<u8>| live.push(RawTask::from_header(slot.cast::<Header>()));
+        let mut collect =
+            |slot: NonNull<u8>| live.push(RawTask::from_header(slot.cast::<Header>()));
         for worker in self.workers.iter() {
             // SAFETY: no worker is active, so nobody else uses its heap; the
             // callback frees nothing.
@@ -397,7 +407,9 @@ impl<P: Platform> Shared<P> {
         }
         let large = self.large.collect(|slot| {
             // SAFETY: a large page's slot holds a task while on the list.
-            unsafe { slot.cast::<Header>().as_ref() }.state.try_ref_inc()
+            unsafe { slot.cast::<Header>().as_ref() }
+                .state
+                .try_ref_inc()
         });
         for slot in large {
             let raw = RawTask::from_header(slot.cast());
@@ -653,7 +665,7 @@ impl<P: Platform> Scheduler<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future, TaskOptions::new(priority))
+        Shared::spawn(&self.shared, future, TaskOptions::new(priority))
     }
 
     /// Submits `future` with options (priority, name).
@@ -666,7 +678,7 @@ impl<P: Platform> Scheduler<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future, options)
+        Shared::spawn(&self.shared, future, options)
     }
 
     /// Runs worker `index`'s loop on the calling thread until shutdown.

@@ -5,7 +5,7 @@
 //! class; a task too large or too aligned for the classes gets a page of
 //! its own (a *large* page, kept on a locked list).
 //!
-//! Each page belongs to one [`Heap`]: a worker's, or one of the shards
+//! Each page belongs to one `Heap`: a worker's, or one of the shards
 //! that serve threads outside the pool. Only the owner allocates from a
 //! page and only the owner touches its local free list, so a worker
 //! allocates and frees its own tasks with no atomic instruction. A task
@@ -19,7 +19,7 @@
 //!   which runs when no owner is active).
 //! - A free slot keeps its task's last state word (COMPLETE, zero
 //!   references) at offset 0; the free-list link lives at
-//!   [`LINK_OFFSET`], over the vtable pointer. So the shutdown walk can
+//!   `LINK_OFFSET`, over the vtable pointer. So the shutdown walk can
 //!   read the state of any slot below `bump` that is not on a free list.
 //! - Each page holds one strong reference to its scheduler (`KeepAlive`),
 //!   so a waker that outlives the scheduler's handles still finds it.
@@ -485,7 +485,7 @@ impl Heap {
     }
 
     /// Pages and slots in use.
-    #[cfg(test)]
+    #[cfg(all(test, not(echo_loom)))]
     pub(crate) fn usage(&self) -> (usize, usize) {
         let mut pages = 0;
         let mut used = 0;
@@ -651,7 +651,7 @@ impl LargeList {
     }
 
     /// How many large pages exist.
-    #[cfg(test)]
+    #[cfg(all(test, not(echo_loom)))]
     pub(crate) fn len(&self) -> usize {
         self.0.lock().len()
     }
@@ -729,7 +729,11 @@ mod tests {
         // Orphaning: a live slot keeps the page until its free.
         // SAFETY: the test is the owner and stops using the heap.
         unsafe { heap.detach() };
-        assert_eq!(REFS.load(Ordering::Relaxed), 1, "page kept for its live slot");
+        assert_eq!(
+            REFS.load(Ordering::Relaxed),
+            1,
+            "page kept for its live slot"
+        );
         // SAFETY: allocated above, unused.
         unsafe { free_remote(again.page, again.ptr) };
         assert_eq!(REFS.load(Ordering::Relaxed), 0, "last free returned it");

@@ -12,11 +12,11 @@
 //! With none of those, a worker searches: it steals half of a random
 //! victim's ring, Normal tier first, then Low.
 
+use crate::Priority;
 use crate::deque::CAPACITY;
 use crate::platform::Platform;
 use crate::scheduler::Shared;
 use crate::task::raw::Entry;
-use crate::Priority;
 
 impl<P: Platform> Shared<P> {
     /// The next entry for worker `w` from its own rings and the injectors.
@@ -48,7 +48,11 @@ impl<P: Platform> Shared<P> {
             }
         }
         let found = found
-            .or_else(|| self.injectors[Priority::High.index()].pop().map(|e| (e, Priority::High)))
+            .or_else(|| {
+                self.injectors[Priority::High.index()]
+                    .pop()
+                    .map(|e| (e, Priority::High))
+            })
             .or_else(|| self.take_tier(w, Priority::Normal, global_first))
             .or_else(|| self.take_tier(w, Priority::Low, global_first));
         if let Some((_, tier)) = &found {
@@ -136,8 +140,11 @@ impl<P: Platform> Shared<P> {
                 }
                 // SAFETY: this thread owns `worker`'s ring, which is not the
                 // victim's.
-                let stolen =
-                    unsafe { self.workers[victim].ring(tier).steal_half_into(worker.ring(tier)) };
+                let stolen = unsafe {
+                    self.workers[victim]
+                        .ring(tier)
+                        .steal_half_into(worker.ring(tier))
+                };
                 if let Some((entry, moved)) = stolen {
                     worker.counters.steals.inc();
                     worker.counters.stolen.add(moved);

@@ -7,18 +7,18 @@
 //! worker, in short borrows that never span a poll (a poll may spawn, which
 //! borrows the heap, or read `current`).
 
+use crate::Priority;
 use crate::deque::Deque;
 use crate::metrics::Counters;
 use crate::platform::Platform;
 use crate::scheduler::{ID_SOURCE_BITS, Shared};
 use crate::slab::Heap;
 use crate::sync::{AtomicBool, Ordering, UnsafeCell};
+use crate::task::TaskId;
 use crate::task::header::PollOutcome;
 use crate::task::raw::{Entry, RawTask};
 use crate::task::state::{AfterPoll, Claim};
 use crate::task::waker::waker_ref;
-use crate::task::TaskId;
-use crate::Priority;
 use core::task::Context;
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro128PlusPlus;
@@ -34,6 +34,8 @@ pub(crate) struct Local {
     pub(crate) since_low: u32,
     /// Whether the idle state counts this worker as searching.
     pub(crate) searching: bool,
+    /// `run_until_idle` left this worker in the sleeper list.
+    pub(crate) left_parked: bool,
     next_seq: u64,
 }
 
@@ -68,6 +70,7 @@ impl Worker {
                 since_normal: 0,
                 since_low: 0,
                 searching: false,
+                left_parked: false,
                 next_seq: 0,
             }),
             heap: UnsafeCell::new(Heap::new(index as u32)),
@@ -165,9 +168,12 @@ impl<P: Platform> Shared<P> {
             shared: self,
             worker,
         };
-        if until_idle {
-            // A host resuming us: count as awake again.
-            self.idle.unpark_self(index);
+        // SAFETY: owner's thread, short borrow.
+        let local = unsafe { worker.local_mut() };
+        if core::mem::take(&mut local.left_parked) && !self.idle.unpark_self(index) {
+            // A notifier took us off the sleeper list while the host was
+            // away, and counted us as a searcher.
+            local.searching = true;
         }
         let mut ran = 0;
         while !self.is_closed() {
@@ -294,8 +300,12 @@ impl<P: Platform> Shared<P> {
     /// `run_until_idle` found no work: leave the worker counted as parked,
     /// so the next submission unparks it through the platform.
     fn idle_until_resumed(&self, w: usize) {
+        let worker = &self.workers[w];
         // SAFETY: owner's thread, between polls.
-        unsafe { self.workers[w].heap_mut() }.trim();
+        unsafe { worker.heap_mut() }.trim();
+        worker.counters.parks.inc();
         self.enter_parked(w);
+        // SAFETY: owner's thread, short borrow.
+        unsafe { worker.local_mut() }.left_parked = true;
     }
 }

@@ -14,7 +14,7 @@ thread_local! {
 
 /// Threads, parking, the clock and panic containment from `std`.
 ///
-/// Each worker has its own [`Parker`] (an atomic token before a mutex and
+/// Each worker has its own parker (an atomic token before a mutex and
 /// condvar); the clock is `Instant`; panics are contained with
 /// `catch_unwind`.
 pub struct StdPlatform {

@@ -77,6 +77,15 @@ impl Gate {
         }
     }
 
+    /// Wakes every waiter without opening: each is polled and registers
+    /// again.
+    pub fn pulse(&self) {
+        let wakers = std::mem::take(&mut *self.0.wakers.lock().unwrap());
+        for w in wakers {
+            w.wake();
+        }
+    }
+
     /// Waiters currently registered.
     pub fn waiters(&self) -> usize {
         self.0.wakers.lock().unwrap().len()

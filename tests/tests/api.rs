@@ -1,6 +1,6 @@
 //! The public API contract of echo-std, one behaviour per test.
 
-use echo_std::{BuildError, JoinError, JoinHandle, Priority, Refusal, Scheduler, MAX_WORKERS};
+use echo_std::{BuildError, JoinError, JoinHandle, MAX_WORKERS, Priority, Refusal, Scheduler};
 use echo_tests::{DropCount, Gate, wait_until};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,13 @@ fn build_rejects_zero_and_too_many_workers() {
         Err(BuildError::Config(e)) => assert!(e.to_string().contains("maximum")),
         other => panic!("expected a config error, got {other:?}"),
     }
-    assert!(Scheduler::builder().normal_interval(0).worker_count(1).build().is_err());
+    assert!(
+        Scheduler::builder()
+            .normal_interval(0)
+            .worker_count(1)
+            .build()
+            .is_err()
+    );
 }
 
 #[test]
@@ -229,7 +235,10 @@ fn metrics_count_per_tier_and_render() {
     assert_eq!(m.total().completed, 15);
     assert_eq!(m.total().queued, 0);
     let table = m.to_string();
-    assert!(table.contains("| high") && table.contains("steals"), "{table}");
+    assert!(
+        table.contains("| high") && table.contains("steals"),
+        "{table}"
+    );
     assert!(format!("{m:?}").contains("tiers"));
 }
 
@@ -249,7 +258,11 @@ fn shutdown_cancels_waiting_tasks_and_refuses_new_ones() {
     for h in handles {
         assert!(s.block_on(h).unwrap_err().is_cancelled());
     }
-    assert!(s.try_submit(async {}, Priority::High).unwrap_err().is_shutdown());
+    assert!(
+        s.try_submit(async {}, Priority::High)
+            .unwrap_err()
+            .is_shutdown()
+    );
     gate.open(); // late wakes after shutdown are harmless
     assert_eq!(drops.get(), 100);
     let m = s.metrics();
@@ -383,7 +396,10 @@ fn set_priority_moves_a_queued_task() {
     let low = s.submit(mk("was-low"), Priority::Low);
     let normal = s.submit(mk("normal"), Priority::Normal);
     assert!(low.set_priority(Priority::High));
-    assert!(!low.set_priority(Priority::High), "no change the second time");
+    assert!(
+        !low.set_priority(Priority::High),
+        "no change the second time"
+    );
     assert_eq!(low.priority(), Some(Priority::High));
     release.store(true, Ordering::SeqCst);
     s.block_on(blocker).unwrap();

@@ -22,10 +22,10 @@
 
 use super::info::{TaskId, TaskName};
 use super::state::State;
+use crate::Priority;
 use crate::platform::PanicPayload;
 use crate::slab::Page;
 use crate::sync::UnsafeCell;
-use crate::Priority;
 use alloc::boxed::Box;
 use core::future::Future;
 use core::mem::ManuallyDrop;

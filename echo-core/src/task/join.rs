@@ -2,8 +2,8 @@
 
 use super::info::TaskId;
 use super::raw::RawTask;
-use crate::platform::PanicPayload;
 use crate::Priority;
+use crate::platform::PanicPayload;
 use crate::task::state::{Notify, Reprioritize};
 use core::any::Any;
 use core::fmt;
@@ -97,7 +97,8 @@ fn payload_str(p: &(dyn Any + Send)) -> Option<&str> {
     if let Some(s) = p.downcast_ref::<&'static str>() {
         Some(s)
     } else {
-        p.downcast_ref::<alloc::string::String>().map(|s| s.as_str())
+        p.downcast_ref::<alloc::string::String>()
+            .map(|s| s.as_str())
     }
 }
 
@@ -105,7 +106,9 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.repr, self.panic_message()) {
             (Repr::Cancelled, _) => write!(f, "task {} was cancelled", self.id),
-            (Repr::Panic(_), Some(msg)) => write!(f, "task {} panicked with message {msg:?}", self.id),
+            (Repr::Panic(_), Some(msg)) => {
+                write!(f, "task {} panicked with message {msg:?}", self.id)
+            }
             (Repr::Panic(_), None) => write!(f, "task {} panicked", self.id),
         }
     }
@@ -253,13 +256,19 @@ impl<T> JoinHandle<T> {
             if !prev.has_join_waker() {
                 // SAFETY: the completer is done with the slot (or never had
                 // it), and we were the last to hold interest.
-                let w = raw.trailer().join_waker.with_mut(|w| unsafe { (*w).take() });
+                let w = raw
+                    .trailer()
+                    .join_waker
+                    .with_mut(|w| unsafe { (*w).take() });
                 drop(w);
             }
         } else if prev.has_join_waker() {
             // Not complete: clearing JOIN_WAKER took the slot back.
             // SAFETY: see above.
-            let w = raw.trailer().join_waker.with_mut(|w| unsafe { (*w).take() });
+            let w = raw
+                .trailer()
+                .join_waker
+                .with_mut(|w| unsafe { (*w).take() });
             drop(w);
         }
         raw.drop_ref();

@@ -10,4 +10,3 @@ pub(crate) mod waker;
 pub(crate) use header::FREE_LINK_OFFSET;
 pub use info::{TaskId, TaskInfo, TaskName};
 pub use join::{JoinError, JoinHandle};
-pub use raw::Entry;

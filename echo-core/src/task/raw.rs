@@ -5,11 +5,11 @@ use super::header::{Cell, Header, PanicBox, PollOutcome, Stage, Trailer, Vtable}
 use super::info::{TaskId, TaskName};
 use super::join::JoinError;
 use super::state::State;
+use crate::Priority;
 use crate::platform::{PanicPayload, Platform};
 use crate::scheduler::{self, Shared};
 use crate::slab::Page;
 use crate::sync::UnsafeCell;
-use crate::Priority;
 use alloc::boxed::Box;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -32,7 +32,7 @@ unsafe impl Sync for RawTask {}
 /// A queue entry: a task pointer that owns one reference. It has no `Drop`;
 /// every entry is consumed by `claim` (or dropped with `drop_ref`).
 #[derive(Debug)]
-pub struct Entry(RawTask);
+pub(crate) struct Entry(RawTask);
 
 impl Entry {
     /// Wraps a pointer whose reference the caller hands over.
@@ -231,6 +231,7 @@ impl RawTask {
             // to us and the handle does not touch it until we unset the bit.
             let _ = platform.catch_unwind(|| {
                 trailer.join_waker.with(|w| {
+                    // SAFETY: lent to us, as above.
                     if let Some(w) = unsafe { &*w } {
                         w.wake_by_ref();
                     }

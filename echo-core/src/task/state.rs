@@ -183,7 +183,7 @@ impl State {
     /// A new task: queued (NOTIFIED), with a JoinHandle, and three
     /// references: the first queue entry, the handle, and the registry.
     pub(crate) fn new(priority: Priority) -> State {
-        let s = Snapshot(NOTIFIED | JOIN_INTEREST | 3 * REF_ONE).with_priority(priority);
+        let s = Snapshot(NOTIFIED | JOIN_INTEREST | (3 * REF_ONE)).with_priority(priority);
         State(AtomicUsize::new(s.0))
     }
 
@@ -547,7 +547,10 @@ mod tests {
         assert!(prev.has_join_waker());
         assert!(st.unset_join_waker().is_err());
         let after = st.unset_join_waker_after_complete();
-        assert!(after.has_join_interest(), "handle alive: it drops the waker");
+        assert!(
+            after.has_join_interest(),
+            "handle alive: it drops the waker"
+        );
         let d = st.drop_join_handle();
         assert!(d.is_complete() && !d.has_join_waker() && !d.has_output());
     }
@@ -562,6 +565,9 @@ mod tests {
         assert!(!s.has_join_waker() && !s.has_join_interest());
         st.claim(Normal);
         let prev = st.complete(true);
-        assert!(!prev.has_join_interest(), "completer drops the output itself");
+        assert!(
+            !prev.has_join_interest(),
+            "completer drops the output itself"
+        );
     }
 }
