@@ -52,7 +52,7 @@ fn unpack(head: u32) -> (u16, u16) {
 pub struct Deque<T> {
     head: AtomicU32,
     tail: AtomicU16,
-    buffer: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    buffer: Box<[UnsafeCell<MaybeUninit<T>>; CAPACITY]>,
 }
 
 // SAFETY: values move between threads through the ring (so `T: Send`), and
@@ -71,9 +71,9 @@ impl<T> Default for Deque<T> {
 impl<T> Deque<T> {
     /// An empty ring.
     pub fn new() -> Self {
-        let buffer = (0..CAPACITY)
-            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-            .collect();
+        let buffer = Box::new(core::array::from_fn(|_| {
+            UnsafeCell::new(MaybeUninit::uninit())
+        }));
         Self {
             head: AtomicU32::new(0),
             tail: AtomicU16::new(0),

@@ -69,6 +69,16 @@ impl Idle {
         worker
     }
 
+    /// A cheap, unfenced guess at whether `worker_to_notify` could wake
+    /// anyone. Only for pushes whose entry the pusher will run itself if
+    /// nobody else does (a worker's own ring), where a stale answer costs
+    /// parallelism, never a lost task.
+    #[inline]
+    pub(crate) fn may_wake(&self) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        searching(s) == 0 && unparked(s) < self.num_workers
+    }
+
     /// Claims the right to wake one worker (as a searcher), if the rules
     /// allow it.
     #[inline]

@@ -272,8 +272,10 @@ impl<P: Platform> Shared<P> {
         // SAFETY: the caller runs as worker `w`, the ring's owner.
         unsafe { ring.push(entry, &self.injectors[priority.index()]) };
         // A lone entry is run by this worker next; only a second one is
-        // worth waking a thief for.
-        if ring.len() > 1 {
+        // worth waking a thief for. This worker is awake and will run the
+        // entry itself if nobody steals it, so waking a thief is only a
+        // hint: a plain load decides whether the fenced notify is worth it.
+        if ring.len() > 1 && self.idle.may_wake() {
             self.notify_one();
         }
     }

@@ -23,17 +23,21 @@ impl<P: Platform> Shared<P> {
     pub(crate) fn next_task(&self, w: usize) -> Option<(Entry, Priority)> {
         let worker = &self.workers[w];
         let config = self.config();
-        let (tick, owe_low, owe_normal) = {
+        let (global_first, owe_low, owe_normal) = {
             // SAFETY: owner's thread, short borrow.
             let local = unsafe { worker.local_mut() };
-            local.tick = local.tick.wrapping_add(1);
+            let global_first = local.until_global == 0;
+            local.until_global = if global_first {
+                config.global_queue_interval - 1
+            } else {
+                local.until_global - 1
+            };
             (
-                local.tick,
+                global_first,
                 local.since_low >= config.low_interval,
                 local.since_normal >= config.normal_interval,
             )
         };
-        let global_first = tick % config.global_queue_interval == 0;
         let mut found = None;
         if owe_low {
             found = self.take_tier(w, Priority::Low, global_first);
@@ -48,17 +52,24 @@ impl<P: Platform> Shared<P> {
             }
         }
         let found = found
-            .or_else(|| {
-                self.injectors[Priority::High.index()]
-                    .pop()
-                    .map(|e| (e, Priority::High))
-            })
+            .or_else(|| self.take_high())
             .or_else(|| self.take_tier(w, Priority::Normal, global_first))
             .or_else(|| self.take_tier(w, Priority::Low, global_first));
         if let Some((_, tier)) = &found {
             self.served(w, *tier);
         }
         found
+    }
+
+    /// An entry from the High injector. Checking emptiness first is much
+    /// cheaper than a failed pop, and this runs at every scheduling point.
+    #[inline]
+    fn take_high(&self) -> Option<(Entry, Priority)> {
+        let injector = &self.injectors[Priority::High.index()];
+        if injector.is_empty() {
+            return None;
+        }
+        injector.pop().map(|e| (e, Priority::High))
     }
 
     /// Records that worker `w` ran (or found empty) `tier`.
@@ -127,8 +138,8 @@ impl<P: Platform> Shared<P> {
                 local.searching = true;
             }
         }
-        if let Some(e) = self.injectors[Priority::High.index()].pop() {
-            return Some((e, Priority::High));
+        if let Some(found) = self.take_high() {
+            return Some(found);
         }
         let n = self.workers.len();
         for tier in [Priority::Normal, Priority::Low] {

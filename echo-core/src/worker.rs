@@ -26,8 +26,8 @@ use rand_xoshiro::Xoshiro128PlusPlus;
 /// A worker's private scheduling state.
 pub(crate) struct Local {
     pub(crate) rng: Xoshiro128PlusPlus,
-    /// Scheduling points so far (wraps).
-    pub(crate) tick: u32,
+    /// Scheduling points until the injectors come first again.
+    pub(crate) until_global: u32,
     /// Polls since this worker last served (or found empty) Normal.
     pub(crate) since_normal: u32,
     /// Polls since this worker last served (or found empty) Low.
@@ -66,7 +66,7 @@ impl Worker {
             index,
             local: UnsafeCell::new(Local {
                 rng: Xoshiro128PlusPlus::seed_from_u64(seed),
-                tick: 0,
+                until_global: 0,
                 since_normal: 0,
                 since_low: 0,
                 searching: false,
@@ -82,7 +82,10 @@ impl Worker {
     #[inline]
     pub(crate) fn ring(&self, tier: Priority) -> &Deque<Entry> {
         debug_assert!(tier != Priority::High, "High has no per-worker ring");
-        &self.rings[tier.index() - 1]
+        match tier {
+            Priority::Low => &self.rings[1],
+            _ => &self.rings[0],
+        }
     }
 
     /// # Safety

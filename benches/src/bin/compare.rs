@@ -1,0 +1,427 @@
+//! Prints one markdown table: every workload of WORKLOADS.md on Echo, tokio
+//! and async-executor at the same worker counts, medians over repeated runs,
+//! and Echo's ratio to each peer.
+//!
+//! ```text
+//! cargo run --release -p echo-benches --bin compare -- --workers 1,2 [--reps 15] [--only a,b]
+//! ```
+//!
+//! `task_memory` and `idle_cpu` run each peer in a fresh child process
+//! (this binary, with `--child`), so one peer's memory and threads do not
+//! count against another's.
+
+use echo_benches::peers::{AsyncExecutor, Echo, Peer, Tokio};
+use echo_benches::special::{self, Fairness, Latency, PrioLatency};
+use echo_benches::stats::{fmt_duration, median};
+use echo_benches::sys;
+use echo_benches::workloads::{Bench, THROUGHPUT};
+use std::time::{Duration, Instant};
+
+const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
+const SPECIAL: [&str; 6] = [
+    "prio_latency",
+    "fairness",
+    "wake_latency",
+    "task_memory",
+    "idle_cpu",
+    "scaling",
+];
+
+struct Args {
+    workers: Vec<usize>,
+    reps: usize,
+    only: Option<Vec<String>>,
+    child: Option<String>,
+    peer: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        workers: vec![1, 2],
+        reps: 15,
+        only: None,
+        child: None,
+        peer: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
+        match a.as_str() {
+            "--workers" => {
+                args.workers = value()
+                    .split(',')
+                    .map(|w| w.parse().unwrap_or_else(|_| usage("bad --workers")))
+                    .collect()
+            }
+            "--reps" => args.reps = value().parse().unwrap_or_else(|_| usage("bad --reps")),
+            "--quick" => args.reps = 3,
+            "--only" => args.only = Some(value().split(',').map(str::to_owned).collect()),
+            "--child" => args.child = Some(value()),
+            "--peer" => args.peer = Some(value()),
+            "--help" | "-h" => usage(""),
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    args
+}
+
+fn usage(msg: &str) -> ! {
+    if !msg.is_empty() {
+        eprintln!("compare: {msg}");
+    }
+    eprintln!(
+        "usage: compare [--workers 1,2] [--reps N | --quick] [--only workload,...]\n\
+         workloads: {} {}",
+        THROUGHPUT.join(" "),
+        SPECIAL.join(" ")
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let args = parse_args();
+    if let Some(kind) = &args.child {
+        run_child(
+            kind,
+            args.peer.as_deref().unwrap_or("echo"),
+            args.workers[0],
+        );
+        return;
+    }
+    let wanted = |w: &str| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == w));
+    let command = format!(
+        "cargo run --release -p echo-benches --bin compare -- {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    );
+    println!("machine: {}; date: {}", sys::machine(), sys::today());
+    println!("command: `{}`", command.trim_end());
+    println!(
+        "Throughput rows: median wall time of one run over {} runs, peers interleaved \
+         (5 ms pause before each run); \"echo vs X\" is X's time / Echo's time \
+         (above 1: Echo is faster).",
+        args.reps
+    );
+    println!();
+    println!(
+        "| workload | W | echo | tokio | async-executor | echo vs tokio | echo vs async-executor | target (W=2) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    for &w in &args.workers {
+        throughput_rows(w, args.reps, &wanted);
+        if wanted("prio_latency") {
+            prio_latency_row(w);
+        }
+        if wanted("fairness") {
+            fairness_row(w);
+        }
+        if wanted("wake_latency") {
+            wake_latency_row(w);
+        }
+        if wanted("task_memory") {
+            child_row("task_memory", w);
+        }
+        if wanted("idle_cpu") {
+            child_row("idle_cpu", w);
+        }
+    }
+    if wanted("scaling") {
+        scaling_rows(&args.workers, args.reps.min(7));
+    }
+}
+
+fn target(workload: &str) -> &'static str {
+    match workload {
+        "spawn_many_local" => "≥ 2× tokio",
+        "spawn_many_remote" | "yield_many" | "chained_spawn" => "≥ 1.5× tokio",
+        "ping_pong" => "≥ 1.2× tokio",
+        "prio_latency" => "High p99 < 15 µs, p50 < 7 µs",
+        "task_memory" => "≤ 0.6× async-executor",
+        "idle_cpu" => "< 1 ms/s",
+        "scaling" => "W=2 ≥ 1.8× W=1",
+        _ => "",
+    }
+}
+
+fn ratio(peer: Duration, echo: Duration) -> String {
+    if echo.is_zero() {
+        return "n/a".into();
+    }
+    format!("{:.2}×", peer.as_secs_f64() / echo.as_secs_f64())
+}
+
+fn throughput_rows(w: usize, reps: usize, wanted: &impl Fn(&str) -> bool) {
+    let workloads: Vec<_> = THROUGHPUT.iter().filter(|x| wanted(x)).collect();
+    if workloads.is_empty() {
+        return;
+    }
+    let echo = Bench::<Echo>::start(w);
+    let tokio = Bench::<Tokio>::start(w);
+    let ae = Bench::<AsyncExecutor>::start(w);
+    for &&workload in &workloads {
+        eprintln!("{workload} W={w} ...");
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        let time = |run: &dyn Fn()| {
+            // Let the previous peer's workers go idle and park first, so
+            // they do not compete for the CPUs with this run.
+            std::thread::sleep(Duration::from_millis(5));
+            let t = Instant::now();
+            run();
+            t.elapsed()
+        };
+        for rep in 0..reps + 2 {
+            let t = [
+                time(&|| assert!(echo.run(workload))),
+                time(&|| assert!(tokio.run(workload))),
+                time(&|| assert!(ae.run(workload))),
+            ];
+            if rep >= 2 {
+                for (v, t) in times.iter_mut().zip(t) {
+                    v.push(t); // the first two runs are warm-up
+                }
+            }
+        }
+        let [e, t, a] = times.map(|mut v| median(&mut v));
+        println!(
+            "| {workload} | {w} | {} | {} | {} | {} | {} | {} |",
+            fmt_duration(e),
+            fmt_duration(t),
+            fmt_duration(a),
+            ratio(t, e),
+            ratio(a, e),
+            target(workload)
+        );
+    }
+    echo.stop();
+    tokio.stop();
+    ae.stop();
+}
+
+fn run_peer<R>(w: usize, f: impl Fn(&dyn PeerRun) -> R) -> [R; 3] {
+    [
+        f(&PeerOf::<Echo>::new(w)),
+        f(&PeerOf::<Tokio>::new(w)),
+        f(&PeerOf::<AsyncExecutor>::new(w)),
+    ]
+}
+
+/// Object-safe access to the special workloads of one peer.
+trait PeerRun {
+    fn prio_latency(&self) -> PrioLatency;
+    fn fairness(&self) -> Fairness;
+    fn wake_latency(&self) -> Latency;
+    fn fan_out(&self) -> Duration;
+}
+
+struct PeerOf<P: Peer> {
+    workers: usize,
+    _p: std::marker::PhantomData<P>,
+}
+
+impl<P: Peer> PeerOf<P> {
+    fn new(workers: usize) -> Self {
+        PeerOf {
+            workers,
+            _p: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<P: Peer> PeerRun for PeerOf<P> {
+    fn prio_latency(&self) -> PrioLatency {
+        let peer = P::start(self.workers);
+        let r = special::prio_latency(&peer);
+        peer.stop();
+        r
+    }
+    fn fairness(&self) -> Fairness {
+        let peer = P::start(self.workers);
+        let r = special::fairness(&peer, self.workers);
+        peer.stop();
+        r
+    }
+    fn wake_latency(&self) -> Latency {
+        let peer = P::start(self.workers);
+        let r = special::wake_latency(&peer, 200);
+        peer.stop();
+        r
+    }
+    fn fan_out(&self) -> Duration {
+        let bench = Bench::<P>::start(self.workers);
+        bench.fan_out(20_000, Duration::from_micros(2)); // warm-up
+        let t = Instant::now();
+        bench.fan_out(100_000, Duration::from_micros(2));
+        let d = t.elapsed();
+        bench.stop();
+        d
+    }
+}
+
+fn lat(l: &Latency) -> String {
+    format!(
+        "p50 {} / p99 {} / max {}",
+        fmt_duration(l.p50),
+        fmt_duration(l.p99),
+        fmt_duration(l.max)
+    )
+}
+
+fn prio_latency_row(w: usize) {
+    eprintln!("prio_latency W={w} ...");
+    // Three runs per peer; each statistic is the median of the three.
+    let runs: Vec<[PrioLatency; 3]> = (0..3).map(|_| run_peer(w, |p| p.prio_latency())).collect();
+    let med = |i: usize, f: fn(&PrioLatency) -> Duration| {
+        let mut v: Vec<_> = runs.iter().map(|r| f(&r[i])).collect();
+        median(&mut v)
+    };
+    let cell = |i: usize| {
+        let l = Latency {
+            p50: med(i, |r| r.probe.p50),
+            p99: med(i, |r| r.probe.p99),
+            max: med(i, |r| r.probe.max),
+        };
+        format!(
+            "{}; flood {}",
+            lat(&l),
+            fmt_duration(med(i, |r| r.flood_wall))
+        )
+    };
+    let p99 = |i| med(i, |r| r.probe.p99);
+    println!(
+        "| prio_latency (High probe, submit→first poll) | {w} | {} | {} | {} | p99 {} | p99 {} | {} |",
+        cell(0),
+        cell(1),
+        cell(2),
+        ratio(p99(1), p99(0)),
+        ratio(p99(2), p99(0)),
+        target("prio_latency")
+    );
+}
+
+fn fairness_row(w: usize) {
+    eprintln!("fairness W={w} ...");
+    let r = run_peer(w, |p| p.fairness());
+    let cell = |f: &Fairness| {
+        format!(
+            "H/N/L {:.0}/{:.0}/{:.0} %; longest Low wait {}",
+            f.shares[0] * 100.0,
+            f.shares[1] * 100.0,
+            f.shares[2] * 100.0,
+            fmt_duration(f.longest_low_wait)
+        )
+    };
+    println!(
+        "| fairness (poll shares in first 100 ms) | {w} | {} | {} | {} | | | no tier starves |",
+        cell(&r[0]),
+        cell(&r[1]),
+        cell(&r[2])
+    );
+}
+
+fn wake_latency_row(w: usize) {
+    eprintln!("wake_latency W={w} ...");
+    let r = run_peer(w, |p| p.wake_latency());
+    println!(
+        "| wake_latency (idle pool, submit→first poll) | {w} | {} | {} | {} | p50 {} | p50 {} | |",
+        lat(&r[0]),
+        lat(&r[1]),
+        lat(&r[2]),
+        ratio(r[1].p50, r[0].p50),
+        ratio(r[2].p50, r[0].p50)
+    );
+}
+
+fn child_row(kind: &str, w: usize) {
+    eprintln!("{kind} W={w} ...");
+    let values: Vec<Option<f64>> = PEERS
+        .iter()
+        .map(|p| run_child_process(kind, p, w))
+        .collect();
+    let show = |v: &Option<f64>| match (kind, v) {
+        (_, None) => "n/a".to_string(),
+        ("task_memory", Some(b)) => format!("{b:.0} B/task"),
+        (_, Some(ms)) => format!("{ms:.3} ms/s"),
+    };
+    let rel = |peer: &Option<f64>| match (values[0], peer) {
+        (Some(e), Some(p)) if *p > 0.0 => format!("{:.2}×", e / p),
+        _ => "n/a".into(),
+    };
+    let label = match kind {
+        "task_memory" => "task_memory (RSS per parked task, 200 000 tasks)",
+        _ => "idle_cpu (CPU per second, idle 2 s)",
+    };
+    println!(
+        "| {label} | {w} | {} | {} | {} | {} of tokio | {} of a-e | {} |",
+        show(&values[0]),
+        show(&values[1]),
+        show(&values[2]),
+        rel(&values[1]),
+        rel(&values[2]),
+        target(kind)
+    );
+}
+
+fn scaling_rows(workers: &[usize], reps: usize) {
+    eprintln!("scaling ...");
+    let mut base: Option<[Duration; 3]> = None;
+    for &w in workers {
+        let runs: Vec<[Duration; 3]> = (0..reps.max(1))
+            .map(|_| run_peer(w, |p| p.fan_out()))
+            .collect();
+        let med: [Duration; 3] = std::array::from_fn(|i| {
+            let mut v: Vec<_> = runs.iter().map(|r| r[i]).collect();
+            median(&mut v)
+        });
+        let b = *base.get_or_insert(med);
+        let cell = |i: usize| {
+            format!(
+                "{:.0} k tasks/s ({:.2}× W={})",
+                100_000.0 / med[i].as_secs_f64() / 1e3,
+                b[i].as_secs_f64() / med[i].as_secs_f64(),
+                workers[0]
+            )
+        };
+        println!(
+            "| scaling (100 000 × 2 µs fan-out) | {w} | {} | {} | {} | {} | {} | {} |",
+            cell(0),
+            cell(1),
+            cell(2),
+            ratio(med[1], med[0]),
+            ratio(med[2], med[0]),
+            target("scaling")
+        );
+    }
+}
+
+/// Runs this binary as a child for one peer; parses the number it prints.
+fn run_child_process(kind: &str, peer: &str, w: usize) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["--child", kind, "--peer", peer, "--workers", &w.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("{kind} {peer}: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn run_child(kind: &str, peer: &str, w: usize) {
+    let value = match (kind, peer) {
+        ("task_memory", "echo") => special::task_memory::<Echo>(w, 200_000),
+        ("task_memory", "tokio") => special::task_memory::<Tokio>(w, 200_000),
+        ("task_memory", "async-executor") => special::task_memory::<AsyncExecutor>(w, 200_000),
+        ("idle_cpu", "echo") => ms(special::idle_cpu::<Echo>(w, 2)),
+        ("idle_cpu", "tokio") => ms(special::idle_cpu::<Tokio>(w, 2)),
+        ("idle_cpu", "async-executor") => ms(special::idle_cpu::<AsyncExecutor>(w, 2)),
+        _ => usage(&format!("unknown child {kind} / {peer}")),
+    };
+    println!("{value}");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

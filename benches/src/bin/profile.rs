@@ -1,0 +1,36 @@
+//! Runs one workload on one peer many times, for a profiler:
+//! `valgrind --tool=callgrind target/release/profile yield_many echo 1 20`.
+
+use echo_benches::peers::{AsyncExecutor, Echo, Peer, Tokio};
+use echo_benches::workloads::Bench;
+
+fn run<P: Peer>(workload: &str, workers: usize, iters: usize) {
+    let bench = Bench::<P>::start(workers);
+    for _ in 0..iters {
+        assert!(bench.run(workload), "unknown workload {workload}");
+    }
+    bench.stop();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let workload = args.first().map_or("yield_many", String::as_str);
+    let peer = args.get(1).map_or("echo", String::as_str);
+    let workers = args.get(2).and_then(|w| w.parse().ok()).unwrap_or(1);
+    let iters = args.get(3).and_then(|w| w.parse().ok()).unwrap_or(20);
+    match peer {
+        "echo" => {
+            let bench = Bench::<Echo>::start(workers);
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                assert!(bench.run(workload), "unknown workload {workload}");
+            }
+            eprintln!("{:?} per iteration", t.elapsed() / iters as u32);
+            eprintln!("{}", bench.peer.0.metrics());
+            bench.stop();
+        }
+        "tokio" => run::<Tokio>(workload, workers, iters),
+        "async-executor" => run::<AsyncExecutor>(workload, workers, iters),
+        other => panic!("unknown peer {other}"),
+    }
+}
