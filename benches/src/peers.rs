@@ -100,8 +100,11 @@ impl Peer for Tokio {
 #[derive(Clone)]
 pub struct AsyncExecutor {
     ex: Arc<async_executor::Executor<'static>>,
-    threads: Arc<Mutex<Option<(Arc<StopEvent>, Vec<JoinHandle<()>>)>>>,
+    threads: Arc<Mutex<Option<Runners>>>,
 }
+
+/// The stop event and the runner threads of an [`AsyncExecutor`].
+type Runners = (Arc<StopEvent>, Vec<JoinHandle<()>>);
 
 impl Peer for AsyncExecutor {
     const NAME: &'static str = "async-executor";
