@@ -2,6 +2,8 @@
 //! tokio and async-executor at W = 1 and 2 (set ECHO_BENCH_WORKERS=1,2,4 to
 //! change). `cargo bench -p echo-benches`.
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use echo_benches::peers::{AsyncExecutor, Echo, Peer, Tokio};
 use echo_benches::workloads::{Bench, THROUGHPUT};
