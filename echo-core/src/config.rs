@@ -28,6 +28,10 @@ pub struct Config {
     /// least once every `global_queue_interval` scheduling ticks, so remote
     /// submissions are not starved by local ones.
     pub global_queue_interval: u32,
+    /// Allocate tasks from the pooled slab (the default). `false` gives
+    /// every task its own allocation from the global allocator, which is
+    /// slower; it exists to measure the slab against it.
+    pub pooled_slab: bool,
 }
 
 impl Config {
@@ -43,6 +47,7 @@ impl Config {
             normal_interval: 8,
             low_interval: 32,
             global_queue_interval: 31,
+            pooled_slab: true,
         }
     }
 

@@ -64,12 +64,12 @@ mod layout_tests {
     use crate::task::header::{Cell, Header, Trailer};
 
     #[test]
-    fn header_is_32_bytes_and_overhead_is_64() {
+    fn header_is_24_bytes_and_overhead_is_40() {
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(core::mem::size_of::<Header>(), 32);
-            assert_eq!(core::mem::size_of::<Trailer>(), 32);
+            assert_eq!(core::mem::size_of::<Header>(), 24);
+            assert_eq!(core::mem::size_of::<Trailer>(), 16);
             // A future of 16 bytes (e.g. an Arc and a flag) with output ():
-            // the stage is the future's size, everything else is 64 bytes.
+            // the stage is the future's size, everything else is 40 bytes.
             struct Sixteen(#[allow(dead_code)] [u64; 2]);
             impl core::future::Future for Sixteen {
                 type Output = ();
@@ -80,7 +80,7 @@ mod layout_tests {
                     core::task::Poll::Ready(())
                 }
             }
-            assert_eq!(core::mem::size_of::<Cell<Sixteen>>(), 64 + 16);
+            assert_eq!(core::mem::size_of::<Cell<Sixteen>>(), 40 + 16);
         }
     }
 }

@@ -25,23 +25,23 @@ use crate::inject::Injector;
 use crate::metrics::{Counters, Metrics};
 use crate::padded::CachePadded;
 use crate::platform::Platform;
-use crate::slab::{self, KeepAlive, LARGE_OWNER, LargeList, Page, Slot, class_for};
+use crate::slab::{self, KeepAlive, LARGE_OWNER, LargeList, PagePool, Slot, class_for};
 use crate::spin::SpinLock;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::task::header::Header;
+use crate::task::info::IdClock;
 use crate::task::raw::{Entry, NewTask, RawTask, cell_layout};
 use crate::task::state::Claim;
 use crate::task::{JoinHandle, TaskId, TaskInfo, TaskName};
 use crate::worker::Worker;
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-/// Bits of a task id that name where it was made (worker or shard).
-pub(crate) const ID_SOURCE_BITS: u32 = 11;
 /// Shards serving submissions from outside the pool.
 const MAX_SHARDS: usize = 16;
 
@@ -79,8 +79,7 @@ impl TaskOptions {
 /// The allocation shard for submissions from threads outside the pool.
 struct Shard {
     heap: slab::Heap,
-    source: u64,
-    next_seq: u64,
+    ids: IdClock,
 }
 
 /// The state every worker, handle and task of one scheduler shares.
@@ -97,6 +96,10 @@ pub(crate) struct Shared<P: Platform> {
     shards: Box<[CachePadded<SpinLock<Shard>>]>,
     large: LargeList,
     remote: CachePadded<Counters>,
+    /// Names of the tasks that have one (NAMED), by id.
+    names: SpinLock<BTreeMap<TaskId, TaskName>>,
+    /// Memory for small pages.
+    pool: PagePool,
 }
 
 /// The slab class of `Cell<F>`, computed once per future type.
@@ -179,17 +182,24 @@ impl<P: Platform> Shared<P> {
     {
         let worker = &this.workers[w];
         let priority = opts.priority;
+        let id = worker.next_task_id(this.platform.now_nanos());
+        let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
         let new = NewTask {
             priority,
-            id: worker.next_task_id(),
-            created: this.platform.now_nanos(),
-            name: opts.name,
+            id,
+            large: class.is_none(),
+            named: opts.name.is_some(),
         };
-        let slot = match ClassOf::<F>::CLASS {
+        if let Some(name) = opts.name {
+            this.names.lock().insert(id, name);
+        }
+        let slot = match class {
             // SAFETY: this thread is worker `w`, the heap's owner, and no
             // other borrow of the heap is live (allocation calls no user
             // code).
-            Some(class) => unsafe { worker.heap_mut() }.alloc(class, &Self::keep_alive(this)),
+            Some(class) => {
+                unsafe { worker.heap_mut() }.alloc(class, &Self::keep_alive(this), &this.pool)
+            }
             None => this.large.alloc(
                 ClassOf::<F>::SIZE,
                 ClassOf::<F>::ALIGN,
@@ -197,8 +207,8 @@ impl<P: Platform> Shared<P> {
             ),
         };
         // SAFETY: the slot fits `Cell<F>` (class chosen from its layout) and
-        // belongs to this scheduler's slab.
-        let raw = unsafe { RawTask::write_new::<F, P>(slot.ptr, slot.page, future, new) };
+        // belongs to this scheduler's slab, small or large as `new` says.
+        let raw = unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) };
         worker.counters.tiers[priority.index()].submitted.inc();
         this.schedule_on_worker(w, Entry::from_raw(raw), priority);
         JoinHandle::new(raw)
@@ -222,15 +232,19 @@ impl<P: Platform> Shared<P> {
             if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
                 return Err(SubmitError::new(future, Refusal::ShutDown));
             }
-            shard.next_seq += 1;
+            let id = shard.ids.next(this.platform.now_nanos());
+            let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
             let new = NewTask {
                 priority,
-                id: TaskId::from_u64((shard.next_seq << ID_SOURCE_BITS) | shard.source),
-                created: this.platform.now_nanos(),
-                name: opts.name,
+                id,
+                large: class.is_none(),
+                named: opts.name.is_some(),
             };
-            let slot: Slot = match ClassOf::<F>::CLASS {
-                Some(class) => shard.heap.alloc(class, &Self::keep_alive(this)),
+            if let Some(name) = opts.name {
+                this.names.lock().insert(id, name);
+            }
+            let slot: Slot = match class {
+                Some(class) => shard.heap.alloc(class, &Self::keep_alive(this), &this.pool),
                 None => this.large.alloc(
                     ClassOf::<F>::SIZE,
                     ClassOf::<F>::ALIGN,
@@ -238,7 +252,7 @@ impl<P: Platform> Shared<P> {
                 ),
             };
             // SAFETY: as in `spawn_local`.
-            unsafe { RawTask::write_new::<F, P>(slot.ptr, slot.page, future, new) }
+            unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) }
         };
         this.remote.tiers[priority.index()].submitted.add_shared(1);
         this.push_injector(Entry::from_raw(raw), priority);
@@ -316,20 +330,31 @@ impl<P: Platform> Shared<P> {
                 .any(|w| !w.ring(Priority::Normal).is_empty() || !w.ring(Priority::Low).is_empty())
     }
 
-    /// Frees a task slot: locally on its owner worker, else remotely.
+    /// Frees a task's slot: locally on its owner worker, else remotely;
+    /// drops its name from the name table.
     ///
     /// # Safety
     ///
-    /// `slot` is an unused task slot of `page`, a page of a `Shared<P>`
-    /// slab. This function may drop the last reference to that `Shared`,
-    /// so it takes no `&self`.
-    pub(crate) unsafe fn free_slot(page: NonNull<Page>, slot: NonNull<u8>) {
+    /// `task` has no references left, its stage and trailer are dropped, and
+    /// its scheduler is a `Shared<P>`. This function may drop the last
+    /// reference to that `Shared`, so it takes no `&self`.
+    pub(crate) unsafe fn free_slot(task: NonNull<Header>) {
+        // SAFETY: the slot and its page are alive until freed below.
+        let (page, s, id) = unsafe {
+            let h = task.as_ref();
+            (Header::page(task), h.state.load_relaxed(), h.id)
+        };
+        let slot = task.cast::<u8>();
         // SAFETY: the page outlives its slots.
         let (owner, sched) = unsafe { (page.as_ref().owner(), page.as_ref().scheduler()) };
         let sched = sched.cast::<Shared<P>>();
+        if s.is_named() {
+            // SAFETY: the page holds a reference to the scheduler until the
+            // slot is freed, so the borrow is valid here.
+            unsafe { (*sched).names.lock().remove(&id) };
+        }
         if owner == LARGE_OWNER {
-            // SAFETY: the page holds a reference to the scheduler until
-            // `release` below, so the borrow is valid here.
+            // SAFETY: as above.
             unsafe { (*sched).large.unlink(page) };
             // SAFETY: unlinked and unused; no `&Shared` is live.
             unsafe { slab::release_page(page) };
@@ -521,14 +546,20 @@ impl<P: Platform> Shared<P> {
     pub(crate) fn current_task(&self) -> Option<TaskInfo> {
         let w = self.current_worker()?;
         let task = self.workers[w].current()?;
-        let trailer = task.trailer();
+        let header = task.header();
         let now = self.platform.now_nanos();
+        let s = task.state().load();
+        let name = if s.is_named() {
+            self.names.lock().get(&header.id).cloned()
+        } else {
+            None
+        };
         Some(TaskInfo {
-            id: task.id(),
-            priority: task.state().load().priority(),
-            created_nanos: trailer.created,
-            age: Duration::from_nanos(now.saturating_sub(trailer.created)),
-            name: trailer.name.clone(),
+            id: header.id,
+            priority: s.priority(),
+            created_nanos: header.id.created_nanos(),
+            age: Duration::from_nanos(now.saturating_sub(header.id.created_nanos())),
+            name,
         })
     }
 }
@@ -541,25 +572,35 @@ impl<P: Platform> Drop for Shared<P> {
     }
 }
 
+/// The scheduler of the task at `ptr`.
+///
+/// # Safety
+///
+/// The caller holds a reference to the task, which keeps its page, and so
+/// the scheduler, alive for `'a`.
+unsafe fn shared_of<'a, P: Platform>(ptr: NonNull<Header>) -> &'a Shared<P> {
+    // SAFETY: per the contract.
+    unsafe { &*Header::page(ptr).as_ref().scheduler().cast::<Shared<P>>() }
+}
+
 /// Vtable hook: queue an entry for the task at `ptr`.
 pub(crate) unsafe fn schedule_entry<P: Platform>(ptr: NonNull<Header>, priority: Priority) {
-    // SAFETY: the entry's reference keeps the task, hence its page and the
-    // scheduler, alive.
-    let shared = unsafe { &*ptr.as_ref().page.as_ref().scheduler().cast::<Shared<P>>() };
+    // SAFETY: the entry's reference keeps the task alive.
+    let shared = unsafe { shared_of::<P>(ptr) };
     shared.schedule(Entry::from_raw(RawTask::from_header(ptr)), priority);
 }
 
-/// Vtable hook: free the task at `slot`.
-pub(crate) unsafe fn free_task<P: Platform>(page: NonNull<Page>, slot: NonNull<u8>) {
+/// Vtable hook: free the task at `task`.
+pub(crate) unsafe fn free_task<P: Platform>(task: NonNull<Header>) {
     // SAFETY: forwarded contract.
-    unsafe { Shared::<P>::free_slot(page, slot) }
+    unsafe { Shared::<P>::free_slot(task) }
 }
 
 /// Vtable hook: the priority of the task running on this thread, if this
 /// thread is a worker of the scheduler that owns `ptr`.
 pub(crate) unsafe fn current_priority<P: Platform>(ptr: NonNull<Header>) -> Option<Priority> {
     // SAFETY: the caller holds a reference to the task.
-    let shared = unsafe { &*ptr.as_ref().page.as_ref().scheduler().cast::<Shared<P>>() };
+    let shared = unsafe { shared_of::<P>(ptr) };
     let w = shared.current_worker()?;
     let task = shared.workers[w].current()?;
     Some(task.state().load().priority())
@@ -603,8 +644,7 @@ impl<P: Platform> Scheduler<P> {
                 let source = (crate::config::MAX_WORKERS + 1 + s) as u64;
                 CachePadded(SpinLock::new(Shard {
                     heap: slab::Heap::new((n + s) as u32),
-                    source,
-                    next_seq: 0,
+                    ids: IdClock::new(source),
                 }))
             })
             .collect::<Vec<_>>()
@@ -622,6 +662,8 @@ impl<P: Platform> Scheduler<P> {
             shards,
             large: LargeList::new(),
             remote: CachePadded(Counters::default()),
+            names: SpinLock::new(BTreeMap::new()),
+            pool: PagePool::new(),
         };
         Ok(Scheduler {
             shared: Arc::new(shared),

@@ -11,11 +11,12 @@ use crate::Priority;
 use crate::deque::Deque;
 use crate::metrics::Counters;
 use crate::platform::Platform;
-use crate::scheduler::{ID_SOURCE_BITS, Shared};
+use crate::scheduler::Shared;
 use crate::slab::Heap;
 use crate::sync::{AtomicBool, Ordering, UnsafeCell};
 use crate::task::TaskId;
 use crate::task::header::PollOutcome;
+use crate::task::info::IdClock;
 use crate::task::raw::{Entry, RawTask};
 use crate::task::state::{AfterPoll, Claim};
 use crate::task::waker::waker_ref;
@@ -36,7 +37,7 @@ pub(crate) struct Local {
     pub(crate) searching: bool,
     /// `run_until_idle` left this worker in the sleeper list.
     pub(crate) left_parked: bool,
-    next_seq: u64,
+    ids: IdClock,
 }
 
 /// One worker's state.
@@ -44,7 +45,6 @@ pub(crate) struct Worker {
     rings: [Deque<Entry>; 2],
     pub(crate) counters: Counters,
     running: AtomicBool,
-    index: usize,
     local: UnsafeCell<Local>,
     heap: UnsafeCell<Heap>,
     current: UnsafeCell<Option<RawTask>>,
@@ -63,7 +63,6 @@ impl Worker {
             rings: [Deque::new(), Deque::new()],
             counters: Counters::default(),
             running: AtomicBool::new(false),
-            index,
             local: UnsafeCell::new(Local {
                 rng: Xoshiro128PlusPlus::seed_from_u64(seed),
                 until_global: 0,
@@ -71,7 +70,7 @@ impl Worker {
                 since_low: 0,
                 searching: false,
                 left_parked: false,
-                next_seq: 0,
+                ids: IdClock::new(index as u64 + 1),
             }),
             heap: UnsafeCell::new(Heap::new(index as u32)),
             current: UnsafeCell::new(None),
@@ -123,14 +122,11 @@ impl Worker {
         self.current.with_mut(|p| unsafe { *p = task });
     }
 
-    /// A fresh task id: a per-worker sequence number, tagged with the
-    /// worker. Owner-only.
+    /// A fresh task id for a task made at `now_nanos`. Owner-only.
     #[inline]
-    pub(crate) fn next_task_id(&self) -> TaskId {
+    pub(crate) fn next_task_id(&self, now_nanos: u64) -> TaskId {
         // SAFETY: called on the owner's thread, in a short borrow.
-        let local = unsafe { self.local_mut() };
-        local.next_seq += 1;
-        TaskId::from_u64((local.next_seq << ID_SOURCE_BITS) | (self.index as u64 + 1))
+        unsafe { self.local_mut() }.ids.next(now_nanos)
     }
 
     /// A random index below `n`. Owner-only.

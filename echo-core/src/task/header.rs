@@ -3,28 +3,33 @@
 //!
 //! ```text
 //! Cell<F> (repr C)
-//! ┌ Header ─────────────── 32 bytes on 64-bit
+//! ┌ Header ─────────────── 24 bytes on 64-bit
 //! │ state    the atomic state word (see `state.rs`)
 //! │ vtable   the type-specific functions
-//! │ page     the slab page holding the task, which knows the scheduler
-//! │ id       the task id
+//! │ id       the task id, which also records the creation time
 //! ├ Stage ───────────────── union: the future, or its output
-//! ├ Trailer ─────────────── 32 bytes on 64-bit
+//! ├ Trailer ─────────────── 16 bytes on 64-bit
 //! │ join_waker  the JoinHandle's waker (see the JOIN_WAKER rules)
-//! │ created     creation time on the platform clock
-//! │ name        optional task name
 //! └
 //! ```
+//!
+//! So a task costs 40 bytes beyond its future (or output, if larger).
 //!
 //! The stage has no tag of its own: the state word says which member is
 //! live (not COMPLETE: the future; COMPLETE with OUTPUT: the output;
 //! otherwise nothing).
+//!
+//! The scheduler is found through the task's slab page, which is found
+//! from the task's address: a small task's page is the 64 KiB-aligned
+//! block around it; a large task (LARGE bit) sits `vtable.large_offset`
+//! bytes after its page header. A name, rarely given, lives in the
+//! scheduler's name table (NAMED bit) rather than in every task.
 
-use super::info::{TaskId, TaskName};
+use super::info::TaskId;
 use super::state::State;
 use crate::Priority;
 use crate::platform::PanicPayload;
-use crate::slab::Page;
+use crate::slab::{PAGE_BYTES, Page};
 use crate::sync::UnsafeCell;
 use alloc::boxed::Box;
 use core::future::Future;
@@ -37,7 +42,6 @@ use core::task::{Context, Waker};
 pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
-    pub(crate) page: NonNull<Page>,
     pub(crate) id: TaskId,
 }
 
@@ -58,8 +62,6 @@ pub(crate) union Stage<F: Future> {
 /// The fields after the stage.
 pub(crate) struct Trailer {
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
-    pub(crate) created: u64,
-    pub(crate) name: Option<TaskName>,
 }
 
 /// The whole task allocation.
@@ -100,9 +102,31 @@ pub(crate) struct Vtable {
     pub(crate) current_priority: unsafe fn(NonNull<Header>) -> Option<Priority>,
     /// Where the trailer starts.
     pub(crate) trailer_offset: usize,
+    /// For a large task: its distance from its page header.
+    pub(crate) large_offset: usize,
 }
 
 impl Header {
+    /// The slab page holding the task at `this`.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a live task (or a freed slot whose page is alive).
+    #[inline]
+    pub(crate) unsafe fn page(this: NonNull<Header>) -> NonNull<Page> {
+        // SAFETY: per the contract, the header is readable; LARGE never
+        // changes after creation.
+        let h = unsafe { this.as_ref() };
+        let addr = this.as_ptr() as usize;
+        let page = if h.state.load_relaxed().is_large() {
+            addr - h.vtable.large_offset
+        } else {
+            addr & !(PAGE_BYTES - 1)
+        };
+        // SAFETY: a page address is never null.
+        unsafe { NonNull::new_unchecked(page as *mut Page) }
+    }
+
     /// The trailer of the task this header starts.
     ///
     /// # Safety

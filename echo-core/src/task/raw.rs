@@ -2,13 +2,12 @@
 //! behind each task's vtable.
 
 use super::header::{Cell, Header, PanicBox, PollOutcome, Stage, Trailer, Vtable};
-use super::info::{TaskId, TaskName};
+use super::info::TaskId;
 use super::join::JoinError;
 use super::state::State;
 use crate::Priority;
 use crate::platform::{PanicPayload, Platform};
 use crate::scheduler::{self, Shared};
-use crate::slab::Page;
 use crate::sync::UnsafeCell;
 use alloc::boxed::Box;
 use core::future::Future;
@@ -64,6 +63,7 @@ where
         dealloc: dealloc::<F, P>,
         current_priority: scheduler::current_priority::<P>,
         trailer_offset: mem::offset_of!(Cell<F>, trailer),
+        large_offset: crate::slab::large_offset(mem::align_of::<Cell<F>>()),
     };
 }
 
@@ -71,8 +71,10 @@ where
 pub(crate) struct NewTask {
     pub(crate) priority: Priority,
     pub(crate) id: TaskId,
-    pub(crate) created: u64,
-    pub(crate) name: Option<TaskName>,
+    /// The task has a page of its own (see `Header::page`).
+    pub(crate) large: bool,
+    /// The scheduler keeps a name for it.
+    pub(crate) named: bool,
 }
 
 impl RawTask {
@@ -82,13 +84,9 @@ impl RawTask {
     /// # Safety
     ///
     /// `slot` is unused memory of at least `size_of::<Cell<F>>()` bytes,
-    /// aligned for it, inside `page`, whose scheduler is a `Shared<P>`.
-    pub(crate) unsafe fn write_new<F, P>(
-        slot: NonNull<u8>,
-        page: NonNull<Page>,
-        future: F,
-        new: NewTask,
-    ) -> RawTask
+    /// aligned for it, in a slab page of a `Shared<P>`: a small page if
+    /// `!new.large`, else a large page at `large_offset` from its header.
+    pub(crate) unsafe fn write_new<F, P>(slot: NonNull<u8>, future: F, new: NewTask) -> RawTask
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -99,9 +97,8 @@ impl RawTask {
         // is written in place so a large future is not copied twice.
         unsafe {
             ptr::addr_of_mut!((*cell).header).write(Header {
-                state: State::new(new.priority),
+                state: State::new(new.priority, new.large, new.named),
                 vtable: &VtableFor::<F, P>::VTABLE,
-                page,
                 id: new.id,
             });
             ptr::addr_of_mut!((*cell).stage).write(UnsafeCell::new(Stage {
@@ -109,8 +106,6 @@ impl RawTask {
             }));
             ptr::addr_of_mut!((*cell).trailer).write(Trailer {
                 join_waker: UnsafeCell::new(None),
-                created: new.created,
-                name: new.name,
             });
         }
         RawTask(slot.cast())
@@ -375,8 +370,7 @@ unsafe fn dealloc<F: Future, P: Platform>(ptr: NonNull<Header>) {
     // empty (see `State`'s invariants); the trailer is dropped here.
     unsafe {
         ptr::drop_in_place(ptr::addr_of_mut!((*cell).trailer));
-        let page = ptr.as_ref().page;
-        scheduler::free_task::<P>(page, ptr.cast());
+        scheduler::free_task::<P>(ptr);
     }
 }
 

@@ -12,7 +12,9 @@
 //! bit 5  JOIN_WAKER     the trailer holds the handle's waker, lent to the completer
 //! bit 6  OUTPUT         the stage holds `Result<T, panic>` (completion stored one)
 //! bits 7-8              effective priority (0 High, 1 Normal, 2 Low)
-//! bits 9..              reference count
+//! bit 9  LARGE          the task has a page of its own (fixed at creation)
+//! bit 10 NAMED          the task's name is in the scheduler's name table
+//! bits 11..             reference count
 //! ```
 //!
 //! Invariants:
@@ -42,7 +44,9 @@ const JOIN_WAKER: usize = 1 << 5;
 const OUTPUT: usize = 1 << 6;
 const PRIO_SHIFT: u32 = 7;
 const PRIO_MASK: usize = 0b11 << PRIO_SHIFT;
-const REF_SHIFT: u32 = 9;
+const LARGE: usize = 1 << 9;
+const NAMED: usize = 1 << 10;
+const REF_SHIFT: u32 = 11;
 const REF_ONE: usize = 1 << REF_SHIFT;
 /// A count above this is a leak of references; abort rather than wrap.
 const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
@@ -75,6 +79,12 @@ impl Snapshot {
     }
     pub(crate) fn is_idle(self) -> bool {
         self.0 & (RUNNING | COMPLETE) == 0
+    }
+    pub(crate) fn is_large(self) -> bool {
+        self.0 & LARGE != 0
+    }
+    pub(crate) fn is_named(self) -> bool {
+        self.0 & NAMED != 0
     }
     pub(crate) fn priority(self) -> Priority {
         Priority::from_index((self.0 & PRIO_MASK) >> PRIO_SHIFT)
@@ -182,13 +192,24 @@ pub(crate) struct State(AtomicUsize);
 impl State {
     /// A new task: queued (NOTIFIED), with a JoinHandle, and three
     /// references: the first queue entry, the handle, and the registry.
-    pub(crate) fn new(priority: Priority) -> State {
-        let s = Snapshot(NOTIFIED | JOIN_INTEREST | (3 * REF_ONE)).with_priority(priority);
-        State(AtomicUsize::new(s.0))
+    pub(crate) fn new(priority: Priority, large: bool, named: bool) -> State {
+        let mut bits = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
+        if large {
+            bits |= LARGE;
+        }
+        if named {
+            bits |= NAMED;
+        }
+        State(AtomicUsize::new(Snapshot(bits).with_priority(priority).0))
     }
 
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Acquire))
+    }
+
+    /// A load for the bits fixed at creation (LARGE, NAMED).
+    pub(crate) fn load_relaxed(&self) -> Snapshot {
+        Snapshot(self.0.load(Ordering::Relaxed))
     }
 
     /// Applies `f` until the compare-exchange succeeds; `f` returns the new
@@ -426,7 +447,7 @@ mod tests {
     use Priority::*;
 
     fn fresh(p: Priority) -> State {
-        State::new(p)
+        State::new(p, false, false)
     }
 
     #[test]
@@ -435,6 +456,10 @@ mod tests {
         assert!(s.is_notified() && s.is_idle() && s.has_join_interest());
         assert_eq!(s.ref_count(), 3);
         assert_eq!(s.priority(), Normal);
+        assert!(!s.is_large() && !s.is_named());
+        let s = State::new(Low, true, true).load();
+        assert!(s.is_large() && s.is_named());
+        assert_eq!((s.priority(), s.ref_count()), (Low, 3));
     }
 
     #[test]
