@@ -194,11 +194,12 @@ impl<P: Platform> Shared<P> {
             this.names.lock().insert(id, name);
         }
         let slot = match class {
-            // SAFETY: this thread is worker `w`, the heap's owner, and no
-            // other borrow of the heap is live (allocation calls no user
-            // code).
             Some(class) => {
-                unsafe { worker.heap_mut() }.alloc(class, &Self::keep_alive(this), &this.pool)
+                // SAFETY: this thread is worker `w`, the heap's owner, and no
+                // other borrow of the heap is live (allocation calls no user
+                // code).
+                let heap = unsafe { worker.heap_mut() };
+                heap.alloc(class, &Self::keep_alive(this), &this.pool)
             }
             None => this.large.alloc(
                 ClassOf::<F>::SIZE,
