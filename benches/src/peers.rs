@@ -57,6 +57,38 @@ impl Peer for Echo {
     }
 }
 
+/// Echo with the pooled slab turned off: every task is its own allocation
+/// from the global allocator. Only for the slab's A/B measurement.
+#[derive(Clone)]
+pub struct EchoGlobalAlloc(pub Arc<Scheduler>);
+
+impl Peer for EchoGlobalAlloc {
+    const NAME: &'static str = "echo (global allocator)";
+
+    fn start(workers: usize) -> Self {
+        EchoGlobalAlloc(Arc::new(
+            Scheduler::builder()
+                .worker_count(workers)
+                .thread_name("echo-bench-ga")
+                .pooled_slab(false)
+                .build()
+                .expect("echo scheduler"),
+        ))
+    }
+
+    #[inline]
+    fn spawn<F>(&self, f: F, p: Priority)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.0.submit(f, p));
+    }
+
+    fn stop(self) {
+        self.0.shutdown();
+    }
+}
+
 /// tokio's multi-thread runtime. Clones hold only the handle: a clone
 /// dropped inside a task must not drop the runtime.
 #[derive(Clone)]

@@ -28,6 +28,11 @@ pub struct Config {
     /// least once every `global_queue_interval` scheduling ticks, so remote
     /// submissions are not starved by local ones.
     pub global_queue_interval: u32,
+    /// The bound on live tasks (submitted and not finished), or `None` for
+    /// no bound (the default). Submissions from outside the pool wait or
+    /// are refused at the bound; tasks spawned by running tasks are always
+    /// admitted (waiting there could deadlock).
+    pub max_tasks: Option<usize>,
     /// Allocate tasks from the pooled slab (the default). `false` gives
     /// every task its own allocation from the global allocator, which is
     /// slower; it exists to measure the slab against it.
@@ -47,6 +52,7 @@ impl Config {
             normal_interval: 8,
             low_interval: 32,
             global_queue_interval: 31,
+            max_tasks: None,
             pooled_slab: true,
         }
     }
@@ -61,6 +67,9 @@ impl Config {
                 requested: self.worker_count,
                 max: MAX_WORKERS,
             });
+        }
+        if self.max_tasks == Some(0) {
+            return Err(ConfigError::ZeroMaxTasks);
         }
         for (name, value) in [
             ("normal_interval", self.normal_interval),
@@ -90,6 +99,8 @@ pub enum ConfigError {
     },
     /// An interval (named) was zero.
     ZeroInterval(&'static str),
+    /// `max_tasks` was `Some(0)`: nothing could ever be submitted.
+    ZeroMaxTasks,
 }
 
 impl fmt::Display for ConfigError {
@@ -100,6 +111,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "{requested} workers requested; the maximum is {max}")
             }
             ConfigError::ZeroInterval(name) => write!(f, "`{name}` must be at least 1"),
+            ConfigError::ZeroMaxTasks => f.write_str("`max_tasks` must be at least 1"),
         }
     }
 }

@@ -44,6 +44,7 @@ mod metrics;
 mod padded;
 mod platform;
 mod priority;
+mod room;
 mod scheduler;
 mod slab;
 mod spin;
@@ -56,6 +57,7 @@ pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
 pub use metrics::{Metrics, TierMetrics};
 pub use platform::{PanicPayload, Platform};
 pub use priority::Priority;
+pub use room::SpawnWhenRoom;
 pub use scheduler::{Scheduler, TaskOptions};
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
 

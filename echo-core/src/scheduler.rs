@@ -25,6 +25,7 @@ use crate::inject::Injector;
 use crate::metrics::{Counters, Metrics};
 use crate::padded::CachePadded;
 use crate::platform::Platform;
+use crate::room::{Room, SpawnWhenRoom};
 use crate::slab::{self, KeepAlive, LARGE_OWNER, LargeList, PagePool, Slot, class_for};
 use crate::spin::SpinLock;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
@@ -100,6 +101,8 @@ pub(crate) struct Shared<P: Platform> {
     names: SpinLock<BTreeMap<TaskId, TaskName>>,
     /// Memory for small pages.
     pool: PagePool,
+    /// The bound on live tasks (`Config::max_tasks`).
+    room: Option<Room>,
 }
 
 /// The slab class of `Cell<F>`, computed once per future type.
@@ -165,8 +168,35 @@ impl<P: Platform> Shared<P> {
             return Err(SubmitError::new(future, Refusal::ShutDown));
         }
         match this.current_worker() {
-            Some(w) => Ok(Self::spawn_local(this, w, future, opts)),
-            None => Self::spawn_remote(this, future, opts),
+            Some(w) => {
+                // Inside the pool: always admitted (see `room.rs`).
+                if let Some(room) = &this.room {
+                    room.admit();
+                }
+                Ok(Self::spawn_local(this, w, future, opts))
+            }
+            None => {
+                if let Some(room) = &this.room {
+                    if !room.try_admit() {
+                        return Err(SubmitError::new(future, Refusal::Full));
+                    }
+                }
+                Self::spawn_remote(this, future, opts).inspect_err(|_| this.task_finished())
+            }
+        }
+    }
+
+    /// The bound on live tasks, if one is set.
+    pub(crate) fn room(&self) -> Option<&Room> {
+        self.room.as_ref()
+    }
+
+    /// A task finished (completed, panicked or was cancelled): give back
+    /// its room under the bound.
+    #[inline]
+    pub(crate) fn task_finished(&self) {
+        if let Some(room) = &self.room {
+            room.release();
         }
     }
 
@@ -380,6 +410,10 @@ impl<P: Platform> Shared<P> {
             for w in 0..self.workers.len() {
                 self.platform.unpark(w);
             }
+            if let Some(room) = &self.room {
+                // Submitters waiting for room must see the refusal.
+                room.wake_all();
+            }
         }
         if self.active.load(Ordering::SeqCst) == 0 {
             self.finish();
@@ -474,6 +508,7 @@ impl<P: Platform> Shared<P> {
             self.remote.tiers[tier.index()].cancelled.add_shared(1);
             // SAFETY: the claim gave us RUNNING (and the running reference).
             unsafe { raw.cancel(&self.platform, self as *const Self as *const ()) };
+            self.task_finished();
         }
     }
 
@@ -491,6 +526,7 @@ impl<P: Platform> Shared<P> {
                 self.remote.tiers[tier.index()].cancelled.add_shared(1);
                 // SAFETY: the claim gave us RUNNING.
                 unsafe { raw.cancel(&self.platform, self as *const Self as *const ()) };
+                self.task_finished();
             }
         }
     }
@@ -650,6 +686,7 @@ impl<P: Platform> Scheduler<P> {
             })
             .collect::<Vec<_>>()
             .into_boxed_slice();
+        let max_tasks = config.max_tasks;
         let shared = Shared {
             platform,
             idle: Idle::new(n),
@@ -665,6 +702,7 @@ impl<P: Platform> Scheduler<P> {
             remote: CachePadded(Counters::default()),
             names: SpinLock::new(BTreeMap::new()),
             pool: PagePool::new(),
+            room: max_tasks.map(Room::new),
         };
         Ok(Scheduler {
             shared: Arc::new(shared),
@@ -699,6 +737,12 @@ impl<P: Platform> Scheduler<P> {
             .unwrap_or_else(|_refused| JoinHandle::refused())
     }
 
+    /// A handle for a submission that was refused: it resolves to a
+    /// cancelled [`JoinError`](crate::JoinError).
+    pub fn spawn_refused<T>(&self) -> JoinHandle<T> {
+        JoinHandle::refused()
+    }
+
     /// Submits `future` at `priority`, or hands it back inside the error if
     /// the scheduler refuses it.
     pub fn try_spawn<F>(
@@ -711,6 +755,17 @@ impl<P: Platform> Scheduler<P> {
         F::Output: Send + 'static,
     {
         Shared::spawn(&self.shared, future, TaskOptions::new(priority))
+    }
+
+    /// Submits `future` once there is room under the bound on live tasks
+    /// (`Config::max_tasks`), waiting asynchronously until there is. Without
+    /// a bound, or on a worker, it submits at the first poll.
+    pub fn spawn_when_room<F>(&self, future: F, options: TaskOptions) -> SpawnWhenRoom<F, P>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        SpawnWhenRoom::new(self.shared.clone(), future, options)
     }
 
     /// Submits `future` with options (priority, name).

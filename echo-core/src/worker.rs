@@ -225,6 +225,7 @@ impl<P: Platform> Shared<P> {
                 counters.cancelled.inc();
                 // SAFETY: the claim gave us RUNNING.
                 unsafe { task.cancel(self.platform(), sched) };
+                self.task_finished();
                 return;
             }
             Claim::Run => {}
@@ -246,17 +247,20 @@ impl<P: Platform> Shared<P> {
                     counters.cancelled.inc();
                     // SAFETY: still RUNNING.
                     unsafe { task.cancel(self.platform(), sched) };
+                    self.task_finished();
                 }
             },
             PollOutcome::Ready => {
                 counters.completed.inc();
                 // SAFETY: RUNNING, output stored.
                 unsafe { task.complete(self.platform(), true) };
+                self.task_finished();
             }
             PollOutcome::Panicked => {
                 counters.panicked.inc();
                 // SAFETY: RUNNING, the panic stored as the output.
                 unsafe { task.complete(self.platform(), true) };
+                self.task_finished();
             }
         }
     }

@@ -37,7 +37,7 @@ mod yield_now;
 pub use context::spawn;
 pub use echo_core::{
     Config, ConfigError, JoinError, JoinHandle, MAX_WORKERS, Metrics, Priority, Refusal,
-    SubmitError, TierMetrics,
+    SpawnWhenRoom, SubmitError, TierMetrics,
 };
 pub use platform::StdPlatform;
 pub use scheduler::{BuildError, Scheduler, SchedulerBuilder, in_scheduler_context};

@@ -3,7 +3,8 @@
 use crate::context;
 use crate::platform::{StdPlatform, on_any_worker};
 use echo_core::{
-    Config, ConfigError, JoinHandle, Metrics, Priority, SubmitError, TaskName, TaskOptions,
+    Config, ConfigError, JoinHandle, Metrics, Priority, SpawnWhenRoom, SubmitError, TaskName,
+    TaskOptions,
 };
 use std::fmt;
 use std::future::Future;
@@ -31,6 +32,8 @@ pub struct SchedulerBuilder {
     normal_interval: Option<u32>,
     low_interval: Option<u32>,
     global_queue_interval: Option<u32>,
+    max_tasks: Option<usize>,
+    pooled_slab: bool,
 }
 
 impl Default for SchedulerBuilder {
@@ -42,6 +45,8 @@ impl Default for SchedulerBuilder {
             normal_interval: None,
             low_interval: None,
             global_queue_interval: None,
+            max_tasks: None,
+            pooled_slab: true,
         }
     }
 }
@@ -88,6 +93,28 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Bounds the number of live tasks (submitted and not finished).
+    ///
+    /// At the bound, submissions from outside the pool wait for room:
+    /// [`submit`](Scheduler::submit) blocks the calling thread,
+    /// [`submit_async`](Scheduler::submit_async) waits asynchronously, and
+    /// [`try_submit`](Scheduler::try_submit) returns the future with
+    /// [`Refusal::Full`](crate::Refusal::Full). Tasks submitted from inside
+    /// running tasks are always admitted: making them wait could deadlock.
+    /// `0` is refused by [`build`](SchedulerBuilder::build).
+    pub fn max_tasks(mut self, n: usize) -> Self {
+        self.max_tasks = Some(n);
+        self
+    }
+
+    /// Whether tasks come from the pooled slab (the default) or each from
+    /// the global allocator. Only for measuring the slab against the plain
+    /// allocator; the pooled slab is faster.
+    pub fn pooled_slab(mut self, on: bool) -> Self {
+        self.pooled_slab = on;
+        self
+    }
+
     /// The core configuration this builder describes.
     fn config(&self) -> Config {
         let mut config = Config::new(self.worker_count.unwrap_or_else(num_cpus::get));
@@ -100,6 +127,8 @@ impl SchedulerBuilder {
         if let Some(k) = self.global_queue_interval {
             config.global_queue_interval = k;
         }
+        config.max_tasks = self.max_tasks;
+        config.pooled_slab = self.pooled_slab;
         config
     }
 
@@ -202,15 +231,47 @@ impl Scheduler {
 
     /// Submits `future` to run at `priority` and returns its handle.
     ///
-    /// After shutdown the future is dropped and the handle resolves to a
-    /// cancelled [`JoinError`](crate::JoinError); use
+    /// With a bound on live tasks ([`max_tasks`](SchedulerBuilder::max_tasks))
+    /// and called from outside the pool, it blocks the calling thread until
+    /// there is room. After shutdown the future is dropped and the handle
+    /// resolves to a cancelled [`JoinError`](crate::JoinError); use
     /// [`try_submit`](Scheduler::try_submit) to get the future back.
     pub fn submit<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.core.spawn(future, priority)
+        match self.core.try_spawn(future, priority) {
+            Ok(handle) => handle,
+            Err(e) if e.is_full() => {
+                // Only outside the pool (inside it, nothing is refused for
+                // room), so blocking this thread is allowed.
+                let when_room = self
+                    .core
+                    .spawn_when_room(e.into_inner(), TaskOptions::new(priority));
+                crate::block_on::run(when_room).unwrap_or_else(|_| self.core.spawn_refused())
+            }
+            Err(_) => self.core.spawn_refused(),
+        }
+    }
+
+    /// Submits `future` once there is room under the bound on live tasks,
+    /// waiting asynchronously (from any executor) until there is. Resolves
+    /// to the handle, or to the future inside the error after shutdown.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).max_tasks(2).build().unwrap();
+    /// let handle = scheduler.block_on(scheduler.submit_async(async { 3 }, Priority::Low));
+    /// assert_eq!(scheduler.block_on(handle.unwrap()).unwrap(), 3);
+    /// ```
+    pub fn submit_async<F>(&self, future: F, priority: Priority) -> SpawnWhenRoom<F, StdPlatform>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.core
+            .spawn_when_room(future, TaskOptions::new(priority))
     }
 
     /// Submits `future`, or returns it inside the error if the scheduler

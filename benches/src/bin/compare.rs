@@ -10,7 +10,7 @@
 //! (this binary, with `--child`), so one peer's memory and threads do not
 //! count against another's.
 
-use echo_benches::peers::{AsyncExecutor, Echo, Peer, Tokio};
+use echo_benches::peers::{AsyncExecutor, Echo, EchoGlobalAlloc, Peer, Tokio};
 use echo_benches::special::{self, Fairness, Latency, PrioLatency};
 use echo_benches::stats::{fmt_duration, median};
 use echo_benches::sys;
@@ -18,13 +18,14 @@ use echo_benches::workloads::{Bench, THROUGHPUT};
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 6] = [
+const SPECIAL: [&str; 7] = [
     "prio_latency",
     "fairness",
     "wake_latency",
     "task_memory",
     "idle_cpu",
     "scaling",
+    "slab_ab",
 ];
 
 struct Args {
@@ -130,6 +131,59 @@ fn main() {
     if wanted("scaling") {
         scaling_rows(&args.workers, args.reps.min(7));
     }
+    if wanted("slab_ab") {
+        slab_ab(&args.workers, args.reps);
+    }
+}
+
+/// The pooled slab against every task from the global allocator, both on
+/// Echo, interleaved in one process.
+fn slab_ab(workers: &[usize], reps: usize) {
+    println!();
+    println!(
+        "Slab A/B: Echo with the pooled slab against Echo with each task from the global allocator (median of {reps} interleaved runs)."
+    );
+    println!();
+    println!("| workload | W | pooled slab | global allocator | slab speed-up |");
+    println!("|---|---:|---:|---:|---:|");
+    for &w in workers {
+        let slab = Bench::<Echo>::start(w);
+        let global = Bench::<EchoGlobalAlloc>::start(w);
+        for workload in ["spawn_many_local", "spawn_many_remote"] {
+            eprintln!("slab_ab {workload} W={w} ...");
+            let mut times: [Vec<Duration>; 2] = Default::default();
+            for rep in 0..reps + 2 {
+                for (i, t) in [
+                    timed(|| assert!(slab.run(workload))),
+                    timed(|| assert!(global.run(workload))),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    if rep >= 2 {
+                        times[i].push(t);
+                    }
+                }
+            }
+            let [s, g] = times.map(|mut v| median(&mut v));
+            println!(
+                "| {workload} | {w} | {} | {} | {} |",
+                fmt_duration(s),
+                fmt_duration(g),
+                ratio(g, s)
+            );
+        }
+        slab.stop();
+        global.stop();
+    }
+}
+
+/// Times one run, after letting the previous run's workers park.
+fn timed(run: impl FnOnce()) -> Duration {
+    std::thread::sleep(Duration::from_millis(5));
+    let t = Instant::now();
+    run();
+    t.elapsed()
 }
 
 fn target(workload: &str) -> &'static str {
