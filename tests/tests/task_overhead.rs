@@ -29,14 +29,9 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 /// The future each measured task runs: it holds `pad` and waits.
-fn parked<const WORDS: usize>(
-    pad: [u64; WORDS],
-    wait: echo_tests::GateWait,
-) -> impl std::future::Future<Output = ()> + Send {
-    async move {
-        let _keep = pad;
-        wait.await;
-    }
+async fn parked<const WORDS: usize>(pad: [u64; WORDS], wait: echo_tests::GateWait) {
+    let _keep = pad;
+    wait.await;
 }
 
 /// Parks `n` tasks padded by `WORDS` words and returns the heap growth per
