@@ -34,7 +34,7 @@ fn unparked(state: usize) -> usize {
 }
 
 /// The shared idle state of one scheduler.
-pub(crate) struct Idle {
+pub struct Idle {
     state: AtomicUsize,
     sleepers: SpinLock<Vec<usize>>,
     num_workers: usize,
@@ -42,7 +42,7 @@ pub(crate) struct Idle {
 
 impl Idle {
     /// All `num_workers` workers start unparked and not searching.
-    pub(crate) fn new(num_workers: usize) -> Idle {
+    pub fn new(num_workers: usize) -> Idle {
         debug_assert!(num_workers < SEARCHING_MASK);
         Idle {
             state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
@@ -54,7 +54,7 @@ impl Idle {
     /// Called after new work was pushed: the worker to unpark, if any.
     /// The caller must unpark it.
     #[inline]
-    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+    pub fn worker_to_notify(&self) -> Option<usize> {
         if !self.should_wake() {
             return None;
         }
@@ -74,7 +74,7 @@ impl Idle {
     /// nobody else does (a worker's own ring), where a stale answer costs
     /// parallelism, never a lost task.
     #[inline]
-    pub(crate) fn may_wake(&self) -> bool {
+    pub fn may_wake(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
         searching(s) == 0 && unparked(s) < self.num_workers
     }
@@ -104,7 +104,7 @@ impl Idle {
 
     /// A worker with no work wants to steal. False if enough workers are
     /// searching already (it should park instead).
-    pub(crate) fn transition_to_searching(&self) -> bool {
+    pub fn transition_to_searching(&self) -> bool {
         let s = self.state.load(Ordering::SeqCst);
         if 2 * searching(s) >= self.num_workers {
             return false;
@@ -115,7 +115,7 @@ impl Idle {
 
     /// A searching worker found work. True if it was the last searcher (it
     /// should then wake another worker, in case there is more work).
-    pub(crate) fn transition_from_searching(&self) -> bool {
+    pub fn transition_from_searching(&self) -> bool {
         let prev = self.state.fetch_sub(1, Ordering::SeqCst);
         debug_assert!(searching(prev) > 0);
         searching(prev) == 1
@@ -123,7 +123,7 @@ impl Idle {
 
     /// A worker parks. True if it was the last searcher: it must then
     /// re-check every queue (see the module docs).
-    pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+    pub fn transition_to_parked(&self, worker: usize, is_searching: bool) -> bool {
         let dec = (1 << UNPARKED_SHIFT) | usize::from(is_searching);
         let prev = {
             let mut sleepers = self.sleepers.lock();
@@ -136,13 +136,13 @@ impl Idle {
     }
 
     /// Whether `worker` is still in the sleeper list (nobody woke it).
-    pub(crate) fn is_parked(&self, worker: usize) -> bool {
+    pub fn is_parked(&self, worker: usize) -> bool {
         self.sleepers.lock().contains(&worker)
     }
 
     /// A parked worker wakes itself (a host loop resuming `run_until_idle`).
     /// True if it was in the list; it is then counted as unparked.
-    pub(crate) fn unpark_self(&self, worker: usize) -> bool {
+    pub fn unpark_self(&self, worker: usize) -> bool {
         let mut sleepers = self.sleepers.lock();
         if let Some(i) = sleepers.iter().position(|&w| w == worker) {
             sleepers.swap_remove(i);
@@ -154,12 +154,12 @@ impl Idle {
     }
 
     /// Workers currently searching.
-    pub(crate) fn num_searching(&self) -> usize {
+    pub fn num_searching(&self) -> usize {
         searching(self.state.load(Ordering::Relaxed))
     }
 
     /// Workers currently parked (in the sleeper list).
-    pub(crate) fn num_parked(&self) -> usize {
+    pub fn num_parked(&self) -> usize {
         self.sleepers.lock().len()
     }
 }

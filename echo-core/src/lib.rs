@@ -86,3 +86,20 @@ mod layout_tests {
         }
     }
 }
+
+/// Echo's own test hooks: the protocols under the loom models, the fuzz
+/// targets and their corpus replays drive these directly. Not a stable API;
+/// present only with `--cfg echo_loom`, `--cfg fuzzing` or the `internals`
+/// feature.
+#[cfg(any(echo_loom, fuzzing, feature = "internals"))]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::deque::{CAPACITY, Deque};
+    pub use crate::idle::Idle;
+    pub use crate::inject::Injector;
+    pub use crate::slab::{
+        CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,
+        free_remote, large_offset, release_page,
+    };
+    pub use crate::task::state::{AfterPoll, Claim, Notify, Reprioritize, Snapshot, State};
+}

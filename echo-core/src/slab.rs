@@ -66,7 +66,7 @@ pub const LARGE_OWNER: u32 = u32::MAX;
 const ORPHANED: usize = 1;
 /// Where a free slot keeps its free-list link (set by the task module to
 /// the vtable field, so the state word survives).
-pub(crate) const LINK_OFFSET: usize = crate::task::FREE_LINK_OFFSET;
+pub const LINK_OFFSET: usize = crate::task::FREE_LINK_OFFSET;
 
 /// The class serving objects of `size` bytes and `align` alignment, or
 /// `None` if they need a large page.
@@ -93,18 +93,22 @@ pub const fn large_offset(align: usize) -> usize {
 /// How a page keeps its scheduler alive: a pointer and the functions that
 /// take and drop one strong reference to it.
 #[derive(Clone, Copy)]
-pub(crate) struct KeepAlive {
-    pub(crate) ptr: *const (),
-    pub(crate) acquire: unsafe fn(*const ()),
-    pub(crate) release: unsafe fn(*const ()),
+pub struct KeepAlive {
+    /// The scheduler.
+    pub ptr: *const (),
+    /// Takes one strong reference to it.
+    pub acquire: unsafe fn(*const ()),
+    /// Drops one strong reference to it.
+    pub release: unsafe fn(*const ()),
 }
 
 /// A freshly allocated, uninitialized slot and the page it lives in.
-pub(crate) struct Slot {
-    pub(crate) ptr: NonNull<u8>,
+pub struct Slot {
+    /// The slot's memory.
+    pub ptr: NonNull<u8>,
     /// The page (the scheduler finds it from the address; tests check it).
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) page: NonNull<Page>,
+    pub page: NonNull<Page>,
 }
 
 /// Set when the page is made; read by anyone.
@@ -137,7 +141,7 @@ struct Remote {
 
 /// A page header; its slots follow it in the same allocation.
 #[repr(C)]
-pub(crate) struct Page {
+pub struct Page {
     meta: Meta,
     own: UnsafeCell<Own>,
     remote: CachePadded<Remote>,
@@ -216,13 +220,13 @@ impl Page {
 
     /// The scheduler this page keeps alive.
     #[inline]
-    pub(crate) fn scheduler(&self) -> *const () {
+    pub fn scheduler(&self) -> *const () {
         self.meta.keep
     }
 
     /// The heap that owns the page (`LARGE_OWNER` for large pages).
     #[inline]
-    pub(crate) fn owner(&self) -> u32 {
+    pub fn owner(&self) -> u32 {
         self.meta.owner
     }
 
@@ -358,7 +362,7 @@ impl Page {
 ///
 /// `slot` is an allocated slot of `page` that nobody uses any more, and
 /// `page` is not a large page.
-pub(crate) unsafe fn free_remote(page: NonNull<Page>, slot: NonNull<u8>) {
+pub unsafe fn free_remote(page: NonNull<Page>, slot: NonNull<u8>) {
     // SAFETY: the page lives while one of its slots is allocated.
     let remote = unsafe { &page.as_ref().remote };
     let mut head = remote.head.load(Ordering::Acquire);
@@ -391,7 +395,7 @@ pub(crate) unsafe fn free_remote(page: NonNull<Page>, slot: NonNull<u8>) {
 /// of touched memory per page (measured here: 74 bytes of RSS per 64-byte
 /// task instead of 65); a chunk spreads that over sixteen pages. A chunk
 /// goes back to the allocator when all its pages are free.
-pub(crate) struct PagePool(SpinLock<PoolState>);
+pub struct PagePool(SpinLock<PoolState>);
 
 struct PoolState {
     /// Free pages, most recently freed last.
@@ -420,7 +424,8 @@ impl PagePool {
         Err(_) => panic!("chunk layout"),
     };
 
-    pub(crate) fn new() -> PagePool {
+    /// An empty pool.
+    pub fn new() -> PagePool {
         PagePool(SpinLock::new(PoolState {
             free: Vec::new(),
             chunks: BTreeMap::new(),
@@ -471,8 +476,14 @@ impl PagePool {
 
     /// Chunks allocated now.
     #[cfg(all(test, not(echo_loom)))]
-    pub(crate) fn chunks(&self) -> usize {
+    pub fn chunks(&self) -> usize {
         self.0.lock().chunks.len()
+    }
+}
+
+impl Default for PagePool {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -494,7 +505,7 @@ impl Drop for PagePool {
 /// # Safety
 ///
 /// `page` is unlinked and its object unused.
-pub(crate) unsafe fn release_page(page: NonNull<Page>) {
+pub unsafe fn release_page(page: NonNull<Page>) {
     // SAFETY: forwarded contract.
     unsafe { Page::release(page) }
 }
@@ -506,7 +517,7 @@ struct Class {
 }
 
 /// An owner's set of pages, one list per size class.
-pub(crate) struct Heap {
+pub struct Heap {
     id: u32,
     classes: [Class; NUM_CLASSES],
     /// Empty pages, reusable by any class.
@@ -520,7 +531,8 @@ pub(crate) struct Heap {
 unsafe impl Send for Heap {}
 
 impl Heap {
-    pub(crate) fn new(id: u32) -> Heap {
+    /// An empty heap whose pages carry owner id `id`.
+    pub fn new(id: u32) -> Heap {
         Heap {
             id,
             classes: core::array::from_fn(|_| Class {
@@ -533,13 +545,13 @@ impl Heap {
     }
 
     /// Whether `detach` has run.
-    pub(crate) fn is_detached(&self) -> bool {
+    pub fn is_detached(&self) -> bool {
         self.detached
     }
 
     /// Takes a slot of class `class`.
     #[inline]
-    pub(crate) fn alloc(&mut self, class: usize, keep: &KeepAlive, pool: &PagePool) -> Slot {
+    pub fn alloc(&mut self, class: usize, keep: &KeepAlive, pool: &PagePool) -> Slot {
         debug_assert!(!self.detached);
         if let Some(page) = self.classes[class].current {
             // SAFETY: this heap owns its pages.
@@ -600,7 +612,7 @@ impl Heap {
     /// `page` belongs to this heap, `slot` is an allocated slot of it that
     /// nobody uses any more, and the caller is the heap's owner.
     #[inline]
-    pub(crate) unsafe fn free_local(&mut self, page: NonNull<Page>, slot: NonNull<u8>) {
+    pub unsafe fn free_local(&mut self, page: NonNull<Page>, slot: NonNull<u8>) {
         // SAFETY: per the contract, the page is ours.
         let p = unsafe { page.as_ref() };
         debug_assert_eq!(p.meta.owner, self.id);
@@ -642,7 +654,7 @@ impl Heap {
     /// Collects every page's remote frees, and returns the pages that
     /// emptied and the spares to the allocator. A worker calls this before
     /// it parks: an idle worker keeps only its classes' current pages.
-    pub(crate) fn trim(&mut self) {
+    pub fn trim(&mut self) {
         for class in 0..NUM_CLASSES {
             let mut i = 0;
             while i < self.classes[class].pages.len() {
@@ -668,7 +680,7 @@ impl Heap {
 
     /// Pages and slots in use.
     #[cfg(all(test, not(echo_loom)))]
-    pub(crate) fn usage(&self) -> (usize, usize) {
+    pub fn usage(&self) -> (usize, usize) {
         let mut pages = 0;
         let mut used = 0;
         for c in &self.classes {
@@ -689,7 +701,7 @@ impl Heap {
     ///
     /// No owner uses the heap during the walk. `f` must not free slots
     /// locally (frees from it must go through [`free_remote`]).
-    pub(crate) unsafe fn for_each_used(&self, mut f: impl FnMut(NonNull<u8>)) {
+    pub unsafe fn for_each_used(&self, mut f: impl FnMut(NonNull<u8>)) {
         for c in &self.classes {
             for &page in &c.pages {
                 // SAFETY: no owner is active, per the contract.
@@ -717,7 +729,7 @@ impl Heap {
     ///
     /// No owner uses the heap any more, and no task in it will be claimed
     /// by a worker again (the scheduler has shut down).
-    pub(crate) unsafe fn detach(&mut self) {
+    pub unsafe fn detach(&mut self) {
         self.detached = true;
         for page in self.spares.drain(..) {
             // SAFETY: spares are empty and on no list.
@@ -772,8 +784,14 @@ impl Drop for Heap {
     }
 }
 
+impl Default for LargeList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The list of large pages (one task each), for the shutdown walk.
-pub(crate) struct LargeList(SpinLock<Vec<NonNull<Page>>>);
+pub struct LargeList(SpinLock<Vec<NonNull<Page>>>);
 
 // SAFETY: the page pointers are only touched under the lock.
 unsafe impl Send for LargeList {}
@@ -781,13 +799,14 @@ unsafe impl Send for LargeList {}
 unsafe impl Sync for LargeList {}
 
 impl LargeList {
-    pub(crate) fn new() -> Self {
+    /// An empty list.
+    pub fn new() -> Self {
         LargeList(SpinLock::new(Vec::new()))
     }
 
     /// Allocates a page holding one object of `size` bytes and `align`, at
     /// [`large_offset`]`(align)` from the page header.
-    pub(crate) fn alloc(&self, size: usize, align: usize, keep: &KeepAlive) -> Slot {
+    pub fn alloc(&self, size: usize, align: usize, keep: &KeepAlive) -> Slot {
         let offset = large_offset(align);
         let layout =
             Layout::from_size_align(offset + size, align.max(128)).expect("large task layout");
@@ -809,7 +828,7 @@ impl LargeList {
     /// # Safety
     ///
     /// `page` is a large page from this list whose object nobody uses.
-    pub(crate) unsafe fn unlink(&self, page: NonNull<Page>) {
+    pub unsafe fn unlink(&self, page: NonNull<Page>) {
         let mut list = self.0.lock();
         // SAFETY: guarded by the lock.
         let index = unsafe { page.as_ref().own() }.index as usize;
@@ -822,7 +841,7 @@ impl LargeList {
 
     /// Collects the objects of all large pages for which `keep(ptr)` holds
     /// (it is called under the lock and must not free).
-    pub(crate) fn collect(&self, mut keep: impl FnMut(NonNull<u8>) -> bool) -> Vec<NonNull<u8>> {
+    pub fn collect(&self, mut keep: impl FnMut(NonNull<u8>) -> bool) -> Vec<NonNull<u8>> {
         let list = self.0.lock();
         let mut out = Vec::new();
         for &page in list.iter() {
@@ -839,7 +858,8 @@ impl LargeList {
 
     /// How many large pages exist.
     #[cfg(all(test, not(echo_loom)))]
-    pub(crate) fn len(&self) -> usize {
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
         self.0.lock().len()
     }
 }

@@ -53,43 +53,55 @@ const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
 
 /// A copy of the state word, with readable accessors.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot(usize);
+pub struct Snapshot(usize);
 
 impl Snapshot {
-    pub(crate) fn is_running(self) -> bool {
+    /// RUNNING: a worker owns the future.
+    pub fn is_running(self) -> bool {
         self.0 & RUNNING != 0
     }
-    pub(crate) fn is_complete(self) -> bool {
+    /// COMPLETE: the future is gone.
+    pub fn is_complete(self) -> bool {
         self.0 & COMPLETE != 0
     }
-    pub(crate) fn is_notified(self) -> bool {
+    /// NOTIFIED: woken; an entry exists or must be made.
+    pub fn is_notified(self) -> bool {
         self.0 & NOTIFIED != 0
     }
-    pub(crate) fn is_cancelled(self) -> bool {
+    /// CANCELLED: abort or shutdown asked the task to stop.
+    pub fn is_cancelled(self) -> bool {
         self.0 & CANCELLED != 0
     }
-    pub(crate) fn has_join_interest(self) -> bool {
+    /// JOIN_INTEREST: a JoinHandle exists.
+    pub fn has_join_interest(self) -> bool {
         self.0 & JOIN_INTEREST != 0
     }
-    pub(crate) fn has_join_waker(self) -> bool {
+    /// JOIN_WAKER: the handle's waker is lent to the completer.
+    pub fn has_join_waker(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
-    pub(crate) fn has_output(self) -> bool {
+    /// OUTPUT: the stage holds the output.
+    pub fn has_output(self) -> bool {
         self.0 & OUTPUT != 0
     }
-    pub(crate) fn is_idle(self) -> bool {
+    /// Neither RUNNING nor COMPLETE.
+    pub fn is_idle(self) -> bool {
         self.0 & (RUNNING | COMPLETE) == 0
     }
-    pub(crate) fn is_large(self) -> bool {
+    /// LARGE: the task has a page of its own.
+    pub fn is_large(self) -> bool {
         self.0 & LARGE != 0
     }
-    pub(crate) fn is_named(self) -> bool {
+    /// NAMED: the scheduler keeps a name for the task.
+    pub fn is_named(self) -> bool {
         self.0 & NAMED != 0
     }
-    pub(crate) fn priority(self) -> Priority {
+    /// The effective priority.
+    pub fn priority(self) -> Priority {
         Priority::from_index((self.0 & PRIO_MASK) >> PRIO_SHIFT)
     }
-    pub(crate) fn ref_count(self) -> usize {
+    /// The reference count.
+    pub fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }
     fn with_priority(self, p: Priority) -> Snapshot {
@@ -140,19 +152,22 @@ fn abort_on_overflow() -> ! {
 
 /// What a worker does with an entry it took from a queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Claim {
+pub enum Claim {
     /// The worker now owns the future: poll it.
     Run,
     /// The worker owns the future, but the task was cancelled: drop it.
     Cancel,
     /// The entry was stale; its reference was dropped. `last` says it was
     /// the final reference and the task must be freed.
-    Stale { last: bool },
+    Stale {
+        /// The dropped reference was the last.
+        last: bool,
+    },
 }
 
 /// What a worker does after a poll returned `Pending`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AfterPoll {
+pub enum AfterPoll {
     /// The task waits for a wake; the worker's reference was dropped.
     Idle,
     /// The task was woken while it ran: the worker's reference becomes a new
@@ -165,7 +180,7 @@ pub(crate) enum AfterPoll {
 
 /// What a waker (or `abort`) does after touching the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Notify {
+pub enum Notify {
     /// Nothing to do.
     Nothing,
     /// Push an entry at this tier; the transition took its reference.
@@ -176,7 +191,7 @@ pub(crate) enum Notify {
 
 /// What a priority change asks of the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reprioritize {
+pub enum Reprioritize {
     /// Nothing changed (same tier, lower tier for a raise, or complete).
     Unchanged,
     /// The tier changed; the next wake or reschedule uses it.
@@ -187,12 +202,12 @@ pub(crate) enum Reprioritize {
 }
 
 /// The atomic state word.
-pub(crate) struct State(AtomicUsize);
+pub struct State(AtomicUsize);
 
 impl State {
     /// A new task: queued (NOTIFIED), with a JoinHandle, and three
     /// references: the first queue entry, the handle, and the registry.
-    pub(crate) fn new(priority: Priority, large: bool, named: bool) -> State {
+    pub fn new(priority: Priority, large: bool, named: bool) -> State {
         let mut bits = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
         if large {
             bits |= LARGE;
@@ -203,12 +218,13 @@ impl State {
         State(AtomicUsize::new(Snapshot(bits).with_priority(priority).0))
     }
 
-    pub(crate) fn load(&self) -> Snapshot {
+    /// The current word.
+    pub fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Acquire))
     }
 
     /// A load for the bits fixed at creation (LARGE, NAMED).
-    pub(crate) fn load_relaxed(&self) -> Snapshot {
+    pub fn load_relaxed(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Relaxed))
     }
 
@@ -231,7 +247,7 @@ impl State {
     }
 
     /// A worker took an entry for this task from the tier `entry` queue.
-    pub(crate) fn claim(&self, entry: Priority) -> Claim {
+    pub fn claim(&self, entry: Priority) -> Claim {
         self.update(|s| {
             if !s.is_idle() || !s.is_notified() || s.priority() != entry {
                 let next = s.ref_dec();
@@ -253,7 +269,7 @@ impl State {
     }
 
     /// The poll returned `Pending`.
-    pub(crate) fn after_poll(&self) -> AfterPoll {
+    pub fn after_poll(&self) -> AfterPoll {
         self.update(|s| {
             debug_assert!(s.is_running() && !s.is_complete());
             if s.is_cancelled() {
@@ -273,7 +289,7 @@ impl State {
     /// The future is gone: stored output (`with_output`) or dropped
     /// (cancelled). Returns the word before the change. The caller still
     /// holds the worker's and the registry's references.
-    pub(crate) fn complete(&self, with_output: bool) -> Snapshot {
+    pub fn complete(&self, with_output: bool) -> Snapshot {
         let flip = RUNNING | COMPLETE | if with_output { OUTPUT } else { 0 };
         let prev = Snapshot(self.0.fetch_xor(flip, Ordering::AcqRel));
         debug_assert!(prev.is_running() && !prev.is_complete() && !prev.has_output());
@@ -281,7 +297,7 @@ impl State {
     }
 
     /// A waker is consumed by `wake`.
-    pub(crate) fn wake_by_val(&self) -> Notify {
+    pub fn wake_by_val(&self) -> Notify {
         self.update(|s| {
             if s.is_running() {
                 let next = Snapshot(s.0 | NOTIFIED).ref_dec();
@@ -301,7 +317,7 @@ impl State {
     }
 
     /// A waker is used by `wake_by_ref`.
-    pub(crate) fn wake_by_ref(&self) -> Notify {
+    pub fn wake_by_ref(&self) -> Notify {
         self.update(|s| {
             if s.is_complete() || s.is_notified() {
                 (None, Notify::Nothing)
@@ -315,7 +331,7 @@ impl State {
     }
 
     /// `abort()`: mark cancelled and make sure a worker will see it.
-    pub(crate) fn abort(&self) -> Notify {
+    pub fn abort(&self) -> Notify {
         self.update(|s| {
             if s.is_complete() || s.is_cancelled() {
                 (None, Notify::Nothing)
@@ -332,7 +348,7 @@ impl State {
     /// Shutdown: mark cancelled, and claim the future if no worker has it.
     /// Returns whether the caller now owns the future (and must cancel it);
     /// the claim takes a reference, as a worker's claim holds its entry's.
-    pub(crate) fn claim_for_shutdown(&self) -> bool {
+    pub fn claim_for_shutdown(&self) -> bool {
         self.update(|s| {
             if s.is_complete() {
                 (None, false)
@@ -345,7 +361,7 @@ impl State {
     }
 
     /// Changes the effective priority; `raise_only` ignores a lower tier.
-    pub(crate) fn set_priority(&self, priority: Priority, raise_only: bool) -> Reprioritize {
+    pub fn set_priority(&self, priority: Priority, raise_only: bool) -> Reprioritize {
         self.update(|s| {
             let cur = s.priority();
             if s.is_complete() || cur == priority || (raise_only && !priority.is_above(cur)) {
@@ -362,7 +378,7 @@ impl State {
 
     /// The JoinHandle stored a waker in the trailer and lends it to the
     /// completer. Fails (returning the word) if the task already completed.
-    pub(crate) fn set_join_waker(&self) -> Result<(), Snapshot> {
+    pub fn set_join_waker(&self) -> Result<(), Snapshot> {
         self.update(|s| {
             debug_assert!(s.has_join_interest() && !s.has_join_waker());
             if s.is_complete() {
@@ -375,7 +391,7 @@ impl State {
 
     /// The JoinHandle takes its waker back to replace it. Fails if the task
     /// already completed (the completer may be using the waker).
-    pub(crate) fn unset_join_waker(&self) -> Result<(), Snapshot> {
+    pub fn unset_join_waker(&self) -> Result<(), Snapshot> {
         self.update(|s| {
             debug_assert!(s.has_join_interest() && s.has_join_waker());
             if s.is_complete() {
@@ -389,7 +405,7 @@ impl State {
     /// The completer is done with the lent waker. Returns the word before;
     /// if it has no JOIN_INTEREST the handle is gone and the completer must
     /// drop the waker.
-    pub(crate) fn unset_join_waker_after_complete(&self) -> Snapshot {
+    pub fn unset_join_waker_after_complete(&self) -> Snapshot {
         Snapshot(self.0.fetch_and(!JOIN_WAKER, Ordering::AcqRel))
     }
 
@@ -397,7 +413,7 @@ impl State {
     /// before the change. If the task was not complete the handle also
     /// takes back the waker slot; if it was complete the handle now owns
     /// the output, and the slot unless JOIN_WAKER is still set.
-    pub(crate) fn drop_join_handle(&self) -> Snapshot {
+    pub fn drop_join_handle(&self) -> Snapshot {
         self.update(|s| {
             let next = if s.is_complete() {
                 s.0 & !JOIN_INTEREST
@@ -409,7 +425,7 @@ impl State {
     }
 
     /// Takes another reference (a waker clone, a raise entry).
-    pub(crate) fn ref_inc(&self) {
+    pub fn ref_inc(&self) {
         let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
         if (prev >> REF_SHIFT) >= REF_MAX {
             abort_on_overflow();
@@ -417,12 +433,12 @@ impl State {
     }
 
     /// Drops one reference; true if it was the last.
-    pub(crate) fn ref_dec(&self) -> bool {
+    pub fn ref_dec(&self) -> bool {
         self.ref_dec_n(1)
     }
 
     /// Drops `n` references; true if they were the last.
-    pub(crate) fn ref_dec_n(&self, n: usize) -> bool {
+    pub fn ref_dec_n(&self, n: usize) -> bool {
         let prev = Snapshot(self.0.fetch_sub(n * REF_ONE, Ordering::AcqRel));
         debug_assert!(prev.ref_count() >= n, "task reference count underflow");
         prev.ref_count() == n
@@ -430,7 +446,7 @@ impl State {
 
     /// Takes a reference only if the count is not already zero (the task is
     /// being freed). Used by the shutdown walk over the large-task list.
-    pub(crate) fn try_ref_inc(&self) -> bool {
+    pub fn try_ref_inc(&self) -> bool {
         self.update(|s| {
             if s.ref_count() == 0 {
                 (None, false)
