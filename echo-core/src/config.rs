@@ -18,11 +18,12 @@ pub const MAX_WORKERS: usize = 1024;
 pub struct Config {
     /// Number of workers (1 to [`MAX_WORKERS`]).
     pub worker_count: usize,
-    /// N: while Normal work is waiting, a worker serves Normal at least
-    /// once every `normal_interval` polls, however much High work there is.
+    /// N: while Normal work is waiting (in a worker's ring or the Normal
+    /// injector), any `normal_interval` consecutive polls of that worker
+    /// include a Normal one, however much High work there is. At least 2.
     pub normal_interval: u32,
-    /// M: while Low work is waiting, a worker serves Low at least once
-    /// every `low_interval` polls.
+    /// M: likewise for Low, over `low_interval` consecutive polls. At
+    /// least 3.
     pub low_interval: u32,
     /// K: a worker looks at a tier's global injector before its own ring at
     /// least once every `global_queue_interval` scheduling ticks, so remote
@@ -71,13 +72,13 @@ impl Config {
         if self.max_tasks == Some(0) {
             return Err(ConfigError::ZeroMaxTasks);
         }
-        for (name, value) in [
-            ("normal_interval", self.normal_interval),
-            ("low_interval", self.low_interval),
-            ("global_queue_interval", self.global_queue_interval),
+        for (name, value, min) in [
+            ("normal_interval", self.normal_interval, 2),
+            ("low_interval", self.low_interval, 3),
+            ("global_queue_interval", self.global_queue_interval, 1),
         ] {
-            if value == 0 {
-                return Err(ConfigError::ZeroInterval(name));
+            if value < min {
+                return Err(ConfigError::IntervalTooSmall { name, min });
             }
         }
         Ok(())
@@ -97,8 +98,15 @@ pub enum ConfigError {
         /// The largest count allowed.
         max: usize,
     },
-    /// An interval (named) was zero.
-    ZeroInterval(&'static str),
+    /// An interval was below its minimum (Normal's turns need at least one
+    /// other poll between them, and Low's one more, so the two can be met
+    /// together).
+    IntervalTooSmall {
+        /// The field.
+        name: &'static str,
+        /// Its smallest allowed value.
+        min: u32,
+    },
     /// `max_tasks` was `Some(0)`: nothing could ever be submitted.
     ZeroMaxTasks,
 }
@@ -110,7 +118,9 @@ impl fmt::Display for ConfigError {
             ConfigError::TooManyWorkers { requested, max } => {
                 write!(f, "{requested} workers requested; the maximum is {max}")
             }
-            ConfigError::ZeroInterval(name) => write!(f, "`{name}` must be at least 1"),
+            ConfigError::IntervalTooSmall { name, min } => {
+                write!(f, "`{name}` must be at least {min}")
+            }
             ConfigError::ZeroMaxTasks => f.write_str("`max_tasks` must be at least 1"),
         }
     }

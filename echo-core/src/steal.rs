@@ -1,9 +1,14 @@
 //! The tiered choice of the next entry, and stealing.
 //!
 //! At each scheduling point a worker takes, in order:
-//! 1. an owed anti-starvation turn: Low if it has not served Low for
-//!    `low_interval` polls, else Normal if it has not served Normal for
-//!    `normal_interval` polls (a turn finding the tier empty is forfeited);
+//! 1. an owed anti-starvation turn. Normal is owed when the last
+//!    `normal_interval - 1` polls were all of other tiers, Low when the last
+//!    `low_interval - 2` were. Normal goes first when both are owed: it is
+//!    at its limit, while Low's earlier threshold leaves it one poll of
+//!    slack. So while a tier has work in this worker's ring or its injector,
+//!    any `normal_interval` consecutive polls include a Normal one and any
+//!    `low_interval` consecutive polls a Low one. A turn that finds the tier
+//!    empty is forfeited (the count restarts).
 //! 2. High, from the High injector (High has no private rings);
 //! 3. Normal: its own ring, then the Normal injector, except that every
 //!    `global_queue_interval` ticks the injector comes first;
@@ -34,21 +39,21 @@ impl<P: Platform> Shared<P> {
             };
             (
                 global_first,
-                local.since_low >= config.low_interval,
-                local.since_normal >= config.normal_interval,
+                local.since_low + 2 >= config.low_interval,
+                local.since_normal + 1 >= config.normal_interval,
             )
         };
         let mut found = None;
-        if owe_low {
-            found = self.take_tier(w, Priority::Low, global_first);
-            if found.is_none() {
-                self.served(w, Priority::Low);
-            }
-        }
-        if found.is_none() && owe_normal {
+        if owe_normal {
             found = self.take_tier(w, Priority::Normal, global_first);
             if found.is_none() {
-                self.served(w, Priority::Normal);
+                self.forfeit(w, Priority::Normal);
+            }
+        }
+        if found.is_none() && owe_low {
+            found = self.take_tier(w, Priority::Low, global_first);
+            if found.is_none() {
+                self.forfeit(w, Priority::Low);
             }
         }
         let found = found
@@ -72,7 +77,18 @@ impl<P: Platform> Shared<P> {
         injector.pop().map(|e| (e, Priority::High))
     }
 
-    /// Records that worker `w` ran (or found empty) `tier`.
+    /// Worker `w` found `tier` empty on its owed turn: restart its count.
+    fn forfeit(&self, w: usize, tier: Priority) {
+        // SAFETY: owner's thread, short borrow.
+        let local = unsafe { self.workers[w].local_mut() };
+        match tier {
+            Priority::Normal => local.since_normal = 0,
+            Priority::Low => local.since_low = 0,
+            Priority::High => {}
+        }
+    }
+
+    /// Records that worker `w` is about to poll an entry of `tier`.
     fn served(&self, w: usize, tier: Priority) {
         // SAFETY: owner's thread, short borrow.
         let local = unsafe { self.workers[w].local_mut() };

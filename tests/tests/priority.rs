@@ -2,7 +2,7 @@
 //! lower tiers keep making progress under load.
 
 use echo_std::{Priority, Scheduler};
-use echo_tests::{busy_for, wait_until};
+use echo_tests::{Gate, busy_for, wait_until};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -137,10 +137,9 @@ fn low_tasks_progress_under_a_continuous_high_and_normal_load() {
     assert!(s.shutdown_timeout(Duration::from_secs(10)));
 }
 
-#[test]
-fn a_high_task_awaiting_a_low_task_lends_it_its_priority() {
-    // One worker, a queue of Normal work, and a High task awaiting a Low
-    // task: the Low task must run at High, ahead of the Normal queue.
+/// One worker, a queue of 2 000 Normal tasks, and a High task awaiting a
+/// task at `awaited`: how many Normal tasks ran before the awaited one.
+fn normals_before_awaited(awaited: Priority) -> usize {
     let s = Scheduler::builder().worker_count(1).build().unwrap();
     let (release, blockers) = block_workers(&s);
     let normal_done = Arc::new(AtomicUsize::new(0));
@@ -156,16 +155,144 @@ fn a_high_task_awaiting_a_low_task_lends_it_its_priority() {
         })
         .collect();
     let d = normal_done.clone();
-    let low = s.submit(async move { d.load(Ordering::SeqCst) }, Priority::Low);
-    let high = s.submit(async move { low.await.unwrap() }, Priority::High);
+    let target = s.submit(async move { d.load(Ordering::SeqCst) }, awaited);
+    let high = s.submit(async move { target.await.unwrap() }, Priority::High);
     release.store(true, Ordering::SeqCst);
     for b in blockers {
         s.block_on(b).unwrap();
     }
-    let normals_before_low = s.block_on(high).unwrap();
+    let before = s.block_on(high).unwrap();
+    for h in normals {
+        s.block_on(h).unwrap();
+    }
+    before
+}
+
+#[test]
+fn a_high_task_awaiting_a_queued_low_task_lends_it_its_priority() {
+    let raised = normals_before_awaited(Priority::Low);
+    let baseline = normals_before_awaited(Priority::High);
+    // As fast as if the awaited task had been High, in polls: at most one
+    // anti-starvation window (N = 8) apart.
     assert!(
-        normals_before_low < 50,
-        "the awaited Low task ran after {normals_before_low} Normal tasks"
+        raised <= baseline + 8,
+        "raised Low task ran after {raised} Normal tasks; a High one after {baseline}"
+    );
+}
+
+#[test]
+fn inheritance_reaches_a_task_waiting_on_a_waker() {
+    let s = Scheduler::builder().worker_count(1).build().unwrap();
+    let gate = Gate::new();
+    let normal_done = Arc::new(AtomicUsize::new(0));
+    let (g, d) = (gate.clone(), normal_done.clone());
+    let low = s.submit(
+        async move {
+            g.wait().await;
+            d.load(Ordering::SeqCst)
+        },
+        Priority::Low,
+    );
+    assert!(wait_until(Duration::from_secs(10), || gate.waiters() == 1));
+    let awaiting = Arc::new(AtomicBool::new(false));
+    let a = awaiting.clone();
+    let high = s.submit(
+        async move {
+            a.store(true, Ordering::SeqCst);
+            low.await.unwrap()
+        },
+        Priority::High,
+    );
+    // The raise happens while the Low task is parked on the gate.
+    assert!(wait_until(Duration::from_secs(10), || awaiting.load(Ordering::SeqCst)));
+    let (release, blockers) = block_workers(&s);
+    let normals: Vec<_> = (0..2_000)
+        .map(|_| {
+            let d = normal_done.clone();
+            s.submit(
+                async move {
+                    d.fetch_add(1, Ordering::SeqCst);
+                },
+                Priority::Normal,
+            )
+        })
+        .collect();
+    gate.open(); // its wake queues it at its raised tier
+    release.store(true, Ordering::SeqCst);
+    for b in blockers {
+        s.block_on(b).unwrap();
+    }
+    let before = s.block_on(high).unwrap();
+    // Below Low's own anti-starvation turn (one poll in 32), which would
+    // have run it after about 30 Normal tasks without the raise.
+    assert!(
+        before < 8,
+        "the woken raised task ran after {before} Normal tasks"
+    );
+    for h in normals {
+        s.block_on(h).unwrap();
+    }
+}
+
+#[test]
+fn inheritance_reaches_a_running_task() {
+    let s = Scheduler::builder().worker_count(2).build().unwrap();
+    let (running, go) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let normal_done = Arc::new(AtomicUsize::new(0));
+    let at_go = Arc::new(AtomicUsize::new(0));
+    let (r, g, d, ag) = (
+        running.clone(),
+        go.clone(),
+        normal_done.clone(),
+        at_go.clone(),
+    );
+    let low = s.submit(
+        async move {
+            r.store(true, Ordering::SeqCst);
+            while !g.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            ag.store(d.load(Ordering::SeqCst), Ordering::SeqCst);
+            // Woken while running: rescheduled at the (raised) current tier.
+            echo_std::yield_now().await;
+            d.load(Ordering::SeqCst) - ag.load(Ordering::SeqCst)
+        },
+        Priority::Low,
+    );
+    assert!(wait_until(Duration::from_secs(10), || running.load(Ordering::SeqCst)));
+    let awaiting = Arc::new(AtomicBool::new(false));
+    let a = awaiting.clone();
+    let high = s.submit(
+        async move {
+            a.store(true, Ordering::SeqCst);
+            low.await.unwrap()
+        },
+        Priority::High,
+    );
+    assert!(wait_until(Duration::from_secs(10), || awaiting.load(Ordering::SeqCst)));
+    // A backlog of slow Normal work for both workers.
+    let normals: Vec<_> = (0..5_000)
+        .map(|_| {
+            let d = normal_done.clone();
+            s.submit(
+                async move {
+                    busy_for(Duration::from_micros(10));
+                    d.fetch_add(1, Ordering::SeqCst);
+                },
+                Priority::Normal,
+            )
+        })
+        .collect();
+    go.store(true, Ordering::SeqCst);
+    let during = s.block_on(high).unwrap();
+    // Without the raise it would wait for Low's turn: about 30 polls of
+    // its worker, plus what the other worker runs meanwhile.
+    assert!(
+        during < 16,
+        "{during} Normal tasks ran while the raised task was requeued"
     );
     for h in normals {
         s.block_on(h).unwrap();
