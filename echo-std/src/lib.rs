@@ -28,12 +28,17 @@
 //! - A panicking task never takes its worker down; its handle reports it.
 
 mod block_on;
+mod blocking;
 mod context;
 mod park;
 mod platform;
 mod scheduler;
+mod services;
+#[cfg(feature = "tokio")]
+pub mod tokio_bridge;
 mod yield_now;
 
+pub use blocking::spawn_blocking;
 pub use context::spawn;
 pub use echo_core::{
     Config, ConfigError, JoinError, JoinHandle, MAX_WORKERS, Metrics, Priority, Refusal,

@@ -34,6 +34,9 @@ pub struct SchedulerBuilder {
     global_queue_interval: Option<u32>,
     max_tasks: Option<usize>,
     pooled_slab: bool,
+    /// The blocking pool's and the tokio bridge's settings (set by the
+    /// builder methods in `blocking.rs` and `tokio_bridge.rs`).
+    pub(crate) services: crate::services::ServicesConfig,
 }
 
 impl Default for SchedulerBuilder {
@@ -47,6 +50,7 @@ impl Default for SchedulerBuilder {
             global_queue_interval: None,
             max_tasks: None,
             pooled_slab: true,
+            services: Default::default(),
         }
     }
 }
@@ -144,18 +148,23 @@ impl SchedulerBuilder {
         config.validate().map_err(BuildError::Config)?;
         let n = config.worker_count;
         let core = Core::new(StdPlatform::new(n), config).map_err(BuildError::Config)?;
+        let services = crate::services::Services::start(&self.services, &core, &self.thread_name)?;
         let scheduler = Scheduler {
             core: core.clone(),
             threads: Mutex::new(Vec::with_capacity(n)),
+            services,
         };
         for index in 0..n {
             let core = core.clone();
+            let services = scheduler.services.thread_context();
             let mut b = thread::Builder::new().name(format!("{}-{index}", self.thread_name));
             if let Some(bytes) = self.stack_size {
                 b = b.stack_size(bytes);
             }
             let spawned = b.spawn(move || {
                 let _ctx = context::enter(core.clone());
+                // spawn_blocking's pool and (feature tokio) tokio's runtime.
+                let _services = services.enter();
                 core.run_worker(index);
             });
             match spawned {
@@ -178,8 +187,12 @@ impl SchedulerBuilder {
 pub enum BuildError {
     /// The configuration is invalid (for example zero workers).
     Config(ConfigError),
-    /// The operating system refused to start a worker thread.
+    /// The operating system refused to start a worker thread (or, with
+    /// the `tokio` feature, the tokio driver).
     Spawn(std::io::Error),
+    /// [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)
+    /// was zero: blocking closures could never run.
+    ZeroBlockingThreads,
 }
 
 impl fmt::Display for BuildError {
@@ -187,6 +200,9 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::Config(e) => write!(f, "invalid scheduler configuration: {e}"),
             BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
+            BuildError::ZeroBlockingThreads => {
+                f.write_str("max_blocking_threads must be at least 1")
+            }
         }
     }
 }
@@ -196,6 +212,7 @@ impl std::error::Error for BuildError {
         match self {
             BuildError::Config(e) => Some(e),
             BuildError::Spawn(e) => Some(e),
+            BuildError::ZeroBlockingThreads => None,
         }
     }
 }
@@ -217,6 +234,8 @@ impl std::error::Error for BuildError {
 pub struct Scheduler {
     core: Core,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// The blocking pool and the tokio bridge (`services.rs`).
+    pub(crate) services: crate::services::Services,
 }
 
 impl Scheduler {
@@ -336,6 +355,7 @@ impl Scheduler {
             );
         }
         let _ctx = context::enter(self.core.clone());
+        let _services = self.services.enter();
         crate::block_on::run(future)
     }
 
@@ -365,6 +385,12 @@ impl Scheduler {
     /// exactly once, its handle resolving to a cancelled `JoinError`), and
     /// the worker threads are joined. Calling it again does nothing more.
     ///
+    /// After the workers, the [blocking pool](crate::spawn_blocking) stops:
+    /// queued closures are dropped unrun, running ones finish, and its
+    /// threads are joined; then, with the `tokio` feature, the scheduler's
+    /// own tokio driver (module `tokio_bridge`) stops and its thread is
+    /// joined. No thread the scheduler started outlives this call.
+    ///
     /// Called from inside one of this scheduler's tasks, it cannot join the
     /// thread it runs on: it stops the workers and returns, and the last
     /// worker to stop cancels the remaining tasks; dropping the scheduler
@@ -372,6 +398,9 @@ impl Scheduler {
     pub fn shutdown(&self) {
         self.core.shutdown();
         if self.core.is_worker_thread() {
+            // Tell the blocking pool and the tokio driver to stop; a later
+            // call from outside (the drop) joins their threads.
+            self.services.shutdown(false);
             return;
         }
         let mut threads = self.lock_threads();
@@ -379,6 +408,10 @@ impl Scheduler {
             // A worker thread never panics: task panics are contained.
             let _ = t.join();
         }
+        drop(threads);
+        // After the workers: the blocking pool (queued closures dropped,
+        // running ones finished), then the tokio driver; threads joined.
+        self.services.shutdown(true);
     }
 
     /// Drains, then shuts down: waits until every task has finished or
