@@ -34,6 +34,10 @@ pub struct Config {
     /// are refused at the bound; tasks spawned by running tasks are always
     /// admitted (waiting there could deadlock).
     pub max_tasks: Option<usize>,
+    /// Sample submit-to-first-poll latency, average queue depths and worker
+    /// busy time (the default). `false` keeps only the counters; it exists
+    /// to measure what the detailed metrics cost.
+    pub detailed_metrics: bool,
     /// Allocate tasks from the pooled slab (the default). `false` gives
     /// every task its own allocation from the global allocator, which is
     /// slower; it exists to measure the slab against it.
@@ -54,6 +58,7 @@ impl Config {
             low_interval: 32,
             global_queue_interval: 31,
             max_tasks: None,
+            detailed_metrics: true,
             pooled_slab: true,
         }
     }

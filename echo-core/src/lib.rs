@@ -54,7 +54,7 @@ mod task;
 mod worker;
 
 pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
-pub use metrics::{Metrics, TierMetrics};
+pub use metrics::{Latency, Metrics, TierMetrics};
 pub use platform::{PanicPayload, Platform};
 pub use priority::Priority;
 pub use room::SpawnWhenRoom;

@@ -7,6 +7,7 @@
 
 use crate::Priority;
 use crate::sync::{AtomicUsize, Ordering};
+use alloc::vec::Vec;
 use core::fmt;
 
 /// A counter with a single writer.
@@ -38,6 +39,68 @@ impl Counter {
     }
 }
 
+/// Sub-buckets per power of two in a [`Histogram`] (relative error under
+/// 1/8).
+const SUB_BITS: u32 = 3;
+const SUB: usize = 1 << SUB_BITS;
+/// Powers of two covered: up to 2^40 ns (about 18 minutes).
+const POWERS: usize = 40;
+const BUCKETS: usize = POWERS * SUB;
+
+/// A log-linear histogram of nanosecond durations, with one writer.
+pub(crate) struct Histogram {
+    buckets: [Counter; BUCKETS],
+    max: Counter,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: core::array::from_fn(|_| Counter::default()),
+            max: Counter::default(),
+        }
+    }
+}
+
+/// The bucket holding `v`: exact below `SUB`, then `SUB` buckets per
+/// power of two.
+fn bucket_of(v: u64) -> usize {
+    if v < SUB as u64 {
+        return v as usize;
+    }
+    let e = 63 - v.leading_zeros(); // >= SUB_BITS
+    let sub = ((v >> (e - SUB_BITS)) as usize) & (SUB - 1);
+    (((e - SUB_BITS + 1) as usize) * SUB + sub).min(BUCKETS - 1)
+}
+
+/// The largest value in bucket `i`.
+fn bucket_top(i: usize) -> u64 {
+    if i < SUB {
+        return i as u64;
+    }
+    let e = (i / SUB) as u32 + SUB_BITS - 1;
+    let sub = (i % SUB) as u64;
+    ((SUB as u64 + sub + 1) << (e - SUB_BITS)) - 1
+}
+
+impl Histogram {
+    /// Records `nanos`. Owner-only.
+    #[inline]
+    pub(crate) fn record(&self, nanos: u64) {
+        self.buckets[bucket_of(nanos)].inc();
+        if nanos as usize > self.max.get() {
+            self.max.0.store(nanos as usize, Ordering::Release);
+        }
+    }
+
+    fn add_to(&self, merged: &mut [usize], max: &mut usize) {
+        for (m, b) in merged.iter_mut().zip(&self.buckets) {
+            *m += b.get();
+        }
+        *max = (*max).max(self.max.get());
+    }
+}
+
 /// One tier's lifecycle counters.
 #[derive(Default)]
 pub(crate) struct TierCounters {
@@ -46,6 +109,12 @@ pub(crate) struct TierCounters {
     pub(crate) panicked: Counter,
     pub(crate) cancelled: Counter,
     pub(crate) polls: Counter,
+    /// Submit-to-first-poll latency of sampled tasks.
+    pub(crate) latency: Histogram,
+    /// Sum of sampled depths of this worker's ring.
+    pub(crate) ring_depth_sum: Counter,
+    /// Sum of sampled depths of the injector.
+    pub(crate) injector_depth_sum: Counter,
 }
 
 /// A worker's counters (or the shared block for outside threads).
@@ -56,6 +125,10 @@ pub(crate) struct Counters {
     pub(crate) stolen: Counter,
     pub(crate) parks: Counter,
     pub(crate) unparks: Counter,
+    /// Queue-depth samples taken (one per tier each).
+    pub(crate) depth_samples: Counter,
+    /// Nanoseconds spent parked.
+    pub(crate) parked_nanos: Counter,
 }
 
 impl Counters {
@@ -76,8 +149,52 @@ impl Counters {
     }
 }
 
-/// One tier's figures in a [`Metrics`] snapshot.
+/// Submit-to-first-poll latency percentiles, from a sample of tasks (every
+/// High task, one in 16 Normal and Low tasks per worker). Percentiles are
+/// bucket upper bounds, within 12.5% of the true value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Latency {
+    /// Tasks sampled.
+    pub samples: usize,
+    /// Median, in nanoseconds.
+    pub p50_nanos: u64,
+    /// 99th percentile, in nanoseconds.
+    pub p99_nanos: u64,
+    /// Largest seen, in nanoseconds.
+    pub max_nanos: u64,
+}
+
+impl Latency {
+    fn from_buckets(buckets: &[usize], max: usize) -> Latency {
+        let samples: usize = buckets.iter().sum();
+        let quantile = |q: f64| {
+            // Nearest rank, without `f64::ceil` (not in `core`).
+            let rank = ((samples as f64 * q) as usize).clamp(1, samples);
+            let mut seen = 0;
+            for (i, &n) in buckets.iter().enumerate() {
+                seen += n;
+                if seen >= rank {
+                    return bucket_top(i).min(max as u64);
+                }
+            }
+            max as u64
+        };
+        if samples == 0 {
+            return Latency::default();
+        }
+        Latency {
+            samples,
+            p50_nanos: quantile(0.5),
+            p99_nanos: quantile(0.99),
+            max_nanos: max as u64,
+        }
+    }
+}
+
+/// One tier's figures in a [`Metrics`] snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TierMetrics {
     /// Tasks submitted at this tier.
     pub submitted: usize,
@@ -92,6 +209,10 @@ pub struct TierMetrics {
     /// Entries waiting in this tier's queues now (local rings and the
     /// injector).
     pub queued: usize,
+    /// Entries waiting, on average over samples taken while workers ran.
+    pub queued_avg: f64,
+    /// Submit-to-first-poll latency.
+    pub latency: Latency,
 }
 
 /// A snapshot of a scheduler's counters.
@@ -101,7 +222,8 @@ pub struct TierMetrics {
 /// scheduler is quiet, `submitted == completed + panicked + cancelled +
 /// live`. A task whose priority changed is counted as submitted at its
 /// first tier and finished at its last.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Metrics {
     /// Worker count.
     pub workers: usize,
@@ -121,6 +243,9 @@ pub struct Metrics {
     pub searching_workers: usize,
     /// Tasks submitted and not yet finished.
     pub live: usize,
+    /// Per worker, the share of time since the scheduler started that it
+    /// was not parked (0 to 1).
+    pub worker_busy: Vec<f64>,
 }
 
 impl Metrics {
@@ -129,7 +254,7 @@ impl Metrics {
         &self.tiers[priority.index()]
     }
 
-    /// Sums over tiers.
+    /// Sums over tiers (latency and average depth are left out).
     pub fn total(&self) -> TierMetrics {
         let mut t = TierMetrics::default();
         for m in &self.tiers {
@@ -143,6 +268,7 @@ impl Metrics {
         t
     }
 
+    /// Adds one worker's (or the outside threads') counters.
     pub(crate) fn add_counters(&mut self, c: &Counters) {
         for (m, t) in self.tiers.iter_mut().zip(&c.tiers) {
             m.submitted += t.submitted.get();
@@ -162,24 +288,28 @@ impl fmt::Display for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "| tier   | submitted | completed | panicked | cancelled |     polls | queued |"
+            "| tier   | submitted | completed | panicked | cancelled |     polls | queued | avg queued | first-poll p50 |   p99 |   max |"
         )?;
         writeln!(
             f,
-            "|--------|----------:|----------:|---------:|----------:|----------:|-------:|"
+            "|--------|----------:|----------:|---------:|----------:|----------:|-------:|-----------:|---------------:|------:|------:|"
         )?;
         for p in Priority::ALL {
             let m = self.tier(p);
             writeln!(
                 f,
-                "| {:<6} | {:>9} | {:>9} | {:>8} | {:>9} | {:>9} | {:>6} |",
+                "| {:<6} | {:>9} | {:>9} | {:>8} | {:>9} | {:>9} | {:>6} | {:>10.1} | {:>14} | {:>5} | {:>5} |",
                 p.name(),
                 m.submitted,
                 m.completed,
                 m.panicked,
                 m.cancelled,
                 m.polls,
-                m.queued
+                m.queued,
+                m.queued_avg,
+                Micros(m.latency.p50_nanos, m.latency.samples),
+                Micros(m.latency.p99_nanos, m.latency.samples),
+                Micros(m.latency.max_nanos, m.latency.samples),
             )?;
         }
         write!(
@@ -193,6 +323,98 @@ impl fmt::Display for Metrics {
             self.stolen,
             self.parks,
             self.unparks
-        )
+        )?;
+        if !self.worker_busy.is_empty() {
+            f.write_str(", busy")?;
+            for b in &self.worker_busy {
+                write!(f, " {:.0}%", b * 100.0)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Nanoseconds shown as microseconds, or `-` with no samples.
+struct Micros(u64, usize);
+
+impl fmt::Display for Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.1 == 0 {
+            f.pad("-")
+        } else if self.0 < 10_000 {
+            f.pad(&alloc::format!("{:.1}µs", self.0 as f64 / 1e3))
+        } else if self.0 < 10_000_000 {
+            f.pad(&alloc::format!("{}µs", self.0 / 1_000))
+        } else {
+            f.pad(&alloc::format!("{}ms", self.0 / 1_000_000))
+        }
+    }
+}
+
+/// Merges the per-worker latency histograms of each tier.
+pub(crate) fn merged_latency<'a>(
+    sources: impl Iterator<Item = &'a Counters> + Clone,
+) -> [Latency; 3] {
+    core::array::from_fn(|tier| {
+        let mut buckets = alloc::vec![0usize; BUCKETS];
+        let mut max = 0;
+        for c in sources.clone() {
+            c.tiers[tier].latency.add_to(&mut buckets, &mut max);
+        }
+        Latency::from_buckets(&buckets, max)
+    })
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_bracket_their_values() {
+        for v in [
+            0u64,
+            1,
+            7,
+            8,
+            9,
+            15,
+            16,
+            100,
+            1_000,
+            123_456,
+            10_000_000_000,
+        ] {
+            let i = bucket_of(v);
+            assert!(bucket_top(i) >= v, "{v} above its bucket's top");
+            if i > 0 {
+                assert!(bucket_top(i - 1) < v, "{v} fits a lower bucket");
+            }
+            // Within an eighth of the value.
+            assert!(bucket_top(i) - v <= v / 8 + 1, "{v}: top {}", bucket_top(i));
+        }
+    }
+
+    #[test]
+    fn percentiles_come_from_the_buckets() {
+        let h = Histogram::default();
+        for v in 1..=1000u64 {
+            h.record(v * 1_000);
+        }
+        let mut buckets = alloc::vec![0usize; BUCKETS];
+        let mut max = 0;
+        h.add_to(&mut buckets, &mut max);
+        let l = Latency::from_buckets(&buckets, max);
+        assert_eq!(l.samples, 1000);
+        assert_eq!(l.max_nanos, 1_000_000);
+        assert!(
+            (500_000..=570_000).contains(&l.p50_nanos),
+            "{}",
+            l.p50_nanos
+        );
+        assert!(
+            (990_000..=1_000_000).contains(&l.p99_nanos),
+            "{}",
+            l.p99_nanos
+        );
     }
 }

@@ -22,7 +22,7 @@ use crate::Priority;
 use crate::config::{Config, ConfigError, Refusal, SubmitError};
 use crate::idle::Idle;
 use crate::inject::Injector;
-use crate::metrics::{Counters, Metrics};
+use crate::metrics::{Counters, Metrics, merged_latency};
 use crate::padded::CachePadded;
 use crate::platform::Platform;
 use crate::room::{Room, SpawnWhenRoom};
@@ -103,6 +103,8 @@ pub(crate) struct Shared<P: Platform> {
     pool: PagePool,
     /// The bound on live tasks (`Config::max_tasks`).
     room: Option<Room>,
+    /// When the scheduler was made, on the platform clock.
+    started_nanos: u64,
 }
 
 /// The slab class of `Cell<F>`, computed once per future type.
@@ -210,6 +212,18 @@ impl<P: Platform> Shared<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let priority = opts.priority;
+        let raw = Self::make_local(this, w, future, opts);
+        this.schedule_on_worker(w, Entry::from_raw(raw), priority);
+        JoinHandle::new(raw)
+    }
+
+    /// Allocates, writes and counts a task on worker `w` (the caller's).
+    fn make_local<F>(this: &Arc<Self>, w: usize, future: F, opts: TaskOptions) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let worker = &this.workers[w];
         let priority = opts.priority;
         let id = worker.next_task_id(this.platform.now_nanos());
@@ -241,7 +255,32 @@ impl<P: Platform> Shared<P> {
         // belongs to this scheduler's slab, small or large as `new` says.
         let raw = unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) };
         worker.counters.tiers[priority.index()].submitted.inc();
-        this.schedule_on_worker(w, Entry::from_raw(raw), priority);
+        raw
+    }
+
+    /// As `spawn_local` for a batch: queues without waking anyone.
+    fn spawn_local_quiet<F>(
+        this: &Arc<Self>,
+        w: usize,
+        future: F,
+        priority: Priority,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let raw = Self::make_local(this, w, future, TaskOptions::new(priority));
+        let entry = Entry::from_raw(raw);
+        if priority == Priority::High {
+            this.injectors[priority.index()].push(entry);
+        } else {
+            // SAFETY: the caller runs as worker `w`, the ring's owner.
+            unsafe {
+                this.workers[w]
+                    .ring(priority)
+                    .push(entry, &this.injectors[priority.index()])
+            };
+        }
         JoinHandle::new(raw)
     }
 
@@ -263,31 +302,109 @@ impl<P: Platform> Shared<P> {
             if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
                 return Err(SubmitError::new(future, Refusal::ShutDown));
             }
-            let id = shard.ids.next(this.platform.now_nanos());
-            let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
-            let new = NewTask {
-                priority,
-                id,
-                large: class.is_none(),
-                named: opts.name.is_some(),
-            };
-            if let Some(name) = opts.name {
-                this.names.lock().insert(id, name);
-            }
-            let slot: Slot = match class {
-                Some(class) => shard.heap.alloc(class, &Self::keep_alive(this), &this.pool),
-                None => this.large.alloc(
-                    ClassOf::<F>::SIZE,
-                    ClassOf::<F>::ALIGN,
-                    &Self::keep_alive(this),
-                ),
-            };
-            // SAFETY: as in `spawn_local`.
-            unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) }
+            Self::make_remote(this, &mut shard, future, opts)
         };
         this.remote.tiers[priority.index()].submitted.add_shared(1);
         this.push_injector(Entry::from_raw(raw), priority);
         Ok(JoinHandle::new(raw))
+    }
+
+    /// Allocates and writes a task in a shard (whose lock the caller holds,
+    /// having checked `closed` under it).
+    fn make_remote<F>(this: &Arc<Self>, shard: &mut Shard, future: F, opts: TaskOptions) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = shard.ids.next(this.platform.now_nanos());
+        let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
+        let new = NewTask {
+            priority: opts.priority,
+            id,
+            large: class.is_none(),
+            named: opts.name.is_some(),
+        };
+        if let Some(name) = opts.name {
+            this.names.lock().insert(id, name);
+        }
+        let slot: Slot = match class {
+            Some(class) => shard.heap.alloc(class, &Self::keep_alive(this), &this.pool),
+            None => this.large.alloc(
+                ClassOf::<F>::SIZE,
+                ClassOf::<F>::ALIGN,
+                &Self::keep_alive(this),
+            ),
+        };
+        // SAFETY: as in `spawn_local`.
+        unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) }
+    }
+
+    /// Submits many tasks with one wake-up. Returns the handles of the tasks
+    /// admitted, in order, and the futures that were not (the rest of the
+    /// list, from the first that did not fit under the bound or met
+    /// shutdown).
+    pub(crate) fn spawn_batch<F>(
+        this: &Arc<Self>,
+        futures: Vec<F>,
+        priority: Priority,
+    ) -> (Vec<JoinHandle<F::Output>>, Vec<F>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut handles = Vec::with_capacity(futures.len());
+        if this.closed.load(Ordering::Acquire) {
+            return (handles, futures);
+        }
+        let mut rest = futures.into_iter();
+        if let Some(w) = this.current_worker() {
+            for future in rest.by_ref() {
+                if let Some(room) = &this.room {
+                    room.admit();
+                }
+                handles.push(Self::spawn_local_quiet(this, w, future, priority));
+            }
+            this.notify_one();
+            return (handles, Vec::new());
+        }
+        let mut made = Vec::with_capacity(handles.capacity());
+        {
+            let mut shard = this.lock_shard();
+            if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
+                return (handles, rest.collect());
+            }
+            while let Some(future) = rest.next() {
+                if let Some(room) = &this.room {
+                    if !room.try_admit() {
+                        let mut left = Vec::with_capacity(rest.len() + 1);
+                        left.push(future);
+                        left.extend(rest);
+                        rest = left.into_iter();
+                        break;
+                    }
+                }
+                made.push(Self::make_remote(
+                    this,
+                    &mut shard,
+                    future,
+                    TaskOptions::new(priority),
+                ));
+            }
+        }
+        this.remote.tiers[priority.index()]
+            .submitted
+            .add_shared(made.len());
+        let injector = &this.injectors[priority.index()];
+        for &raw in &made {
+            injector.push(Entry::from_raw(raw));
+            handles.push(JoinHandle::new(raw));
+        }
+        // One wake-up: the woken worker, finding work, wakes the next.
+        this.notify_one();
+        if this.finished.load(Ordering::SeqCst) {
+            this.drain_injectors();
+        }
+        (handles, rest.collect())
     }
 
     /// A shard for this thread: hashed from a stack address (stable per
@@ -570,13 +687,46 @@ impl<P: Platform> Shared<P> {
             m.add_counters(&w.counters);
         }
         m.add_counters(&self.remote);
+        let latency = merged_latency(self.workers.iter().map(|w| &w.counters));
+        let all_samples: usize = self
+            .workers
+            .iter()
+            .map(|w| w.counters.depth_samples.get())
+            .sum();
         for p in Priority::ALL {
-            let mut queued = self.injectors[p.index()].len();
+            let t = &mut m.tiers[p.index()];
+            t.queued = self.injectors[p.index()].len();
             if p != Priority::High {
-                queued += self.workers.iter().map(|w| w.ring(p).len()).sum::<usize>();
+                t.queued += self.workers.iter().map(|w| w.ring(p).len()).sum::<usize>();
             }
-            m.tiers[p.index()].queued = queued;
+            t.latency = latency[p.index()];
+            // Each worker's own ring on average, plus the injector on
+            // average over every worker's samples.
+            let mut avg = 0.0;
+            let mut injector_sum = 0;
+            for w in self.workers.iter() {
+                let c = &w.counters.tiers[p.index()];
+                let n = w.counters.depth_samples.get();
+                if n > 0 {
+                    avg += c.ring_depth_sum.get() as f64 / n as f64;
+                }
+                injector_sum += c.injector_depth_sum.get();
+            }
+            if all_samples > 0 {
+                avg += injector_sum as f64 / all_samples as f64;
+            }
+            t.queued_avg = avg;
         }
+        let elapsed = self
+            .platform
+            .now_nanos()
+            .saturating_sub(self.started_nanos)
+            .max(1);
+        m.worker_busy = self
+            .workers
+            .iter()
+            .map(|w| 1.0 - (w.counters.parked_nanos.get() as f64 / elapsed as f64).min(1.0))
+            .collect();
         m
     }
 
@@ -687,6 +837,7 @@ impl<P: Platform> Scheduler<P> {
             .collect::<Vec<_>>()
             .into_boxed_slice();
         let max_tasks = config.max_tasks;
+        let started_nanos = platform.now_nanos();
         let shared = Shared {
             platform,
             idle: Idle::new(n),
@@ -703,6 +854,7 @@ impl<P: Platform> Scheduler<P> {
             names: SpinLock::new(BTreeMap::new()),
             pool: PagePool::new(),
             room: max_tasks.map(Room::new),
+            started_nanos,
         };
         Ok(Scheduler {
             shared: Arc::new(shared),
@@ -766,6 +918,22 @@ impl<P: Platform> Scheduler<P> {
         F::Output: Send + 'static,
     {
         SpawnWhenRoom::new(self.shared.clone(), future, options)
+    }
+
+    /// Submits many tasks at `priority` with one wake-up, and returns the
+    /// handles of those admitted, in order, with the futures that were not:
+    /// the rest of the list from the first that met shutdown or, outside
+    /// the pool, did not fit under `Config::max_tasks`.
+    pub fn spawn_batch<F>(
+        &self,
+        futures: Vec<F>,
+        priority: Priority,
+    ) -> (Vec<JoinHandle<F::Output>>, Vec<F>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn_batch(&self.shared, futures, priority)
     }
 
     /// Submits `future` with options (priority, name).

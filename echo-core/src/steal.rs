@@ -43,6 +43,9 @@ impl<P: Platform> Shared<P> {
                 local.since_normal + 1 >= config.normal_interval,
             )
         };
+        if global_first && config.detailed_metrics {
+            self.sample_depth(w);
+        }
         let mut found = None;
         if owe_normal {
             found = self.take_tier(w, Priority::Normal, global_first);
@@ -75,6 +78,22 @@ impl<P: Platform> Shared<P> {
             return None;
         }
         injector.pop().map(|e| (e, Priority::High))
+    }
+
+    /// Samples the depth of each tier's queues as worker `w` sees them: its
+    /// own ring and the injector. Taken every `global_queue_interval` ticks.
+    fn sample_depth(&self, w: usize) {
+        let worker = &self.workers[w];
+        for tier in Priority::ALL {
+            let counters = &worker.counters.tiers[tier.index()];
+            counters
+                .injector_depth_sum
+                .add(self.injectors[tier.index()].len());
+            if tier != Priority::High {
+                counters.ring_depth_sum.add(worker.ring(tier).len());
+            }
+        }
+        worker.counters.depth_samples.inc();
     }
 
     /// Worker `w` found `tier` empty on its owed turn: restart its count.

@@ -103,8 +103,14 @@ fn model(raise_to: Priority, raise_only: bool) {
         }
         let polls = task.polls.load(Ordering::SeqCst);
         let s = task.state.load();
-        assert!((1..=2).contains(&polls), "{polls} polls for at most two wakes");
-        assert!(!s.is_notified() || s.is_complete(), "a wake was lost: {s:?}");
+        assert!(
+            (1..=2).contains(&polls),
+            "{polls} polls for at most two wakes"
+        );
+        assert!(
+            !s.is_notified() || s.is_complete(),
+            "a wake was lost: {s:?}"
+        );
         if !s.is_complete() {
             // The wake arrived while the first entry was still queued and
             // merged into it: one poll, task idle. Shut it down.

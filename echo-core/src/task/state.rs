@@ -14,7 +14,8 @@
 //! bits 7-8              effective priority (0 High, 1 Normal, 2 Low)
 //! bit 9  LARGE          the task has a page of its own (fixed at creation)
 //! bit 10 NAMED          the task's name is in the scheduler's name table
-//! bits 11..             reference count
+//! bit 11 STARTED        a worker has claimed the task at least once
+//! bits 12..             reference count
 //! ```
 //!
 //! Invariants:
@@ -46,7 +47,8 @@ const PRIO_SHIFT: u32 = 7;
 const PRIO_MASK: usize = 0b11 << PRIO_SHIFT;
 const LARGE: usize = 1 << 9;
 const NAMED: usize = 1 << 10;
-const REF_SHIFT: u32 = 11;
+const STARTED: usize = 1 << 11;
+const REF_SHIFT: u32 = 12;
 const REF_ONE: usize = 1 << REF_SHIFT;
 /// A count above this is a leak of references; abort rather than wrap.
 const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
@@ -248,23 +250,32 @@ impl State {
 
     /// A worker took an entry for this task from the tier `entry` queue.
     pub fn claim(&self, entry: Priority) -> Claim {
+        self.claim_first(entry).0
+    }
+
+    /// As [`claim`](State::claim), also saying whether this is the task's
+    /// first claim (for submit-to-first-poll latency).
+    pub fn claim_first(&self, entry: Priority) -> (Claim, bool) {
         self.update(|s| {
             if !s.is_idle() || !s.is_notified() || s.priority() != entry {
                 let next = s.ref_dec();
                 return (
                     Some(next),
-                    Claim::Stale {
-                        last: next.ref_count() == 0,
-                    },
+                    (
+                        Claim::Stale {
+                            last: next.ref_count() == 0,
+                        },
+                        false,
+                    ),
                 );
             }
-            let next = Snapshot((s.0 | RUNNING) & !NOTIFIED);
+            let next = Snapshot((s.0 | RUNNING | STARTED) & !NOTIFIED);
             let out = if s.is_cancelled() {
                 Claim::Cancel
             } else {
                 Claim::Run
             };
-            (Some(next), out)
+            (Some(next), (out, s.0 & STARTED == 0))
         })
     }
 
@@ -476,6 +487,15 @@ mod tests {
         let s = State::new(Low, true, true).load();
         assert!(s.is_large() && s.is_named());
         assert_eq!((s.priority(), s.ref_count()), (Low, 3));
+    }
+
+    #[test]
+    fn only_the_first_claim_is_first() {
+        let st = fresh(Normal);
+        assert_eq!(st.claim_first(Normal), (Claim::Run, true));
+        st.wake_by_ref();
+        assert_eq!(st.after_poll(), AfterPoll::Reschedule(Normal));
+        assert_eq!(st.claim_first(Normal), (Claim::Run, false));
     }
 
     #[test]
