@@ -730,6 +730,11 @@ impl<P: Platform> Shared<P> {
         m
     }
 
+    /// The name of task `id`, if it has one.
+    pub(crate) fn task_name(&self, id: TaskId) -> Option<TaskName> {
+        self.names.lock().get(&id).cloned()
+    }
+
     pub(crate) fn current_task(&self) -> Option<TaskInfo> {
         let w = self.current_worker()?;
         let task = self.workers[w].current()?;
@@ -737,7 +742,7 @@ impl<P: Platform> Shared<P> {
         let now = self.platform.now_nanos();
         let s = task.state().load();
         let name = if s.is_named() {
-            self.names.lock().get(&header.id).cloned()
+            self.task_name(header.id)
         } else {
             None
         };

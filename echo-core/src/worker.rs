@@ -238,6 +238,8 @@ impl<P: Platform> Shared<P> {
             Claim::Run => {}
         }
         worker.set_current(Some(task));
+        #[cfg(feature = "tracing")]
+        let _span = self.task_span(task).entered();
         let waker = waker_ref(task);
         let mut cx = Context::from_waker(&waker);
         // SAFETY: RUNNING is ours and `sched` is the task's scheduler.
@@ -270,6 +272,24 @@ impl<P: Platform> Shared<P> {
                 self.task_finished();
             }
         }
+    }
+
+    /// The span a poll of `task` runs in (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    fn task_span(&self, task: RawTask) -> tracing::Span {
+        let s = task.state().load();
+        let name = if s.is_named() {
+            self.task_name(task.id())
+        } else {
+            None
+        };
+        tracing::trace_span!(
+            target: "echo",
+            "task",
+            id = task.id().as_u64(),
+            priority = s.priority().name(),
+            name = name.as_ref().map(|n| n.as_str()),
+        )
     }
 
     /// Records the submit-to-first-poll latency of `task`: every High

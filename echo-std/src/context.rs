@@ -36,6 +36,42 @@ fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
     CURRENT.with(|c| f(c.borrow().as_ref()))
 }
 
+/// Runs `f` with the current scheduler's core.
+///
+/// # Panics
+///
+/// If the calling thread has no current scheduler.
+#[track_caller]
+pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> R {
+    with_current(|core| match core {
+        Some(core) => f(core),
+        None => panic!(
+            "echo: no current scheduler: call this from a task, or inside \
+             Scheduler::block_on, or use a Scheduler's own methods"
+        ),
+    })
+}
+
+/// A [`TaskBuilder`](crate::TaskBuilder) that submits to the current
+/// scheduler (the one running the calling task, or the enclosing
+/// `block_on`'s).
+///
+/// ```
+/// use echo_std::{Priority, Scheduler};
+/// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+/// let name = scheduler.block_on(async {
+///     let child = echo_std::task::builder()
+///         .name("child")
+///         .priority(Priority::High)
+///         .submit(async { echo_std::task::current().unwrap().name().map(str::to_owned) });
+///     child.await.unwrap()
+/// });
+/// assert_eq!(name.as_deref(), Some("child"));
+/// ```
+pub fn builder() -> crate::TaskBuilder<'static> {
+    crate::TaskBuilder::new(None)
+}
+
 /// Submits `future` at `priority` to the scheduler of the calling task (or
 /// of the enclosing [`Scheduler::block_on`](crate::Scheduler::block_on)).
 ///

@@ -34,6 +34,7 @@ mod park;
 mod platform;
 mod scheduler;
 mod services;
+mod task_builder;
 #[cfg(feature = "tokio")]
 pub mod tokio_bridge;
 mod yield_now;
@@ -41,15 +42,16 @@ mod yield_now;
 pub use blocking::spawn_blocking;
 pub use context::spawn;
 pub use echo_core::{
-    Config, ConfigError, JoinError, JoinHandle, MAX_WORKERS, Metrics, Priority, Refusal,
+    Config, ConfigError, JoinError, JoinHandle, Latency, MAX_WORKERS, Metrics, Priority, Refusal,
     SpawnWhenRoom, SubmitError, TierMetrics,
 };
 pub use platform::StdPlatform;
 pub use scheduler::{BuildError, Scheduler, SchedulerBuilder, in_scheduler_context};
+pub use task_builder::TaskBuilder;
 pub use yield_now::{YieldNow, yield_now};
 
 /// The running task's identity.
 pub mod task {
-    pub use crate::context::current;
+    pub use crate::context::{builder, current};
     pub use echo_core::{TaskId, TaskInfo, TaskName};
 }

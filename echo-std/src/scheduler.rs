@@ -2,6 +2,7 @@
 
 use crate::context;
 use crate::platform::{StdPlatform, on_any_worker};
+use crate::task_builder::TaskBuilder;
 use echo_core::{
     Config, ConfigError, JoinHandle, Metrics, Priority, SpawnWhenRoom, SubmitError, TaskName,
     TaskOptions,
@@ -34,6 +35,7 @@ pub struct SchedulerBuilder {
     global_queue_interval: Option<u32>,
     max_tasks: Option<usize>,
     pooled_slab: bool,
+    detailed_metrics: bool,
     /// The blocking pool's and the tokio bridge's settings (set by the
     /// builder methods in `blocking.rs` and `tokio_bridge.rs`).
     pub(crate) services: crate::services::ServicesConfig,
@@ -50,6 +52,7 @@ impl Default for SchedulerBuilder {
             global_queue_interval: None,
             max_tasks: None,
             pooled_slab: true,
+            detailed_metrics: true,
             services: Default::default(),
         }
     }
@@ -119,6 +122,14 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Whether to sample submit-to-first-poll latency, average queue depth
+    /// and worker busy time (default on; they cost little). Counters are
+    /// always kept.
+    pub fn detailed_metrics(mut self, on: bool) -> Self {
+        self.detailed_metrics = on;
+        self
+    }
+
     /// The core configuration this builder describes.
     fn config(&self) -> Config {
         let mut config = Config::new(self.worker_count.unwrap_or_else(num_cpus::get));
@@ -133,6 +144,7 @@ impl SchedulerBuilder {
         }
         config.max_tasks = self.max_tasks;
         config.pooled_slab = self.pooled_slab;
+        config.detailed_metrics = self.detailed_metrics;
         config
     }
 
@@ -260,18 +272,55 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match self.core.try_spawn(future, priority) {
-            Ok(handle) => handle,
-            Err(e) if e.is_full() => {
-                // Only outside the pool (inside it, nothing is refused for
-                // room), so blocking this thread is allowed.
-                let when_room = self
-                    .core
-                    .spawn_when_room(e.into_inner(), TaskOptions::new(priority));
-                crate::block_on::run(when_room).unwrap_or_else(|_| self.core.spawn_refused())
+        submit_with(&self.core, future, TaskOptions::new(priority))
+    }
+
+    /// Submits many tasks at `priority` with a single wake-up, returning
+    /// their handles in order. Cheaper than a loop of
+    /// [`submit`](Scheduler::submit) (one shard lock, one notification).
+    /// At the bound on live tasks it submits what fits, then waits for room
+    /// as `submit` does; after shutdown the remaining handles resolve to a
+    /// cancelled error.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(2).build().unwrap();
+    /// let handles = scheduler.submit_batch((0..100u32).map(|i| async move { i * 2 }), Priority::Normal);
+    /// let sum: u32 = handles.into_iter().map(|h| scheduler.block_on(h).unwrap()).sum();
+    /// assert_eq!(sum, 9900);
+    /// ```
+    pub fn submit_batch<I, F>(&self, futures: I, priority: Priority) -> Vec<JoinHandle<F::Output>>
+    where
+        I: IntoIterator<Item = F>,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut rest: Vec<F> = futures.into_iter().collect();
+        let mut handles = Vec::with_capacity(rest.len());
+        while !rest.is_empty() {
+            let (admitted, left) = self.core.spawn_batch(rest, priority);
+            handles.extend(admitted);
+            rest = left;
+            if let Some(first) = (!rest.is_empty()).then(|| rest.remove(0)) {
+                // The bound is full (or the scheduler shut down): one
+                // submission the slow way, then the rest as a batch again.
+                handles.push(self.submit(first, priority));
+                if self.core.is_shutdown() {
+                    handles.extend(rest.drain(..).map(|_| self.core.spawn_refused()));
+                }
             }
-            Err(_) => self.core.spawn_refused(),
         }
+        handles
+    }
+
+    /// A builder to name a task and set its priority before submitting it
+    /// here.
+    pub fn task(&self) -> TaskBuilder<'_> {
+        TaskBuilder::new(Some(self))
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
     }
 
     /// Submits `future` once there is room under the bound on live tasks,
@@ -444,6 +493,26 @@ impl Scheduler {
         };
         self.shutdown();
         drained
+    }
+}
+
+/// Submits on `core` like [`Scheduler::submit`]: outside the pool and at
+/// the bound, blocks the thread until there is room; refused after
+/// shutdown.
+pub(crate) fn submit_with<F>(core: &Core, future: F, options: TaskOptions) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match core.try_spawn_with(future, options.clone()) {
+        Ok(handle) => handle,
+        Err(e) if e.is_full() => {
+            // Only outside the pool (inside it, nothing is refused for
+            // room), so blocking this thread is allowed.
+            let when_room = core.spawn_when_room(e.into_inner(), options);
+            crate::block_on::run(when_room).unwrap_or_else(|_| core.spawn_refused())
+        }
+        Err(_) => core.spawn_refused(),
     }
 }
 

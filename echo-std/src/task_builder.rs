@@ -1,0 +1,114 @@
+//! `TaskBuilder`: name a task and choose its priority, then submit it.
+
+use crate::Scheduler;
+use crate::context;
+use crate::platform::StdPlatform;
+use echo_core::{JoinHandle, Priority, SpawnWhenRoom, SubmitError, TaskName, TaskOptions};
+use std::fmt;
+use std::future::Future;
+
+type Core = echo_core::Scheduler<StdPlatform>;
+
+/// Sets a task's name and priority before submitting it.
+///
+/// Get one from [`Scheduler::task`] (submits to that scheduler) or
+/// [`task::builder`](crate::task::builder) (submits to the current one,
+/// like [`spawn`](crate::spawn)). The name shows in
+/// [`task::current`](crate::task::current) and, with the `tracing` feature,
+/// on the task's span.
+///
+/// ```
+/// use echo_std::{Priority, Scheduler};
+/// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+/// let handle = scheduler
+///     .task()
+///     .name("index")
+///     .priority(Priority::Low)
+///     .submit(async { echo_std::task::current().unwrap().name().map(str::to_owned) });
+/// assert_eq!(scheduler.block_on(handle).unwrap().as_deref(), Some("index"));
+/// ```
+#[must_use = "a task builder does nothing until a submit method is called"]
+pub struct TaskBuilder<'a> {
+    scheduler: Option<&'a Scheduler>,
+    options: TaskOptions,
+}
+
+impl<'a> TaskBuilder<'a> {
+    pub(crate) fn new(scheduler: Option<&'a Scheduler>) -> Self {
+        TaskBuilder {
+            scheduler,
+            options: TaskOptions::default(),
+        }
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: impl Into<TaskName>) -> Self {
+        self.options.name = Some(name.into());
+        self
+    }
+
+    /// Sets the priority (default Normal).
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.options.priority = priority;
+        self
+    }
+
+    /// Runs `f` with the target scheduler's core.
+    fn with_core<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
+        match self.scheduler {
+            Some(s) => f(s.core()),
+            None => context::with_core(f),
+        }
+    }
+
+    /// Submits the task, as [`Scheduler::submit`] does: outside the pool
+    /// and at the bound on live tasks, it blocks until there is room; after
+    /// shutdown the handle resolves to a cancelled error.
+    ///
+    /// # Panics
+    ///
+    /// From [`task::builder`](crate::task::builder), if the calling thread
+    /// has no current scheduler.
+    #[track_caller]
+    pub fn submit<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let options = self.options.clone();
+        self.with_core(|core| crate::scheduler::submit_with(core, future, options))
+    }
+
+    /// Submits the task, or hands the future back inside the error if it is
+    /// refused (shutdown, or no room under the bound).
+    #[track_caller]
+    pub fn try_submit<F>(self, future: F) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let options = self.options.clone();
+        self.with_core(|core| core.try_spawn_with(future, options))
+    }
+
+    /// Submits the task once there is room under the bound, waiting
+    /// asynchronously; see [`Scheduler::submit_async`].
+    #[track_caller]
+    pub fn submit_async<F>(self, future: F) -> SpawnWhenRoom<F, StdPlatform>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let options = self.options.clone();
+        self.with_core(|core| core.spawn_when_room(future, options))
+    }
+}
+
+impl fmt::Debug for TaskBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskBuilder")
+            .field("name", &self.options.name)
+            .field("priority", &self.options.priority)
+            .finish()
+    }
+}
