@@ -89,6 +89,38 @@ impl Peer for EchoGlobalAlloc {
     }
 }
 
+/// Echo with only the counters: no latency, depth or busy-time sampling.
+/// Only for measuring what the detailed metrics cost.
+#[derive(Clone)]
+pub struct EchoCountersOnly(pub Arc<Scheduler>);
+
+impl Peer for EchoCountersOnly {
+    const NAME: &'static str = "echo (counters only)";
+
+    fn start(workers: usize) -> Self {
+        EchoCountersOnly(Arc::new(
+            Scheduler::builder()
+                .worker_count(workers)
+                .thread_name("echo-bench-co")
+                .detailed_metrics(false)
+                .build()
+                .expect("echo scheduler"),
+        ))
+    }
+
+    #[inline]
+    fn spawn<F>(&self, f: F, p: Priority)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.0.submit(f, p));
+    }
+
+    fn stop(self) {
+        self.0.shutdown();
+    }
+}
+
 /// tokio's multi-thread runtime. Clones hold only the handle: a clone
 /// dropped inside a task must not drop the runtime.
 #[derive(Clone)]

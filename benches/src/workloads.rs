@@ -204,6 +204,21 @@ impl<P: Peer> Bench<P> {
         self.rx.recv().unwrap();
     }
 
+    /// `n` tasks submitted from this thread as one batch (Echo only).
+    pub fn submit_batch(&self, scheduler: &echo_std::Scheduler, n: usize) {
+        self.rem.store(n, Relaxed);
+        let tasks = (0..n).map(|_| {
+            let (tx, rem) = (self.tx.clone(), self.rem.clone());
+            async move {
+                if rem.fetch_sub(1, Relaxed) == 1 {
+                    tx.send(()).unwrap();
+                }
+            }
+        });
+        drop(scheduler.submit_batch(tasks, Priority::Normal));
+        self.rx.recv().unwrap();
+    }
+
     /// A CPU-bound fan-out: from inside one task, `tasks` tasks of about
     /// `work` each (the scaling workload).
     pub fn fan_out(&self, tasks: usize, work: Duration) {

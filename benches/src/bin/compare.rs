@@ -10,7 +10,7 @@
 //! (this binary, with `--child`), so one peer's memory and threads do not
 //! count against another's.
 
-use echo_benches::peers::{AsyncExecutor, Echo, EchoGlobalAlloc, Peer, Tokio};
+use echo_benches::peers::{AsyncExecutor, Echo, EchoCountersOnly, EchoGlobalAlloc, Peer, Tokio};
 use echo_benches::special::{self, Fairness, Latency, PrioLatency};
 use echo_benches::stats::{fmt_duration, median};
 use echo_benches::sys;
@@ -18,7 +18,9 @@ use echo_benches::workloads::{Bench, THROUGHPUT};
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 7] = [
+const SPECIAL: [&str; 9] = [
+    "metrics_cost",
+    "submit_batch",
     "prio_latency",
     "fairness",
     "wake_latency",
@@ -134,6 +136,88 @@ fn main() {
     if wanted("slab_ab") {
         slab_ab(&args.workers, args.reps);
     }
+    if wanted("metrics_cost") {
+        metrics_cost(&args.workers, args.reps);
+    }
+    if wanted("submit_batch") {
+        submit_batch(&args.workers, args.reps);
+    }
+}
+
+/// Echo with detailed metrics (the default) against counters only.
+fn metrics_cost(workers: &[usize], reps: usize) {
+    println!();
+    println!(
+        "Metrics cost: Echo with its default metrics against counters only (median of {reps} interleaved runs)."
+    );
+    println!();
+    println!("| workload | W | default metrics | counters only | cost |");
+    println!("|---|---:|---:|---:|---:|");
+    for &w in workers {
+        let on = Bench::<Echo>::start(w);
+        let off = Bench::<EchoCountersOnly>::start(w);
+        for workload in ["spawn_many_local", "yield_many"] {
+            eprintln!("metrics_cost {workload} W={w} ...");
+            let [a, b] = interleaved(
+                reps,
+                [&|| assert!(on.run(workload)), &|| {
+                    assert!(off.run(workload))
+                }],
+            );
+            println!(
+                "| {workload} | {w} | {} | {} | {:+.1} % |",
+                fmt_duration(a),
+                fmt_duration(b),
+                (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0
+            );
+        }
+        on.stop();
+        off.stop();
+    }
+}
+
+/// 10 000 tasks from outside: a loop of `submit` against one `submit_batch`.
+fn submit_batch(workers: &[usize], reps: usize) {
+    println!();
+    println!(
+        "Batches: 10 000 tasks submitted from outside the pool, as a loop of `submit` and as one `submit_batch` (median of {reps} interleaved runs)."
+    );
+    println!();
+    println!("| W | loop of submit | submit_batch | speed-up |");
+    println!("|---:|---:|---:|---:|");
+    for &w in workers {
+        eprintln!("submit_batch W={w} ...");
+        let bench = Bench::<Echo>::start(w);
+        let scheduler = bench.peer.0.clone();
+        let [looped, batched] = interleaved(
+            reps,
+            [&|| bench.spawn_many_remote(), &|| {
+                bench.submit_batch(&scheduler, 10_000)
+            }],
+        );
+        println!(
+            "| {w} | {} | {} | {} |",
+            fmt_duration(looped),
+            fmt_duration(batched),
+            ratio(looped, batched)
+        );
+        bench.stop();
+    }
+}
+
+/// Runs each of `runs` `reps` times, interleaved after two warm-up rounds;
+/// the median time of each.
+fn interleaved<const N: usize>(reps: usize, runs: [&dyn Fn(); N]) -> [Duration; N] {
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::new());
+    for rep in 0..reps + 2 {
+        for (i, run) in runs.iter().enumerate() {
+            let t = timed(run);
+            if rep >= 2 {
+                times[i].push(t);
+            }
+        }
+    }
+    times.map(|mut v| median(&mut v))
 }
 
 /// The pooled slab against every task from the global allocator, both on
@@ -151,21 +235,12 @@ fn slab_ab(workers: &[usize], reps: usize) {
         let global = Bench::<EchoGlobalAlloc>::start(w);
         for workload in ["spawn_many_local", "spawn_many_remote"] {
             eprintln!("slab_ab {workload} W={w} ...");
-            let mut times: [Vec<Duration>; 2] = Default::default();
-            for rep in 0..reps + 2 {
-                for (i, t) in [
-                    timed(|| assert!(slab.run(workload))),
-                    timed(|| assert!(global.run(workload))),
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    if rep >= 2 {
-                        times[i].push(t);
-                    }
-                }
-            }
-            let [s, g] = times.map(|mut v| median(&mut v));
+            let [s, g] = interleaved(
+                reps,
+                [&|| assert!(slab.run(workload)), &|| {
+                    assert!(global.run(workload))
+                }],
+            );
             println!(
                 "| {workload} | {w} | {} | {} | {} |",
                 fmt_duration(s),
