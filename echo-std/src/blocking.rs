@@ -29,9 +29,10 @@
 //! - An aborted handle whose closure has not started yet skips the closure.
 //!   A closure that has started always runs to its end (threads cannot be
 //!   interrupted).
-//! - Shutdown: queued closures are dropped without running (their handles
-//!   were already cancelled by the scheduler's shutdown), running closures
-//!   finish, and every pool thread is joined.
+//! - Shutdown: queued closures are dropped without running, running
+//!   closures finish, and every pool thread is joined. Their handles, like
+//!   every unfinished task's, report cancellation: the relay tasks are
+//!   cancelled by the scheduler's shutdown, which comes first.
 //!
 //! Pool threads are named `{thread_name}-blocking-{n}`. They run inside the
 //! scheduler's context: [`spawn`](crate::spawn),
@@ -55,9 +56,50 @@ use std::time::Duration;
 
 type Core = echo_core::Scheduler<StdPlatform>;
 
-/// A closure for a pool thread, with its result slot inside. Dropping it
-/// without calling it closes the slot.
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A closure for a pool thread, with its result slot. Dropping it unrun
+/// closes the slot.
+type Job = Box<dyn Work>;
+
+/// A queued closure, run in two steps so that its thread counts as idle
+/// before the result is handed over: a caller that submits again as soon
+/// as it has the result finds that thread available instead of starting
+/// another.
+trait Work: Send + 'static {
+    /// Runs the closure (catching its panic), unless its handle is gone.
+    fn run(&mut self);
+    /// Hands the outcome to the relay task.
+    fn finish(self: Box<Self>);
+}
+
+struct BlockingJob<F, R> {
+    f: Option<F>,
+    outcome: Option<thread::Result<R>>,
+    sender: Sender<R>,
+}
+
+impl<F, R> Work for BlockingJob<F, R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(&mut self) {
+        let Some(f) = self.f.take() else { return };
+        if self.sender.receiver_gone() {
+            // Aborted (or cancelled) before it started: skip it.
+            return;
+        }
+        self.outcome = Some(panic::catch_unwind(AssertUnwindSafe(f)));
+    }
+
+    fn finish(self: Box<Self>) {
+        let BlockingJob {
+            outcome, sender, ..
+        } = *self;
+        if let Some(outcome) = outcome {
+            sender.send(outcome);
+        }
+    }
+}
 
 /// The builder's settings for the pool.
 #[derive(Clone, Debug)]
@@ -240,11 +282,10 @@ struct PoolState {
     queue: VecDeque<Job>,
     /// Live threads, busy or idle.
     threads: usize,
-    /// Threads waiting on `work`.
+    /// Threads that will look at the queue before they wait or exit:
+    /// those waiting on `work`, and those handing over a result. Each
+    /// queued job beyond this count needs a thread of its own.
     idle: usize,
-    /// Notifications sent to idle threads and not yet taken by one: an
-    /// idle thread is counted as available only while `idle > wakeups`.
-    wakeups: usize,
     shutdown: bool,
     /// Every thread started and not yet joined.
     handles: Vec<thread::JoinHandle<()>>,
@@ -265,7 +306,6 @@ impl BlockingPool {
                     queue: VecDeque::new(),
                     threads: 0,
                     idle: 0,
-                    wakeups: 0,
                     shutdown: false,
                     handles: Vec::new(),
                     started: 0,
@@ -303,14 +343,10 @@ impl BlockingPool {
         if handle.is_finished() {
             return handle;
         }
-        let sender = Sender(slot);
-        let job: Job = Box::new(move || {
-            if sender.receiver_gone() {
-                // Aborted (or cancelled) before it started: skip it.
-                return;
-            }
-            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-            sender.send(outcome);
+        let job: Job = Box::new(BlockingJob {
+            f: Some(f),
+            outcome: None,
+            sender: Sender(slot),
         });
         if let Err(job) = self.submit(job) {
             // Shut down meanwhile, or no thread could start: dropping the
@@ -320,21 +356,21 @@ impl BlockingPool {
         handle
     }
 
-    /// Queues `job` and makes sure a thread will take it: an idle one is
-    /// woken, or a new one started under the bound, or else a busy one
-    /// takes it when it finishes. Gives the job back after shutdown, or if
-    /// no thread exists and none could start.
+    /// Queues `job` and makes sure a thread will take it: an idle one if
+    /// there are at least as many idle threads as queued jobs, else a new
+    /// one under the bound, else a busy one when it finishes. Gives the job
+    /// back after shutdown, or if no thread exists and none could start.
     fn submit(&self, job: Job) -> Result<(), Job> {
         let mut state = self.lock();
         if state.shutdown {
             return Err(job);
         }
         state.queue.push_back(job);
-        if state.idle > state.wakeups {
-            state.wakeups += 1;
+        if state.idle >= state.queue.len() {
             drop(state);
-            // Notify after unlocking: the woken thread can take the lock
-            // at once.
+            // After unlocking, so the woken thread can take the lock at
+            // once. An idle thread that is not waiting yet misses this, but
+            // looks at the queue before it waits.
             self.shared.work.notify_one();
             return Ok(());
         }
@@ -411,17 +447,23 @@ impl PoolShared {
         });
         #[cfg(feature = "tokio")]
         let _tokio = self.tokio.enter();
+        // Started for a queued job: busy, not idle.
         let mut state = self.lock();
         loop {
             if state.shutdown {
                 break;
             }
-            if let Some(job) = state.queue.pop_front() {
+            if let Some(mut job) = state.queue.pop_front() {
                 drop(state);
-                // The job catches the closure's panic; this also catches
-                // one from dropping an unwanted result.
-                let _ = panic::catch_unwind(AssertUnwindSafe(job));
+                job.run();
+                // Idle from here: the caller may submit again the moment
+                // it has the result.
+                self.lock().idle += 1;
+                // `run` caught the closure's panic; this catches one from
+                // dropping a result nobody wants.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| job.finish()));
                 state = self.lock();
+                state.idle -= 1;
                 continue;
             }
             state.idle += 1;
@@ -431,13 +473,10 @@ impl PoolShared {
                 .unwrap_or_else(PoisonError::into_inner);
             state = guard;
             state.idle -= 1;
-            if state.wakeups > 0 {
-                // Woken for a closure (or standing in for the thread that
-                // was): go and take it.
-                state.wakeups -= 1;
-                continue;
-            }
-            if waited.timed_out() && state.queue.is_empty() {
+            // Retire after a keep-alive with nothing to do; otherwise (a
+            // notification, a spurious wake-up, or work that came with
+            // the timeout) look at the queue again.
+            if waited.timed_out() && state.queue.is_empty() && !state.shutdown {
                 break;
             }
         }

@@ -26,6 +26,14 @@
 //!   higher-tier work.
 //! - A task awaiting a lower-priority task's handle lends it its priority.
 //! - A panicking task never takes its worker down; its handle reports it.
+//! - Blocking closures go to a separate, bounded and elastic thread pool
+//!   with [`spawn_blocking`] (or [`Scheduler::spawn_blocking`]), and come
+//!   back as `JoinHandle`s.
+//! - With the `tokio` feature, tasks use tokio's sockets, timers and files
+//!   unchanged: the scheduler runs a small tokio driver of its own, or uses
+//!   a runtime you give it (see the `tokio_bridge` module). Libraries that
+//!   bring their own reactor or need only a waker (async-io,
+//!   async-channel, futures) work without any feature.
 
 mod block_on;
 mod blocking;

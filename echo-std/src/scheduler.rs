@@ -389,7 +389,9 @@ impl Scheduler {
 
     /// Runs `future` to completion on the calling thread, which blocks
     /// between polls. Inside it, [`spawn`](crate::spawn) submits to this
-    /// scheduler.
+    /// scheduler, [`spawn_blocking`](crate::spawn_blocking) uses its
+    /// blocking pool and, with the `tokio` feature, tokio resources use its
+    /// tokio runtime.
     ///
     /// # Panics
     ///

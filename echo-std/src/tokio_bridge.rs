@@ -39,6 +39,12 @@
 //!   thread. Use [`echo_std::spawn`](crate::spawn) for work.
 //! - After shutdown the driver is gone: tokio resources kept outside the
 //!   scheduler stop making progress (their operations fail).
+//! - A tokio resource binds to a runtime when it is *created* (a `Sleep`,
+//!   a `TcpStream`): create it inside a task or inside the future given to
+//!   `block_on`, not on a thread outside the context
+//!   (`scheduler.block_on(tokio::time::sleep(d))` creates the `Sleep`
+//!   before `block_on` enters the context, and panics; write
+//!   `scheduler.block_on(async { tokio::time::sleep(d).await })`).
 //! - Blocking pool threads are separate from tokio's:
 //!   [`spawn_blocking`](crate::spawn_blocking) uses Echo's pool; tokio's
 //!   `spawn_blocking` (and so `tokio::fs`) uses the runtime's.
