@@ -81,9 +81,19 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Samples the depth of each tier's queues as worker `w` sees them: its
-    /// own ring and the injector. Taken every `global_queue_interval` ticks.
+    /// own ring and the injector. Taken every fourth injector-first tick
+    /// (every 124 ticks with the default K).
     fn sample_depth(&self, w: usize) {
         let worker = &self.workers[w];
+        {
+            // SAFETY: owner's thread, short borrow.
+            let local = unsafe { worker.local_mut() };
+            if local.until_depth > 0 {
+                local.until_depth -= 1;
+                return;
+            }
+            local.until_depth = 3;
+        }
         for tier in Priority::ALL {
             let counters = &worker.counters.tiers[tier.index()];
             counters
