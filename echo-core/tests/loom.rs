@@ -1,8 +1,43 @@
 //! Loom models of echo-core's atomic protocols, one module per protocol.
 //!
-//! Run: `RUSTFLAGS="--cfg echo_loom -C debug-assertions"
-//! LOOM_MAX_PREEMPTIONS=2 cargo test -p echo-core --release --test loom`.
+//! Run (what CI runs):
+//!
+//! ```sh
+//! RUSTFLAGS="--cfg echo_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+//!     CARGO_TARGET_DIR=target/loom cargo test -p echo-core --release --test loom
+//! ```
+//!
+//! Deeper: `LOOM_MAX_PREEMPTIONS=3` (or unset, for no bound). Add
+//! `-- --nocapture --test-threads=1` to see each model's execution count
+//! and time.
 #![cfg(echo_loom)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 #[path = "loom/deque.rs"]
 mod deque;
+#[path = "loom/idle.rs"]
+mod idle;
+#[path = "loom/slab.rs"]
+mod slab;
+#[path = "loom/state.rs"]
+mod state;
+
+/// Runs `body` under `loom::model`, and prints how many executions loom
+/// explored and how long that took.
+pub(crate) fn model(name: &str, body: impl Fn() + Send + Sync + 'static) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let started = Instant::now();
+    loom::model(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        body();
+    });
+    eprintln!(
+        "loom model {name}: {} executions in {:.2?}",
+        runs.load(Ordering::Relaxed),
+        started.elapsed()
+    );
+}
