@@ -288,17 +288,17 @@ impl fmt::Display for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "| tier   | submitted | completed | panicked | cancelled |     polls | queued | avg queued | first-poll p50 |   p99 |   max |"
+            "| tier   | submitted | completed | panicked | cancelled |     polls | queued | avg queued | 1st poll p50 |      p99 |      max |"
         )?;
         writeln!(
             f,
-            "|--------|----------:|----------:|---------:|----------:|----------:|-------:|-----------:|---------------:|------:|------:|"
+            "|--------|----------:|----------:|---------:|----------:|----------:|-------:|-----------:|-------------:|---------:|---------:|"
         )?;
         for p in Priority::ALL {
             let m = self.tier(p);
             writeln!(
                 f,
-                "| {:<6} | {:>9} | {:>9} | {:>8} | {:>9} | {:>9} | {:>6} | {:>10.1} | {:>14} | {:>5} | {:>5} |",
+                "| {:<6} | {:>9} | {:>9} | {:>8} | {:>9} | {:>9} | {:>6} | {:>10.1} | {:>12} | {:>8} | {:>8} |",
                 p.name(),
                 m.submitted,
                 m.completed,

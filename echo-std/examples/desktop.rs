@@ -5,10 +5,18 @@
 //!   yielding between slices), kept at four per worker.
 //! - Maintenance: a Low task every 50 ms (2 ms of work).
 //!
+//! - Saving: a blocking file write every 200 ms on the blocking pool
+//!   (`spawn_blocking`), awaited by a Low task.
+//! - With `--features tokio`, effects use tokio through the bridge: the
+//!   autosave writes with `tokio::fs`, and a Normal "sync" effect does a
+//!   TCP round trip with a local tokio echo server every 50 ms, with a
+//!   `tokio::time::timeout`.
+//!
 //! It runs for a few seconds, then prints each tier's submit-to-first-poll
 //! latency and the scheduler's metrics.
 //!
 //! `cargo run --release -p echo-std --example desktop [seconds]`
+//! `cargo run --release -p echo-std --features tokio --example desktop`
 
 use echo_std::{Priority, Scheduler};
 use std::future::Future;
@@ -82,6 +90,77 @@ fn background_job(
     drop(s.submit(job, Priority::Normal));
 }
 
+/// Saves the "document": without the tokio feature, a blocking write on the
+/// blocking pool; with it, `tokio::fs`.
+async fn autosave(saves: Arc<AtomicUsize>) {
+    let path = std::env::temp_dir().join(format!("echo-desktop-{}.txt", std::process::id()));
+    let text = format!("saved at {:?}\n", Instant::now());
+    #[cfg(not(feature = "tokio"))]
+    let written = echo_std::spawn_blocking(move || std::fs::write(&path, text))
+        .await
+        .expect("the blocking pool runs the save");
+    #[cfg(feature = "tokio")]
+    let written = tokio::fs::write(&path, text).await;
+    if written.is_ok() {
+        saves.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Effects that use tokio through the bridge.
+#[cfg(feature = "tokio")]
+mod bridge {
+    use echo_std::{Priority, Scheduler};
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Starts a local echo server as an Echo task; returns the round-trip
+    /// counter, the server's address and its task.
+    pub fn start(
+        scheduler: &Scheduler,
+    ) -> (Arc<AtomicUsize>, SocketAddr, echo_std::JoinHandle<()>) {
+        let listener = scheduler
+            .block_on(async { tokio::net::TcpListener::bind("127.0.0.1:0").await })
+            .expect("bind the sync server");
+        let addr = listener.local_addr().expect("server address");
+        let server = scheduler.submit(
+            async move {
+                while let Ok((mut conn, _)) = listener.accept().await {
+                    drop(echo_std::spawn(
+                        async move {
+                            let mut buf = [0u8; 64];
+                            while let Ok(n @ 1..) = conn.read(&mut buf).await {
+                                if conn.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        },
+                        Priority::Normal,
+                    ));
+                }
+            },
+            Priority::Normal,
+        );
+        (Arc::new(AtomicUsize::new(0)), addr, server)
+    }
+
+    /// One round trip, bounded by a timeout.
+    pub async fn sync(server: SocketAddr, done: Arc<AtomicUsize>) {
+        let round_trip = async {
+            let mut conn = tokio::net::TcpStream::connect(server).await?;
+            conn.write_all(b"sync").await?;
+            let mut buf = [0u8; 4];
+            conn.read_exact(&mut buf).await?;
+            Ok::<_, std::io::Error>(buf == *b"sync")
+        };
+        if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_millis(500), round_trip).await {
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -116,6 +195,9 @@ fn main() {
             jobs_done.clone(),
         );
     }
+    let saves = Arc::new(AtomicUsize::new(0));
+    #[cfg(feature = "tokio")]
+    let (syncs, server, server_task) = bridge::start(&scheduler);
 
     let start = Instant::now();
     let end = start + Duration::from_secs(seconds);
@@ -141,6 +223,22 @@ fn main() {
                 }),
                 Priority::Low,
             ));
+            let tick = next_maintenance.duration_since(start).as_millis() as u64;
+            if tick % 200 == 0 {
+                drop(scheduler.submit(
+                    timed(Priority::Low, &stats, autosave(saves.clone())),
+                    Priority::Low,
+                ));
+            }
+            #[cfg(feature = "tokio")]
+            drop(scheduler.submit(
+                timed(
+                    Priority::Normal,
+                    &stats,
+                    bridge::sync(server, syncs.clone()),
+                ),
+                Priority::Normal,
+            ));
             next_maintenance += Duration::from_millis(50);
         }
         let wake = next_frame.min(next_maintenance);
@@ -149,13 +247,21 @@ fn main() {
         }
     }
     stop.store(true, Ordering::Relaxed);
+    #[cfg(feature = "tokio")]
+    server_task.abort(); // the accept loop would wait forever
     let drained = scheduler.shutdown_timeout(Duration::from_secs(2));
 
     println!(
-        "ran {:.1} s: {} UI frames, {} background jobs; drained cleanly: {drained}",
+        "ran {:.1} s: {} UI frames, {} background jobs, {} autosaves; drained cleanly: {drained}",
         start.elapsed().as_secs_f64(),
         frames.load(Ordering::Relaxed),
         jobs_done.load(Ordering::Relaxed),
+        saves.load(Ordering::Relaxed),
+    );
+    #[cfg(feature = "tokio")]
+    println!(
+        "tokio bridge: {} TCP round trips to the local sync server",
+        syncs.load(Ordering::Relaxed)
     );
     println!();
     println!("submit-to-first-poll latency");

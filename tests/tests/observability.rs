@@ -47,7 +47,7 @@ fn metrics_report_first_poll_latency_queue_depth_and_busy_share() {
     assert!(m.worker_busy.iter().all(|b| (0.0..=1.0).contains(b)));
     let table = m.to_string();
     assert!(
-        table.contains("first-poll p50") && table.contains("busy"),
+        table.contains("1st poll p50") && table.contains("busy"),
         "{table}"
     );
 
