@@ -61,12 +61,17 @@ fn main() {
         let (s, stop) = (scheduler.clone(), stop.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                drop(s.task().name("housekeeping").priority(Priority::Low).submit(async {
-                    for _ in 0..10 {
-                        spin(Duration::from_micros(50));
-                        echo_std::yield_now().await;
-                    }
-                }));
+                drop(
+                    s.task()
+                        .name("housekeeping")
+                        .priority(Priority::Low)
+                        .submit(async {
+                            for _ in 0..10 {
+                                spin(Duration::from_micros(50));
+                                echo_std::yield_now().await;
+                            }
+                        }),
+                );
                 std::thread::sleep(Duration::from_millis(2));
             }
         })

@@ -330,8 +330,14 @@ impl State {
     /// A waker is used by `wake_by_ref`.
     pub fn wake_by_ref(&self) -> Notify {
         self.update(|s| {
-            if s.is_complete() || s.is_notified() {
+            if s.is_complete() {
                 (None, Notify::Nothing)
+            } else if s.is_notified() {
+                // Already notified, but still write (the same word): the
+                // claim that runs the next poll must read from this write,
+                // so that it sees what the waker did before waking (found
+                // by the loom model `wake_by_ref_during_a_poll`).
+                (Some(s), Notify::Nothing)
             } else if s.is_running() {
                 (Some(Snapshot(s.0 | NOTIFIED)), Notify::Nothing)
             } else {
@@ -404,12 +410,12 @@ impl State {
     /// already completed (the completer may be using the waker).
     pub fn unset_join_waker(&self) -> Result<(), Snapshot> {
         self.update(|s| {
-            debug_assert!(s.has_join_interest() && s.has_join_waker());
             if s.is_complete() {
-                (None, Err(s))
-            } else {
-                (Some(Snapshot(s.0 & !JOIN_WAKER)), Ok(()))
+                // The completer may already have cleared JOIN_WAKER.
+                return (None, Err(s));
             }
+            debug_assert!(s.has_join_interest() && s.has_join_waker());
+            (Some(Snapshot(s.0 & !JOIN_WAKER)), Ok(()))
         })
     }
 
