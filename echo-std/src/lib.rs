@@ -36,6 +36,7 @@
 //!   async-channel, futures) work without any feature.
 
 mod block_on;
+mod clock;
 mod blocking;
 mod context;
 mod park;

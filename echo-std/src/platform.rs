@@ -1,5 +1,6 @@
 //! `StdPlatform`: the core's host services on an operating system.
 
+use crate::clock::Clock;
 use crate::park::Parker;
 use echo_core::{PanicPayload, Platform};
 use std::cell::Cell;
@@ -15,11 +16,11 @@ thread_local! {
 /// Threads, parking, the clock and panic containment from `std`.
 ///
 /// Each worker has its own parker (an atomic token before a mutex and
-/// condvar); the clock is `Instant`; panics are contained with
-/// `catch_unwind`.
+/// condvar); the clock is the invariant TSC where there is one, else
+/// `Instant`; panics are contained with `catch_unwind`.
 pub struct StdPlatform {
     parkers: Box<[Parker]>,
-    origin: Instant,
+    clock: Clock,
     seed: u64,
 }
 
@@ -30,14 +31,14 @@ impl StdPlatform {
         h.write_usize(workers);
         StdPlatform {
             parkers: (0..workers).map(|_| Parker::default()).collect(),
-            origin: Instant::now(),
+            clock: Clock::new(),
             seed: h.finish(),
         }
     }
 
     /// The instant the platform's clock counts from.
     pub fn origin(&self) -> Instant {
-        self.origin
+        self.clock.origin()
     }
 
     fn id(&self) -> usize {
@@ -57,8 +58,9 @@ unsafe impl Platform for StdPlatform {
         self.parkers[worker].unpark();
     }
 
+    #[inline]
     fn now_nanos(&self) -> u64 {
-        self.origin.elapsed().as_nanos() as u64
+        self.clock.now_nanos()
     }
 
     fn random_seed(&self) -> u64 {
