@@ -798,6 +798,22 @@ pub(crate) unsafe fn current_priority<P: Platform>(ptr: NonNull<Header>) -> Opti
     Some(task.state().load().priority())
 }
 
+/// Vtable hook: if this thread is the worker polling the task at `ptr`,
+/// record a wake with it.
+pub(crate) unsafe fn self_wake<P: Platform>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: the caller holds a reference to the task.
+    let shared = unsafe { shared_of::<P>(ptr) };
+    let Some(w) = shared.current_worker() else {
+        return false;
+    };
+    let worker = &shared.workers[w];
+    if worker.current() != Some(RawTask::from_header(ptr)) {
+        return false;
+    }
+    worker.set_self_woken(true);
+    true
+}
+
 /// A handle to a scheduler: submit tasks, drive workers, shut down.
 ///
 /// The host starts one thread per worker and calls

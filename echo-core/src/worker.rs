@@ -52,6 +52,8 @@ pub(crate) struct Worker {
     local: UnsafeCell<Local>,
     heap: UnsafeCell<Heap>,
     current: UnsafeCell<Option<RawTask>>,
+    /// The task being polled woke itself (see `State::after_poll_woken`).
+    self_woken: UnsafeCell<bool>,
 }
 
 // SAFETY: the cells are owner-only (see the module docs); everything else
@@ -80,6 +82,7 @@ impl Worker {
             }),
             heap: UnsafeCell::new(Heap::new(index as u32)),
             current: UnsafeCell::new(None),
+            self_woken: UnsafeCell::new(false),
         }
     }
 
@@ -120,6 +123,20 @@ impl Worker {
         // SAFETY: written only by the owner between polls; callers are the
         // owner's thread (the platform's `current_worker` contract).
         self.current.with(|p| unsafe { *p })
+    }
+
+    /// Records (or clears) a self-wake of the task being polled.
+    /// Owner-only, like `current`.
+    #[inline]
+    pub(crate) fn set_self_woken(&self, woken: bool) {
+        // SAFETY: owner-only: only the polling thread (the owner) gets here.
+        self.self_woken.with_mut(|p| unsafe { *p = woken });
+    }
+
+    #[inline]
+    fn self_woken(&self) -> bool {
+        // SAFETY: owner-only.
+        self.self_woken.with(|p| unsafe { *p })
     }
 
     #[inline]
@@ -248,9 +265,13 @@ impl<P: Platform> Shared<P> {
         // SAFETY: RUNNING is ours and `sched` is the task's scheduler.
         let outcome = unsafe { task.poll(sched, &mut cx) };
         worker.set_current(None);
+        let woken = worker.self_woken();
+        if woken {
+            worker.set_self_woken(false);
+        }
         counters.polls.inc();
         match outcome {
-            PollOutcome::Pending => match task.state().after_poll() {
+            PollOutcome::Pending => match task.state().after_poll_woken(woken) {
                 AfterPoll::Idle => {}
                 AfterPoll::Reschedule(p) => {
                     self.schedule_on_worker(w, Entry::from_raw(task), p);

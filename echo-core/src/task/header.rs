@@ -100,6 +100,9 @@ pub(crate) struct Vtable {
     /// The priority of the task running on the calling thread, if the
     /// thread is a worker of this task's scheduler.
     pub(crate) current_priority: unsafe fn(NonNull<Header>) -> Option<Priority>,
+    /// If the calling thread is the worker polling this task right now,
+    /// records a wake there and returns true.
+    pub(crate) self_wake: unsafe fn(NonNull<Header>) -> bool,
     /// Where the trailer starts.
     pub(crate) trailer_offset: usize,
     /// For a large task: its distance from its page header.

@@ -62,6 +62,7 @@ where
         schedule: scheduler::schedule_entry::<P>,
         dealloc: dealloc::<F, P>,
         current_priority: scheduler::current_priority::<P>,
+        self_wake: scheduler::self_wake::<P>,
         trailer_offset: mem::offset_of!(Cell<F>, trailer),
         large_offset: crate::slab::large_offset(mem::align_of::<Cell<F>>()),
     };
@@ -192,6 +193,14 @@ impl RawTask {
     pub(crate) unsafe fn dealloc(self) {
         // SAFETY: forwarded contract.
         unsafe { (self.header().vtable.dealloc)(self.0) }
+    }
+
+    /// Records a wake with the worker polling this task, if that is the
+    /// calling thread.
+    #[inline]
+    pub(crate) fn self_wake(self) -> bool {
+        // SAFETY: the caller (a waker) holds a reference.
+        unsafe { (self.header().vtable.self_wake)(self.0) }
     }
 
     /// Drops one reference, freeing the task if it was the last.

@@ -33,6 +33,11 @@ unsafe fn wake(data: *const ()) {
 
 unsafe fn wake_by_ref(data: *const ()) {
     let task = raw(data);
+    // A task waking itself while it is polled (`yield_now`) tells its
+    // worker directly, without an atomic read-modify-write.
+    if task.self_wake() {
+        return;
+    }
     if let Notify::Submit(p) = task.state().wake_by_ref() {
         // SAFETY: the transition took a new reference for the entry.
         unsafe { task.schedule(p) };
