@@ -10,6 +10,7 @@
 use crate::Priority;
 use crate::deque::Deque;
 use crate::metrics::Counters;
+use crate::padded::CachePadded;
 use crate::platform::Platform;
 use crate::scheduler::Shared;
 use crate::slab::Heap;
@@ -46,7 +47,9 @@ pub(crate) struct Local {
 
 /// One worker's state.
 pub(crate) struct Worker {
-    rings: [Deque<Entry>; 2],
+    /// The rings thieves read; padded so that the owner's writes to the
+    /// fields below (counters every poll) do not share their lines.
+    rings: CachePadded<[Deque<Entry>; 2]>,
     pub(crate) counters: Counters,
     running: AtomicBool,
     local: UnsafeCell<Local>,
@@ -66,7 +69,7 @@ impl Worker {
     pub(crate) fn new(index: usize, seed: u64) -> Worker {
         let seed = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Worker {
-            rings: [Deque::new(), Deque::new()],
+            rings: CachePadded([Deque::new(), Deque::new()]),
             counters: Counters::default(),
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
