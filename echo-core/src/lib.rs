@@ -38,6 +38,7 @@ extern crate std;
 
 mod config;
 pub mod deque;
+mod handle;
 mod idle;
 pub mod inject;
 mod metrics;
@@ -46,7 +47,9 @@ mod platform;
 mod priority;
 mod room;
 mod scheduler;
+mod shutdown;
 mod slab;
+mod spawn;
 mod spin;
 mod steal;
 mod sync;
@@ -54,11 +57,12 @@ mod task;
 mod worker;
 
 pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
+pub use handle::Scheduler;
 pub use metrics::{Latency, Metrics, TierMetrics};
 pub use platform::{PanicPayload, Platform};
 pub use priority::Priority;
 pub use room::SpawnWhenRoom;
-pub use scheduler::{Scheduler, TaskOptions};
+pub use spawn::TaskOptions;
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
 
 #[cfg(all(test, not(echo_loom)))]

@@ -17,7 +17,8 @@
 
 use crate::config::{Refusal, SubmitError};
 use crate::platform::Platform;
-use crate::scheduler::{Shared, TaskOptions};
+use crate::scheduler::Shared;
+use crate::spawn::TaskOptions;
 use crate::spin::SpinLock;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::task::JoinHandle;

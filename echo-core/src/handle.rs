@@ -1,0 +1,250 @@
+//! `Scheduler`: the public handle to a scheduler.
+
+use crate::Priority;
+use crate::config::{Config, ConfigError, SubmitError};
+use crate::idle::Idle;
+use crate::inject::Injector;
+use crate::metrics::{Counters, Metrics};
+use crate::padded::CachePadded;
+use crate::platform::Platform;
+use crate::room::{Room, SpawnWhenRoom};
+use crate::scheduler::Shared;
+use crate::slab::{self, LargeList, PagePool};
+use crate::spawn::{MAX_SHARDS, Shard, TaskOptions};
+use crate::spin::SpinLock;
+use crate::sync::{Arc, AtomicBool, AtomicUsize};
+use crate::task::info::IdClock;
+use crate::task::{JoinHandle, TaskInfo};
+use crate::worker::Worker;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::future::Future;
+
+/// A handle to a scheduler: submit tasks, drive workers, shut down.
+///
+/// The host starts one thread per worker and calls
+/// [`run_worker`](Scheduler::run_worker) on each, or, single-threaded,
+/// calls [`run_until_idle`](Scheduler::run_until_idle) from its own loop.
+/// Cloning the handle is cheap. Call [`shutdown`](Scheduler::shutdown)
+/// before the last handle goes: tasks hold the scheduler's memory until
+/// shutdown cancels them.
+pub struct Scheduler<P: Platform> {
+    shared: Arc<Shared<P>>,
+}
+
+impl<P: Platform> Clone for Scheduler<P> {
+    fn clone(&self) -> Self {
+        Scheduler {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<P: Platform> Scheduler<P> {
+    /// Makes a scheduler; no worker runs until the host calls
+    /// [`run_worker`](Scheduler::run_worker) or
+    /// [`run_until_idle`](Scheduler::run_until_idle).
+    pub fn new(platform: P, config: Config) -> Result<Scheduler<P>, ConfigError> {
+        config.validate()?;
+        let n = config.worker_count;
+        let seed = platform.random_seed();
+        let workers = (0..n)
+            .map(|i| CachePadded(Worker::new(i, seed)))
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        let shard_count = n.clamp(2, MAX_SHARDS);
+        let shards = (0..shard_count)
+            .map(|s| {
+                let source = (crate::config::MAX_WORKERS + 1 + s) as u64;
+                CachePadded(SpinLock::new(Shard {
+                    heap: slab::Heap::new((n + s) as u32),
+                    ids: IdClock::new(source),
+                }))
+            })
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        let max_tasks = config.max_tasks;
+        let started_nanos = platform.now_nanos();
+        let shared = Shared {
+            platform,
+            idle: Idle::new(n),
+            config,
+            workers,
+            injectors: [Injector::new(), Injector::new(), Injector::new()],
+            closed: AtomicBool::new(false),
+            finishing: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            shards,
+            large: LargeList::new(),
+            remote: CachePadded(Counters::default()),
+            names: SpinLock::new(BTreeMap::new()),
+            pool: PagePool::new(),
+            room: max_tasks.map(Room::new),
+            started_nanos,
+        };
+        Ok(Scheduler {
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// The platform this scheduler runs on.
+    pub fn platform(&self) -> &P {
+        &self.shared.platform
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The number of workers.
+    pub fn worker_count(&self) -> usize {
+        self.shared.workers.len()
+    }
+
+    /// Submits `future` at `priority`. If the scheduler has shut down, the
+    /// future is dropped and the handle resolves to a cancelled
+    /// [`JoinError`](crate::JoinError); use
+    /// [`try_spawn`](Scheduler::try_spawn) to get the future back instead.
+    pub fn spawn<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn(future, priority)
+            .unwrap_or_else(|_refused| JoinHandle::refused())
+    }
+
+    /// A handle for a submission that was refused: it resolves to a
+    /// cancelled [`JoinError`](crate::JoinError).
+    pub fn spawn_refused<T>(&self) -> JoinHandle<T> {
+        JoinHandle::refused()
+    }
+
+    /// Submits `future` at `priority`, or hands it back inside the error if
+    /// the scheduler refuses it.
+    pub fn try_spawn<F>(
+        &self,
+        future: F,
+        priority: Priority,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(&self.shared, future, TaskOptions::new(priority))
+    }
+
+    /// Submits `future` once there is room under the bound on live tasks
+    /// (`Config::max_tasks`), waiting asynchronously until there is. Without
+    /// a bound, or on a worker, it submits at the first poll.
+    pub fn spawn_when_room<F>(&self, future: F, options: TaskOptions) -> SpawnWhenRoom<F, P>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        SpawnWhenRoom::new(self.shared.clone(), future, options)
+    }
+
+    /// Submits many tasks at `priority` with one wake-up, and returns the
+    /// handles of those admitted, in order, with the futures that were not:
+    /// the rest of the list from the first that met shutdown or, outside
+    /// the pool, did not fit under `Config::max_tasks`.
+    pub fn spawn_batch<F>(
+        &self,
+        futures: Vec<F>,
+        priority: Priority,
+    ) -> (Vec<JoinHandle<F::Output>>, Vec<F>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn_batch(&self.shared, futures, priority)
+    }
+
+    /// Submits `future` with options (priority, name).
+    pub fn try_spawn_with<F>(
+        &self,
+        future: F,
+        options: TaskOptions,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(&self.shared, future, options)
+    }
+
+    /// Runs worker `index`'s loop on the calling thread until shutdown.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below the worker count, or worker `index` is
+    /// already running on another thread.
+    pub fn run_worker(&self, index: usize) {
+        self.shared.run(index, false);
+    }
+
+    /// Runs worker `index` on the calling thread until it finds no work,
+    /// and returns how many entries it ran. For a host that drives the
+    /// scheduler from its own loop: after this returns, a submission calls
+    /// `Platform::unpark(index)`, which tells the host to call again.
+    ///
+    /// # Panics
+    ///
+    /// As [`run_worker`](Scheduler::run_worker).
+    pub fn run_until_idle(&self, index: usize) -> usize {
+        self.shared.run(index, true)
+    }
+
+    /// Stops the scheduler: later submissions are refused, each worker
+    /// finishes its current poll and leaves its loop, and every other task
+    /// is cancelled (its future dropped once, its handle sees
+    /// `Cancelled`). If no worker is running, that happens before this
+    /// returns; otherwise the last worker to leave does it.
+    pub fn shutdown(&self) {
+        self.shared.shutdown();
+    }
+
+    /// Whether [`shutdown`](Scheduler::shutdown) was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Whether shutdown has completed: every task was cancelled or had
+    /// finished, and the queues are empty.
+    pub fn is_terminated(&self) -> bool {
+        self.shared.is_finished()
+    }
+
+    /// Whether the calling thread is one of this scheduler's workers.
+    pub fn is_worker_thread(&self) -> bool {
+        self.shared.current_worker().is_some()
+    }
+
+    /// Tasks submitted and not yet finished.
+    pub fn live_tasks(&self) -> usize {
+        self.shared.live_tasks()
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        self.shared.metrics()
+    }
+
+    /// The task running on the calling thread, if it is a worker of this
+    /// scheduler polling a task.
+    pub fn current_task(&self) -> Option<TaskInfo> {
+        self.shared.current_task()
+    }
+}
+
+impl<P: Platform> core::fmt::Debug for Scheduler<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("workers", &self.worker_count())
+            .field("shut_down", &self.is_shutdown())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,353 @@
+//! Submission: making tasks on a worker (its own heap, no atomics) or from
+//! outside the pool (a locked shard), alone or in batches, under the bound
+//! on live tasks.
+
+use crate::Priority;
+use crate::config::{Refusal, SubmitError};
+use crate::platform::Platform;
+use crate::room::Room;
+use crate::scheduler::Shared;
+use crate::slab::{self, KeepAlive, Slot, class_for};
+use crate::sync::{Arc, Ordering};
+use crate::task::info::IdClock;
+use crate::task::raw::{Entry, NewTask, RawTask, cell_layout};
+use crate::task::{JoinHandle, TaskName};
+use alloc::vec::Vec;
+use core::future::Future;
+use core::marker::PhantomData;
+
+/// Shards serving submissions from outside the pool.
+pub(crate) const MAX_SHARDS: usize = 16;
+
+/// Options for one submission.
+///
+/// ```
+/// use echo_core::{Priority, TaskOptions};
+/// let opts = TaskOptions::new(Priority::Low).name("indexer");
+/// assert_eq!(opts.priority, Priority::Low);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TaskOptions {
+    /// The tier to run at.
+    pub priority: Priority,
+    /// A name, visible in [`TaskInfo`](crate::TaskInfo).
+    pub name: Option<TaskName>,
+}
+
+impl TaskOptions {
+    /// Options with this priority and no name.
+    pub fn new(priority: Priority) -> TaskOptions {
+        TaskOptions {
+            priority,
+            name: None,
+        }
+    }
+
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<TaskName>) -> TaskOptions {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// The allocation shard for submissions from threads outside the pool.
+pub(crate) struct Shard {
+    pub(crate) heap: slab::Heap,
+    pub(crate) ids: IdClock,
+}
+
+/// The slab class of `Cell<F>`, computed once per future type.
+struct ClassOf<F>(PhantomData<F>);
+
+impl<F: Future> ClassOf<F> {
+    const SIZE: usize = cell_layout::<F>().0;
+    const ALIGN: usize = cell_layout::<F>().1;
+    const CLASS: Option<usize> = class_for(Self::SIZE, Self::ALIGN);
+}
+
+unsafe fn keep_acquire<P: Platform>(ptr: *const ()) {
+    // SAFETY: `ptr` came from `Arc::as_ptr` of a live `Arc<Shared<P>>`.
+    unsafe { Arc::increment_strong_count(ptr.cast::<Shared<P>>()) }
+}
+
+unsafe fn keep_release<P: Platform>(ptr: *const ()) {
+    // SAFETY: releases a count taken by `keep_acquire`.
+    unsafe { Arc::decrement_strong_count(ptr.cast::<Shared<P>>()) }
+}
+
+impl<P: Platform> Shared<P> {
+    fn keep_alive(this: &Arc<Self>) -> KeepAlive {
+        KeepAlive {
+            ptr: Arc::as_ptr(this).cast(),
+            acquire: keep_acquire::<P>,
+            release: keep_release::<P>,
+        }
+    }
+
+    /// Submits a task from whichever thread calls.
+    pub(crate) fn spawn<F>(
+        this: &Arc<Self>,
+        future: F,
+        opts: TaskOptions,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if this.closed.load(Ordering::Acquire) {
+            return Err(SubmitError::new(future, Refusal::ShutDown));
+        }
+        match this.current_worker() {
+            Some(w) => {
+                // Inside the pool: always admitted (see `room.rs`).
+                if let Some(room) = &this.room {
+                    room.admit();
+                }
+                Ok(Self::spawn_local(this, w, future, opts))
+            }
+            None => {
+                if let Some(room) = &this.room {
+                    if !room.try_admit() {
+                        return Err(SubmitError::new(future, Refusal::Full));
+                    }
+                }
+                Self::spawn_remote(this, future, opts).inspect_err(|_| this.task_finished())
+            }
+        }
+    }
+
+    /// The bound on live tasks, if one is set.
+    pub(crate) fn room(&self) -> Option<&Room> {
+        self.room.as_ref()
+    }
+
+    /// A task finished (completed, panicked or was cancelled): give back
+    /// its room under the bound.
+    #[inline]
+    pub(crate) fn task_finished(&self) {
+        if let Some(room) = &self.room {
+            room.release();
+        }
+    }
+
+    fn spawn_local<F>(
+        this: &Arc<Self>,
+        w: usize,
+        future: F,
+        opts: TaskOptions,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let priority = opts.priority;
+        let raw = Self::make_local(this, w, future, opts);
+        this.schedule_on_worker(w, Entry::from_raw(raw), priority);
+        JoinHandle::new(raw)
+    }
+
+    /// Allocates, writes and counts a task on worker `w` (the caller's).
+    fn make_local<F>(this: &Arc<Self>, w: usize, future: F, opts: TaskOptions) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let worker = &this.workers[w];
+        let priority = opts.priority;
+        let id = worker.next_task_id(this.platform.now_nanos());
+        let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
+        let new = NewTask {
+            priority,
+            id,
+            large: class.is_none(),
+            named: opts.name.is_some(),
+        };
+        if let Some(name) = opts.name {
+            this.names.lock().insert(id, name);
+        }
+        let slot = match class {
+            Some(class) => {
+                // SAFETY: this thread is worker `w`, the heap's owner, and no
+                // other borrow of the heap is live (allocation calls no user
+                // code).
+                let heap = unsafe { worker.heap_mut() };
+                heap.alloc(class, &Self::keep_alive(this), &this.pool)
+            }
+            None => this.large.alloc(
+                ClassOf::<F>::SIZE,
+                ClassOf::<F>::ALIGN,
+                &Self::keep_alive(this),
+            ),
+        };
+        // SAFETY: the slot fits `Cell<F>` (class chosen from its layout) and
+        // belongs to this scheduler's slab, small or large as `new` says.
+        let raw = unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) };
+        worker.counters.tiers[priority.index()].submitted.inc();
+        raw
+    }
+
+    /// As `spawn_local` for a batch: queues without waking anyone.
+    fn spawn_local_quiet<F>(
+        this: &Arc<Self>,
+        w: usize,
+        future: F,
+        priority: Priority,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let raw = Self::make_local(this, w, future, TaskOptions::new(priority));
+        let entry = Entry::from_raw(raw);
+        if priority == Priority::High {
+            this.injectors[priority.index()].push(entry);
+        } else {
+            // SAFETY: the caller runs as worker `w`, the ring's owner.
+            unsafe {
+                this.workers[w]
+                    .ring(priority)
+                    .push(entry, &this.injectors[priority.index()])
+            };
+        }
+        JoinHandle::new(raw)
+    }
+
+    fn spawn_remote<F>(
+        this: &Arc<Self>,
+        future: F,
+        opts: TaskOptions,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let priority = opts.priority;
+        let raw = {
+            let mut shard = this.lock_shard();
+            // Re-checked under the lock: the shutdown walk holds each shard's
+            // lock once `closed` is set, so a task made here is either seen
+            // by the walk or refused.
+            if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
+                return Err(SubmitError::new(future, Refusal::ShutDown));
+            }
+            Self::make_remote(this, &mut shard, future, opts)
+        };
+        this.remote.tiers[priority.index()].submitted.add_shared(1);
+        this.push_injector(Entry::from_raw(raw), priority);
+        Ok(JoinHandle::new(raw))
+    }
+
+    /// Allocates and writes a task in a shard (whose lock the caller holds,
+    /// having checked `closed` under it).
+    fn make_remote<F>(this: &Arc<Self>, shard: &mut Shard, future: F, opts: TaskOptions) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = shard.ids.next(this.platform.now_nanos());
+        let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
+        let new = NewTask {
+            priority: opts.priority,
+            id,
+            large: class.is_none(),
+            named: opts.name.is_some(),
+        };
+        if let Some(name) = opts.name {
+            this.names.lock().insert(id, name);
+        }
+        let slot: Slot = match class {
+            Some(class) => shard.heap.alloc(class, &Self::keep_alive(this), &this.pool),
+            None => this.large.alloc(
+                ClassOf::<F>::SIZE,
+                ClassOf::<F>::ALIGN,
+                &Self::keep_alive(this),
+            ),
+        };
+        // SAFETY: as in `spawn_local`.
+        unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) }
+    }
+
+    /// Submits many tasks with one wake-up. Returns the handles of the tasks
+    /// admitted, in order, and the futures that were not (the rest of the
+    /// list, from the first that did not fit under the bound or met
+    /// shutdown).
+    pub(crate) fn spawn_batch<F>(
+        this: &Arc<Self>,
+        futures: Vec<F>,
+        priority: Priority,
+    ) -> (Vec<JoinHandle<F::Output>>, Vec<F>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut handles = Vec::with_capacity(futures.len());
+        if this.closed.load(Ordering::Acquire) {
+            return (handles, futures);
+        }
+        let mut rest = futures.into_iter();
+        if let Some(w) = this.current_worker() {
+            for future in rest.by_ref() {
+                if let Some(room) = &this.room {
+                    room.admit();
+                }
+                handles.push(Self::spawn_local_quiet(this, w, future, priority));
+            }
+            this.notify_one();
+            return (handles, Vec::new());
+        }
+        let mut made = Vec::with_capacity(handles.capacity());
+        {
+            let mut shard = this.lock_shard();
+            if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
+                return (handles, rest.collect());
+            }
+            while let Some(future) = rest.next() {
+                if let Some(room) = &this.room {
+                    if !room.try_admit() {
+                        let mut left = Vec::with_capacity(rest.len() + 1);
+                        left.push(future);
+                        left.extend(rest);
+                        rest = left.into_iter();
+                        break;
+                    }
+                }
+                made.push(Self::make_remote(
+                    this,
+                    &mut shard,
+                    future,
+                    TaskOptions::new(priority),
+                ));
+            }
+        }
+        this.remote.tiers[priority.index()]
+            .submitted
+            .add_shared(made.len());
+        let injector = &this.injectors[priority.index()];
+        for &raw in &made {
+            injector.push(Entry::from_raw(raw));
+            handles.push(JoinHandle::new(raw));
+        }
+        // One wake-up: the woken worker, finding work, wakes the next.
+        this.notify_one();
+        if this.finished.load(Ordering::SeqCst) {
+            this.drain_injectors();
+        }
+        (handles, rest.collect())
+    }
+
+    /// A shard for this thread: hashed from a stack address (stable per
+    /// thread, different between threads), taking any free one first.
+    fn lock_shard(&self) -> crate::spin::SpinGuard<'_, Shard> {
+        let marker = 0u8;
+        let addr = core::ptr::addr_of!(marker) as usize as u64;
+        let hash = (addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        let n = self.shards.len();
+        let start = hash as usize % n;
+        for i in 0..n {
+            if let Some(guard) = self.shards[(start + i) % n].try_lock() {
+                return guard;
+            }
+        }
+        self.shards[start].lock()
+    }
+}
