@@ -98,7 +98,10 @@ mod tests {
         let by_instant = clock.origin().elapsed().as_nanos() as u64;
         assert!(b > a);
         let slept = b - a;
-        assert!((18_000_000..200_000_000).contains(&slept), "slept {slept} ns");
+        assert!(
+            (18_000_000..200_000_000).contains(&slept),
+            "slept {slept} ns"
+        );
         // Within 1% (and 100 µs) of Instant over the clock's life.
         let diff = by_instant.abs_diff(b);
         assert!(diff < by_instant / 100 + 100_000, "{b} vs {by_instant}");

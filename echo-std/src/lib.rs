@@ -36,8 +36,8 @@
 //!   async-channel, futures) work without any feature.
 
 mod block_on;
-mod clock;
 mod blocking;
+mod clock;
 mod context;
 mod park;
 mod platform;
