@@ -595,8 +595,8 @@ fn join_waker_registration_races_completion() {
             let task = task.clone();
             thread::spawn(move || task.drain())
         };
-        // Register while the worker completes. (Registering a second waker
-        // racing completion is in `known_bugs.rs`.)
+        // Register while the worker completes (replacing the waker is the
+        // next model).
         let mut result = handle.poll();
         worker.join().unwrap();
         if result.is_none() {
@@ -648,6 +648,63 @@ fn shutdown_claim_races_a_wake_and_a_worker() {
         let got = resolve(handle);
         let made = task.outputs_made.load(SeqCst);
         assert_eq!(got == Resolved::Output, made == 1);
+        task.check_end();
+    });
+}
+
+/// A wake by reference while the task's first entry is queued and being
+/// claimed: the claim must see the event (found the missing write-back in
+/// `State::wake_by_ref`).
+#[test]
+fn wake_by_ref_during_a_poll() {
+    crate::model("state::wake_by_ref_during_a_poll", || {
+        let task = Task::new(Priority::Low);
+        let handle = Handle::new(&task);
+        task.clone_waker();
+        let worker = {
+            let task = task.clone();
+            thread::spawn(move || task.drain())
+        };
+        let waker = {
+            let task = task.clone();
+            thread::spawn(move || {
+                task.ready.store(true, SeqCst);
+                task.wake_by_ref();
+                task.drop_ref();
+            })
+        };
+        worker.join().unwrap();
+        waker.join().unwrap();
+        assert_eq!(resolve(handle), Resolved::Output);
+        task.check_end();
+    });
+}
+
+/// The handle replaces its lent waker while the task completes (found the
+/// debug assertion in `unset_join_waker` that fired after completion).
+#[test]
+fn replacing_the_join_waker_races_completion() {
+    crate::model("state::replace_join_waker_races_completion", || {
+        let task = Task::new(Priority::Normal);
+        let mut handle = Handle::new(&task);
+        task.ready.store(true, SeqCst);
+        let worker = {
+            let task = task.clone();
+            thread::spawn(move || task.drain())
+        };
+        // Register, then register a different waker (taking the first back).
+        let mut result = handle.poll();
+        if result.is_none() {
+            result = handle.poll();
+        }
+        worker.join().unwrap();
+        if result.is_none() {
+            let last = task.wakers.made.load(SeqCst) - 1;
+            assert_eq!(task.wakers.wakes[last].load(SeqCst), 1, "lost join wake");
+            result = handle.poll();
+        }
+        assert_eq!(result, Some(Resolved::Output));
+        drop(handle);
         task.check_end();
     });
 }
