@@ -25,7 +25,7 @@ fn drain(d: &Deque<usize>, inj: &Injector<usize>, out: &mut Vec<usize>) {
 
 #[test]
 fn owner_pops_race_a_thief() {
-    loom::model(|| {
+    crate::model("deque::owner_pops_race_a_thief", || {
         let ring = Arc::new(Deque::new());
         let inj = Arc::new(Injector::new());
         let n = 3;
@@ -64,7 +64,7 @@ fn owner_pops_race_a_thief() {
 
 #[test]
 fn owner_overflow_races_a_thief() {
-    loom::model(|| {
+    crate::model("deque::owner_overflow_races_a_thief", || {
         let ring = Arc::new(Deque::new());
         let inj = Arc::new(Injector::new());
         let n = CAPACITY + 1;
@@ -99,7 +99,7 @@ fn owner_overflow_races_a_thief() {
 
 #[test]
 fn two_thieves_and_the_owner() {
-    loom::model(|| {
+    crate::model("deque::two_thieves_and_the_owner", || {
         let ring = Arc::new(Deque::new());
         let n = 4;
         for i in 0..n {
