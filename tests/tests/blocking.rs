@@ -78,7 +78,11 @@ fn results_come_back_through_join_handles() {
     // handle does; nested spawn_blocking and spawn work on pool threads.
     let task = s.submit(
         async {
-            let h = echo_std::spawn_blocking(|| {
+            // The closure waits until the priority has been read: a finished
+            // task has none.
+            let (read, priority_read) = std::sync::mpsc::channel::<()>();
+            let h = echo_std::spawn_blocking(move || {
+                priority_read.recv().unwrap();
                 let name = thread::current().name().unwrap().to_owned();
                 let nested = echo_std::spawn_blocking(|| 5);
                 let spawned = echo_std::spawn(async { 6 }, Priority::Low);
@@ -89,6 +93,7 @@ fn results_come_back_through_join_handles() {
                 (name, futures)
             });
             let priority = h.priority();
+            read.send(()).unwrap();
             (priority, h.await.unwrap())
         },
         Priority::High,
