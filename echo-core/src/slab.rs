@@ -32,12 +32,12 @@
 //!   pages go back to the allocator at once. A worker trims (collects remote
 //!   frees, returns emptied pages) whenever it parks.
 //! - After shutdown a page still holding tasks is *orphaned*: its remote
-//!   word becomes `ORPHANED` and a count of live slots; the free that takes
+//!   word becomes the `orphaned()` mark and a count of live slots; the free that takes
 //!   the count to zero returns the page.
 
 use crate::padded::CachePadded;
 use crate::spin::SpinLock;
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -63,7 +63,10 @@ const BITMAP_WORDS: usize = (PAGE_BYTES - PAGE_HEADER) / CLASS_SIZES[0] / 64 + 1
 /// The owner id of large pages.
 pub const LARGE_OWNER: u32 = u32::MAX;
 /// Remote-word value of an orphaned page.
-const ORPHANED: usize = 1;
+fn orphaned() -> *mut u8 {
+    // An address no slot can have; it is only compared, never dereferenced.
+    ptr::without_provenance_mut(1)
+}
 /// Where a free slot keeps its free-list link (set by the task module to
 /// the vtable field, so the state word survives).
 pub const LINK_OFFSET: usize = crate::task::FREE_LINK_OFFSET;
@@ -135,7 +138,7 @@ struct Own {
 
 /// What other threads write.
 struct Remote {
-    head: AtomicUsize,
+    head: AtomicPtr<u8>,
     orphan_live: AtomicUsize,
 }
 
@@ -209,7 +212,7 @@ impl Page {
                 index: 0,
             }),
             remote: CachePadded(Remote {
-                head: AtomicUsize::new(0),
+                head: AtomicPtr::new(ptr::null_mut()),
                 orphan_live: AtomicUsize::new(0),
             }),
         };
@@ -247,8 +250,8 @@ impl Page {
 
     #[inline]
     fn index_of(&self, slot: *mut u8) -> u32 {
-        let base = (self as *const Page).cast::<u8>() as usize;
-        ((slot as usize - base - self.meta.slot_offset as usize) / self.meta.slot_size as usize)
+        let base = (self as *const Page).addr();
+        ((slot.addr() - base - self.meta.slot_offset as usize) / self.meta.slot_size as usize)
             as u32
     }
 
@@ -276,11 +279,11 @@ impl Page {
 
     /// Moves the remote-free list onto the local one; returns how many.
     unsafe fn collect_remote(&self) -> u32 {
-        if self.remote.head.load(Ordering::Relaxed) == 0 {
+        if self.remote.head.load(Ordering::Relaxed).is_null() {
             return 0;
         }
-        let mut node = self.remote.head.swap(0, Ordering::Acquire) as *mut u8;
-        debug_assert_ne!(node as usize, ORPHANED);
+        let mut node = self.remote.head.swap(ptr::null_mut(), Ordering::Acquire);
+        debug_assert_ne!(node, orphaned());
         // SAFETY: owner-only.
         let own = unsafe { self.own() };
         let mut n = 0;
@@ -367,7 +370,7 @@ pub unsafe fn free_remote(page: NonNull<Page>, slot: NonNull<u8>) {
     let remote = unsafe { &page.as_ref().remote };
     let mut head = remote.head.load(Ordering::Acquire);
     loop {
-        if head == ORPHANED {
+        if head == orphaned() {
             if remote.orphan_live.fetch_sub(1, Ordering::AcqRel) == 1 {
                 // SAFETY: that was the page's last live slot, and an
                 // orphaned page is on no heap's list.
@@ -376,10 +379,10 @@ pub unsafe fn free_remote(page: NonNull<Page>, slot: NonNull<u8>) {
             return;
         }
         // SAFETY: the slot is ours until the CAS publishes it.
-        unsafe { write_link(slot.as_ptr(), head as *mut u8) };
+        unsafe { write_link(slot.as_ptr(), head) };
         match remote.head.compare_exchange_weak(
             head,
-            slot.as_ptr() as usize,
+            slot.as_ptr(),
             Ordering::Release,
             Ordering::Acquire,
         ) {
@@ -390,6 +393,9 @@ pub unsafe fn free_remote(page: NonNull<Page>, slot: NonNull<u8>) {
 }
 
 /// Where small pages come from: 1 MiB chunks of sixteen 64 KiB pages,
+/// (Pages remember their pool by address: a pool must not move while any
+/// of its pages exists. The scheduler keeps its pool inside its `Arc`.)
+///
 /// aligned so that a page is aligned to its size. Allocating pages one by
 /// one with that alignment costs the allocator about two extra 4 KiB pages
 /// of touched memory per page (measured here: 74 bytes of RSS per 64-byte
@@ -400,8 +406,8 @@ pub struct PagePool(SpinLock<PoolState>);
 struct PoolState {
     /// Free pages, most recently freed last.
     free: Vec<NonNull<u8>>,
-    /// Free pages per chunk, by chunk address.
-    chunks: BTreeMap<usize, usize>,
+    /// Per chunk, by address: the chunk and how many of its pages are free.
+    chunks: BTreeMap<usize, (NonNull<u8>, usize)>,
 }
 
 // SAFETY: the pointers are owned by the pool and only touched under its
@@ -436,9 +442,10 @@ impl PagePool {
     fn take(&self) -> NonNull<u8> {
         let mut st = self.0.lock();
         if let Some(page) = st.free.pop() {
-            *st.chunks
-                .get_mut(&(page.as_ptr() as usize & !(CHUNK_BYTES - 1)))
-                .expect("a free page's chunk is known") -= 1;
+            st.chunks
+                .get_mut(&(page.as_ptr().addr() & !(CHUNK_BYTES - 1)))
+                .expect("a free page's chunk is known")
+                .1 -= 1;
             return page;
         }
         // SAFETY: the chunk layout has a non-zero size.
@@ -446,7 +453,8 @@ impl PagePool {
         let Some(chunk) = NonNull::new(raw) else {
             handle_alloc_error(Self::CHUNK_LAYOUT)
         };
-        st.chunks.insert(chunk.as_ptr() as usize, CHUNK_PAGES - 1);
+        st.chunks
+            .insert(chunk.as_ptr().addr(), (chunk, CHUNK_PAGES - 1));
         for i in (1..CHUNK_PAGES).rev() {
             // SAFETY: inside the chunk.
             st.free.push(unsafe { chunk.add(i * PAGE_BYTES) });
@@ -457,8 +465,8 @@ impl PagePool {
     /// Takes a page back; returns its chunk if that was the chunk's last.
     fn give(&self, page: NonNull<u8>) {
         let mut st = self.0.lock();
-        let base = page.as_ptr() as usize & !(CHUNK_BYTES - 1);
-        let free = st
+        let base = page.as_ptr().addr() & !(CHUNK_BYTES - 1);
+        let (_, free) = st
             .chunks
             .get_mut(&base)
             .expect("a pool page's chunk is known");
@@ -467,11 +475,11 @@ impl PagePool {
             st.free.push(page);
             return;
         }
-        st.chunks.remove(&base);
+        let (chunk, _) = st.chunks.remove(&base).expect("present above");
         st.free
-            .retain(|p| p.as_ptr() as usize & !(CHUNK_BYTES - 1) != base);
+            .retain(|p| p.as_ptr().addr() & !(CHUNK_BYTES - 1) != base);
         // SAFETY: every page of the chunk is free: nobody uses its memory.
-        unsafe { dealloc(base as *mut u8, Self::CHUNK_LAYOUT) };
+        unsafe { dealloc(chunk.as_ptr(), Self::CHUNK_LAYOUT) };
     }
 
     /// Chunks allocated now.
@@ -490,11 +498,11 @@ impl Default for PagePool {
 impl Drop for PagePool {
     fn drop(&mut self) {
         let st = self.0.lock();
-        for (&base, &free) in &st.chunks {
+        for &(chunk, free) in st.chunks.values() {
             debug_assert_eq!(free, CHUNK_PAGES, "a page outlived its scheduler");
             // SAFETY: the pool owns its chunks, and nothing can use a page
             // once the scheduler that owns the pool is gone.
-            unsafe { dealloc(base as *mut u8, Self::CHUNK_LAYOUT) };
+            unsafe { dealloc(chunk.as_ptr(), Self::CHUNK_LAYOUT) };
         }
     }
 }
@@ -761,7 +769,7 @@ unsafe fn orphan(page: NonNull<Page>) {
     }
     p.remote.orphan_live.store(live, Ordering::Relaxed);
     // Publishes the count with the tag; frees that see ORPHANED count down.
-    let mut node = p.remote.head.swap(ORPHANED, Ordering::AcqRel) as *mut u8;
+    let mut node = p.remote.head.swap(orphaned(), Ordering::AcqRel);
     let mut late = 0;
     while !node.is_null() {
         late += 1;

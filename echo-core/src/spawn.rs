@@ -339,7 +339,7 @@ impl<P: Platform> Shared<P> {
     /// thread, different between threads), taking any free one first.
     fn lock_shard(&self) -> crate::spin::SpinGuard<'_, Shard> {
         let marker = 0u8;
-        let addr = core::ptr::addr_of!(marker) as usize as u64;
+        let addr = core::ptr::addr_of!(marker).addr() as u64;
         let hash = (addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
         let n = self.shards.len();
         let start = hash as usize % n;

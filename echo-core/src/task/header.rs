@@ -120,14 +120,16 @@ impl Header {
         // SAFETY: per the contract, the header is readable; LARGE never
         // changes after creation.
         let h = unsafe { this.as_ref() };
-        let addr = this.as_ptr() as usize;
+        let task = this.as_ptr().cast::<u8>();
+        // Address arithmetic keeps the task pointer's provenance: the page
+        // is in the same allocation.
         let page = if h.state.load_relaxed().is_large() {
-            addr - h.vtable.large_offset
+            task.wrapping_sub(h.vtable.large_offset)
         } else {
-            addr & !(PAGE_BYTES - 1)
+            task.map_addr(|a| a & !(PAGE_BYTES - 1))
         };
         // SAFETY: a page address is never null.
-        unsafe { NonNull::new_unchecked(page as *mut Page) }
+        unsafe { NonNull::new_unchecked(page.cast::<Page>()) }
     }
 
     /// The trailer of the task this header starts.
