@@ -136,3 +136,45 @@ fn set_priority_down_races_a_poll_and_a_wake() {
     // Lowering uses the same requeue path in the other direction.
     model(Priority::Normal, false);
 }
+
+/// A task that wakes itself during a poll has the wake recorded by its
+/// worker (not in the state word) and applied by `after_poll_woken`; a wake
+/// from another thread races it. Exactly one more poll must follow, and the
+/// task must be freed once.
+#[test]
+fn a_self_wake_races_a_wake_from_another_thread() {
+    loom::model(|| {
+        let task = Arc::new(Task {
+            state: State::new(Priority::Normal, false, false),
+            queue: Mutex::new(VecDeque::new()),
+            polls: AtomicUsize::new(0),
+            frees: AtomicUsize::new(0),
+        });
+        task.state.ref_inc(); // a waker, held by the other thread
+        // The worker claims the first entry and polls; the poll wakes the
+        // task itself.
+        assert_eq!(task.state.claim(Priority::Normal), Claim::Run);
+        task.polls.fetch_add(1, Ordering::SeqCst);
+        let waker = {
+            let task = task.clone();
+            thread::spawn(move || match task.state.wake_by_val() {
+                Notify::Submit(p) => task.push(p),
+                Notify::Dealloc => task.free_if(true),
+                Notify::Nothing => {}
+            })
+        };
+        match task.state.after_poll_woken(true) {
+            AfterPoll::Reschedule(p) => task.push(p),
+            other => panic!("a self-woken task must be rescheduled, not {other:?}"),
+        }
+        waker.join().unwrap();
+        while let Some(tier) = task.pop() {
+            task.run(tier);
+        }
+        assert_eq!(task.polls.load(Ordering::SeqCst), 2, "one poll per wake");
+        assert!(task.state.load().is_complete());
+        task.state.drop_join_handle();
+        task.free_if(task.state.ref_dec());
+        assert_eq!(task.frees.load(Ordering::SeqCst), 1, "freed exactly once");
+    });
+}
