@@ -34,6 +34,30 @@ impl Latency {
     }
 }
 
+/// Gets a freshly started runtime to its steady state before a
+/// measurement: runs a burst of small tasks on every worker, then lets the
+/// workers go idle. Without it, the first probes of a latency workload wait
+/// for the operating system to start the worker threads (measured here: up
+/// to 2 ms).
+pub fn warm_up<P: Peer>(peer: &P, workers: usize) {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let left = Arc::new(AtomicUsize::new(100 * workers));
+    for _ in 0..100 * workers {
+        let (left, tx) = (left.clone(), tx.clone());
+        peer.spawn(
+            async move {
+                spin(Duration::from_micros(20));
+                if left.fetch_sub(1, Ordering::Relaxed) == 1 {
+                    tx.send(()).unwrap();
+                }
+            },
+            Priority::Normal,
+        );
+    }
+    rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+}
+
 /// prio_latency's result.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PrioLatency {

@@ -361,18 +361,21 @@ impl<P: Peer> PeerOf<P> {
 impl<P: Peer> PeerRun for PeerOf<P> {
     fn prio_latency(&self) -> PrioLatency {
         let peer = P::start(self.workers);
+        special::warm_up(&peer, self.workers);
         let r = special::prio_latency(&peer);
         peer.stop();
         r
     }
     fn fairness(&self) -> Fairness {
         let peer = P::start(self.workers);
+        special::warm_up(&peer, self.workers);
         let r = special::fairness(&peer, self.workers);
         peer.stop();
         r
     }
     fn wake_latency(&self) -> Latency {
         let peer = P::start(self.workers);
+        special::warm_up(&peer, self.workers);
         let r = special::wake_latency(&peer, 200);
         peer.stop();
         r
