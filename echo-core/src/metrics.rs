@@ -150,7 +150,8 @@ impl Counters {
 }
 
 /// Submit-to-first-poll latency percentiles, from a sample of tasks (every
-/// High task, one in 64 Normal and Low tasks per worker). Percentiles are
+/// High task, and the Normal and Low tasks whose ids fall in a 1-in-64
+/// sample). Percentiles are
 /// bucket upper bounds, within 12.5% of the true value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

@@ -38,8 +38,6 @@ pub(crate) struct Local {
     pub(crate) searching: bool,
     /// `run_until_idle` left this worker in the sleeper list.
     pub(crate) left_parked: bool,
-    /// First polls of Normal and Low tasks until the next latency sample.
-    pub(crate) until_sample: u32,
     /// Injector-first ticks until the next queue-depth sample.
     pub(crate) until_depth: u32,
     ids: IdClock,
@@ -79,7 +77,6 @@ impl Worker {
                 since_low: 0,
                 searching: false,
                 left_parked: false,
-                until_sample: 0,
                 until_depth: 0,
                 ids: IdClock::new(index as u64 + 1),
             }),
@@ -237,8 +234,14 @@ impl<P: Platform> Shared<P> {
         let counters = &worker.counters.tiers[tier.index()];
         let sched = self as *const Self as *const ();
         let (claim, first) = task.state().claim_first(tier);
-        if first && self.config().detailed_metrics {
-            self.sample_latency(w, task, tier);
+        // Latency of every High task and of one in 64 others, chosen by
+        // their ids (no per-task state): a clock read costs about a quarter
+        // of a spawn, and sampling keeps the detailed metrics under 2% of it.
+        if first
+            && (tier == Priority::High || task.id().is_sampled())
+            && self.config().detailed_metrics
+        {
+            self.record_latency(w, task, tier);
         }
         match claim {
             Claim::Stale { last } => {
@@ -319,21 +322,10 @@ impl<P: Platform> Shared<P> {
         )
     }
 
-    /// Records the submit-to-first-poll latency of `task`: every High
-    /// task, and one in 64 of the others (a clock read costs about a
-    /// quarter of a spawn; sampling keeps the metrics under 2% of it).
-    fn sample_latency(&self, w: usize, task: RawTask, tier: Priority) {
-        const EVERY: u32 = 64;
+    /// Records the submit-to-first-poll latency of `task`.
+    #[cold]
+    fn record_latency(&self, w: usize, task: RawTask, tier: Priority) {
         let worker = &self.workers[w];
-        if tier != Priority::High {
-            // SAFETY: owner's thread, short borrow.
-            let local = unsafe { worker.local_mut() };
-            if local.until_sample > 0 {
-                local.until_sample -= 1;
-                return;
-            }
-            local.until_sample = EVERY - 1;
-        }
         let now = self.platform().now_nanos();
         let waited = now.saturating_sub(task.id().created_nanos());
         worker.counters.tiers[tier.index()].latency.record(waited);

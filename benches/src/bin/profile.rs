@@ -1,7 +1,11 @@
 //! Runs one workload on one peer many times, for a profiler:
 //! `valgrind --tool=callgrind target/release/profile yield_many echo 1 20`.
+//! Peers: echo, echo-counters-only, echo-global-alloc, tokio,
+//! async-executor. Instruction counts from callgrind are repeatable on a
+//! noisy machine, so they settle small differences (such as what the
+//! detailed metrics cost) that wall-clock medians cannot.
 
-use echo_benches::peers::{AsyncExecutor, Echo, Peer, Tokio};
+use echo_benches::peers::{AsyncExecutor, Echo, EchoCountersOnly, EchoGlobalAlloc, Peer, Tokio};
 use echo_benches::workloads::Bench;
 
 fn run<P: Peer>(workload: &str, workers: usize, iters: usize) {
@@ -29,6 +33,8 @@ fn main() {
             eprintln!("{}", bench.peer.0.metrics());
             bench.stop();
         }
+        "echo-counters-only" => run::<EchoCountersOnly>(workload, workers, iters),
+        "echo-global-alloc" => run::<EchoGlobalAlloc>(workload, workers, iters),
         "tokio" => run::<Tokio>(workload, workers, iters),
         "async-executor" => run::<AsyncExecutor>(workload, workers, iters),
         other => panic!("unknown peer {other}"),

@@ -42,6 +42,15 @@ impl TaskId {
         self.0
     }
 
+    /// Whether the task is in the 1-in-64 sample whose first-poll latency
+    /// the metrics record. A multiplicative hash of the id (Fibonacci
+    /// hashing) spreads ids made at a regular pace evenly, where their low
+    /// bits alone would not.
+    #[inline]
+    pub(crate) const fn is_sampled(self) -> bool {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58 == 0
+    }
+
     /// The creation time the id records, on the platform clock, to 32 ns.
     pub const fn created_nanos(self) -> u64 {
         (self.0 >> ID_SOURCE_BITS) << TICK_SHIFT
@@ -93,6 +102,21 @@ mod id_tests {
             a.next(0) > y,
             "a clock going backwards still moves ids forward"
         );
+    }
+
+    #[test]
+    fn about_one_id_in_64_is_sampled_at_any_pace() {
+        for step in [1u64, 2, 4, 7, 32, 64, 1000] {
+            let mut ids = IdClock::new(3);
+            let n = 64 * 1000;
+            let sampled = (0..n)
+                .filter(|&i| ids.next(i * step * 32).is_sampled())
+                .count();
+            assert!(
+                (800..1200).contains(&sampled),
+                "step {step}: {sampled} of {n}"
+            );
+        }
     }
 }
 
