@@ -6,8 +6,9 @@
 //! `spawn` is each runtime's own spawn: called on a worker, it takes the
 //! runtime's worker-local path where the runtime has one.
 
-use echo_std::{Priority, Scheduler};
+use echo_std::{Priority, Scheduler, SchedulerBuilder};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
@@ -27,85 +28,72 @@ pub trait Peer: Clone + Send + Sync + 'static {
     fn stop(self);
 }
 
-/// Echo.
-#[derive(Clone)]
-pub struct Echo(pub Arc<Scheduler>);
+/// How an Echo peer is set up.
+pub trait EchoSetup: Send + Sync + 'static {
+    /// The peer's name in tables.
+    const NAME: &'static str;
+    /// Applies the setup to a builder.
+    fn configure(builder: SchedulerBuilder) -> SchedulerBuilder;
+}
 
-impl Peer for Echo {
+/// Echo as its users get it.
+pub struct Defaults;
+
+/// Every task from the global allocator, for the slab's A/B measurement.
+pub struct GlobalAlloc;
+
+/// Only the counters (no latency, depth or busy-time sampling), for
+/// measuring what the detailed metrics cost.
+pub struct CountersOnly;
+
+impl EchoSetup for Defaults {
     const NAME: &'static str = "echo";
-
-    fn start(workers: usize) -> Self {
-        Echo(Arc::new(
-            Scheduler::builder()
-                .worker_count(workers)
-                .thread_name("echo-bench")
-                .build()
-                .expect("echo scheduler"),
-        ))
-    }
-
-    #[inline]
-    fn spawn<F>(&self, f: F, p: Priority)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        drop(self.0.submit(f, p));
-    }
-
-    fn stop(self) {
-        self.0.shutdown();
+    fn configure(builder: SchedulerBuilder) -> SchedulerBuilder {
+        builder
     }
 }
 
-/// Echo with the pooled slab turned off: every task is its own allocation
-/// from the global allocator. Only for the slab's A/B measurement.
-#[derive(Clone)]
-pub struct EchoGlobalAlloc(pub Arc<Scheduler>);
-
-impl Peer for EchoGlobalAlloc {
+impl EchoSetup for GlobalAlloc {
     const NAME: &'static str = "echo (global allocator)";
-
-    fn start(workers: usize) -> Self {
-        EchoGlobalAlloc(Arc::new(
-            Scheduler::builder()
-                .worker_count(workers)
-                .thread_name("echo-bench-ga")
-                .pooled_slab(false)
-                .build()
-                .expect("echo scheduler"),
-        ))
-    }
-
-    #[inline]
-    fn spawn<F>(&self, f: F, p: Priority)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        drop(self.0.submit(f, p));
-    }
-
-    fn stop(self) {
-        self.0.shutdown();
+    fn configure(builder: SchedulerBuilder) -> SchedulerBuilder {
+        builder.pooled_slab(false)
     }
 }
 
-/// Echo with only the counters: no latency, depth or busy-time sampling.
-/// Only for measuring what the detailed metrics cost.
-#[derive(Clone)]
-pub struct EchoCountersOnly(pub Arc<Scheduler>);
-
-impl Peer for EchoCountersOnly {
+impl EchoSetup for CountersOnly {
     const NAME: &'static str = "echo (counters only)";
+    fn configure(builder: SchedulerBuilder) -> SchedulerBuilder {
+        builder.detailed_metrics(false)
+    }
+}
+
+/// Echo, set up by `S`.
+pub struct EchoPeer<S>(pub Arc<Scheduler>, PhantomData<S>);
+
+/// Echo.
+pub type Echo = EchoPeer<Defaults>;
+/// Echo with each task from the global allocator.
+pub type EchoGlobalAlloc = EchoPeer<GlobalAlloc>;
+/// Echo with only the counters.
+pub type EchoCountersOnly = EchoPeer<CountersOnly>;
+
+impl<S> Clone for EchoPeer<S> {
+    fn clone(&self) -> Self {
+        EchoPeer(self.0.clone(), PhantomData)
+    }
+}
+
+impl<S: EchoSetup> Peer for EchoPeer<S> {
+    const NAME: &'static str = S::NAME;
 
     fn start(workers: usize) -> Self {
-        EchoCountersOnly(Arc::new(
-            Scheduler::builder()
-                .worker_count(workers)
-                .thread_name("echo-bench-co")
-                .detailed_metrics(false)
-                .build()
-                .expect("echo scheduler"),
-        ))
+        let builder = Scheduler::builder()
+            .worker_count(workers)
+            .thread_name("echo-bench");
+        EchoPeer(
+            Arc::new(S::configure(builder).build().expect("echo scheduler")),
+            PhantomData,
+        )
     }
 
     #[inline]

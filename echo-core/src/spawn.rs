@@ -7,11 +7,11 @@ use crate::config::{Refusal, SubmitError};
 use crate::platform::Platform;
 use crate::room::Room;
 use crate::scheduler::Shared;
-use crate::slab::{self, KeepAlive, Slot, class_for};
+use crate::slab::{self, Heap, KeepAlive, class_for};
 use crate::sync::{Arc, Ordering};
 use crate::task::info::IdClock;
 use crate::task::raw::{Entry, NewTask, RawTask, cell_layout};
-use crate::task::{JoinHandle, TaskName};
+use crate::task::{JoinHandle, TaskId, TaskName};
 use alloc::vec::Vec;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -155,9 +155,30 @@ impl<P: Platform> Shared<P> {
         let worker = &this.workers[w];
         let priority = opts.priority;
         let id = worker.next_task_id(this.platform.now_nanos());
+        // SAFETY: this thread is worker `w`, the heap's owner, and no other
+        // borrow of the heap is live (allocation calls no user code).
+        let heap = unsafe { worker.heap_mut() };
+        let raw = Self::make_task(this, heap, id, future, opts);
+        worker.counters.tiers[priority.index()].submitted.inc();
+        raw
+    }
+
+    /// Writes a task into a slot of `heap`'s class for `F` (or a large page
+    /// of its own), recording its name if it has one.
+    fn make_task<F>(
+        this: &Arc<Self>,
+        heap: &mut Heap,
+        id: TaskId,
+        future: F,
+        opts: TaskOptions,
+    ) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
         let new = NewTask {
-            priority,
+            priority: opts.priority,
             id,
             large: class.is_none(),
             named: opts.name.is_some(),
@@ -165,25 +186,16 @@ impl<P: Platform> Shared<P> {
         if let Some(name) = opts.name {
             this.names.lock().insert(id, name);
         }
+        let keep = Self::keep_alive(this);
         let slot = match class {
-            Some(class) => {
-                // SAFETY: this thread is worker `w`, the heap's owner, and no
-                // other borrow of the heap is live (allocation calls no user
-                // code).
-                let heap = unsafe { worker.heap_mut() };
-                heap.alloc(class, &Self::keep_alive(this), &this.pool)
-            }
-            None => this.large.alloc(
-                ClassOf::<F>::SIZE,
-                ClassOf::<F>::ALIGN,
-                &Self::keep_alive(this),
-            ),
+            Some(class) => heap.alloc(class, &keep, &this.pool),
+            None => this
+                .large
+                .alloc(ClassOf::<F>::SIZE, ClassOf::<F>::ALIGN, &keep),
         };
         // SAFETY: the slot fits `Cell<F>` (class chosen from its layout) and
         // belongs to this scheduler's slab, small or large as `new` says.
-        let raw = unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) };
-        worker.counters.tiers[priority.index()].submitted.inc();
-        raw
+        unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) }
     }
 
     /// As `spawn_local` for a batch: queues without waking anyone.
@@ -245,26 +257,7 @@ impl<P: Platform> Shared<P> {
         F::Output: Send + 'static,
     {
         let id = shard.ids.next(this.platform.now_nanos());
-        let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
-        let new = NewTask {
-            priority: opts.priority,
-            id,
-            large: class.is_none(),
-            named: opts.name.is_some(),
-        };
-        if let Some(name) = opts.name {
-            this.names.lock().insert(id, name);
-        }
-        let slot: Slot = match class {
-            Some(class) => shard.heap.alloc(class, &Self::keep_alive(this), &this.pool),
-            None => this.large.alloc(
-                ClassOf::<F>::SIZE,
-                ClassOf::<F>::ALIGN,
-                &Self::keep_alive(this),
-            ),
-        };
-        // SAFETY: as in `spawn_local`.
-        unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) }
+        Self::make_task(this, &mut shard.heap, id, future, opts)
     }
 
     /// Submits many tasks with one wake-up. Returns the handles of the tasks
