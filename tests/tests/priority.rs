@@ -33,6 +33,25 @@ fn block_workers(s: &Scheduler) -> (Arc<AtomicBool>, Vec<echo_std::JoinHandle<()
     (release, handles)
 }
 
+/// Submits `n` Normal tasks that each count themselves in `done`.
+fn queue_normals(
+    s: &Scheduler,
+    n: usize,
+    done: &Arc<AtomicUsize>,
+) -> Vec<echo_std::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let d = done.clone();
+            s.submit(
+                async move {
+                    d.fetch_add(1, Ordering::SeqCst);
+                },
+                Priority::Normal,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn high_tasks_start_before_most_of_10_000_queued_normal_tasks() {
     for workers in [1, 2] {
@@ -143,17 +162,7 @@ fn normals_before_awaited(awaited: Priority) -> usize {
     let s = Scheduler::builder().worker_count(1).build().unwrap();
     let (release, blockers) = block_workers(&s);
     let normal_done = Arc::new(AtomicUsize::new(0));
-    let normals: Vec<_> = (0..2_000)
-        .map(|_| {
-            let d = normal_done.clone();
-            s.submit(
-                async move {
-                    d.fetch_add(1, Ordering::SeqCst);
-                },
-                Priority::Normal,
-            )
-        })
-        .collect();
+    let normals = queue_normals(&s, 2_000, &normal_done);
     let d = normal_done.clone();
     let target = s.submit(async move { d.load(Ordering::SeqCst) }, awaited);
     let high = s.submit(async move { target.await.unwrap() }, Priority::High);
@@ -206,17 +215,7 @@ fn inheritance_reaches_a_task_waiting_on_a_waker() {
     // The raise happens while the Low task is parked on the gate.
     assert!(wait_until(Duration::from_secs(10), || awaiting.load(Ordering::SeqCst)));
     let (release, blockers) = block_workers(&s);
-    let normals: Vec<_> = (0..2_000)
-        .map(|_| {
-            let d = normal_done.clone();
-            s.submit(
-                async move {
-                    d.fetch_add(1, Ordering::SeqCst);
-                },
-                Priority::Normal,
-            )
-        })
-        .collect();
+    let normals = queue_normals(&s, 2_000, &normal_done);
     gate.open(); // its wake queues it at its raised tier
     release.store(true, Ordering::SeqCst);
     for b in blockers {
