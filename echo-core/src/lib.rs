@@ -105,5 +105,7 @@ pub mod internals {
         CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,
         free_remote, large_offset, release_page,
     };
-    pub use crate::task::state::{AfterPoll, Claim, Notify, Reprioritize, Snapshot, State};
+    pub use crate::task::state::{
+        AfterPoll, Claim, DropRef, Notify, Reprioritize, Snapshot, State,
+    };
 }

@@ -108,6 +108,8 @@ pub(crate) struct TierCounters {
     pub(crate) completed: Counter,
     pub(crate) panicked: Counter,
     pub(crate) cancelled: Counter,
+    /// Of the cancelled: tasks that nothing could wake any more.
+    pub(crate) orphaned: Counter,
     pub(crate) polls: Counter,
     /// Submit-to-first-poll latency of sampled tasks.
     pub(crate) latency: Histogram,
@@ -129,6 +131,8 @@ pub(crate) struct Counters {
     pub(crate) depth_samples: Counter,
     /// Nanoseconds spent parked.
     pub(crate) parked_nanos: Counter,
+    /// Panic payloads leaked because their drops kept panicking.
+    pub(crate) lost_payloads: Counter,
 }
 
 impl Counters {
@@ -203,8 +207,13 @@ pub struct TierMetrics {
     pub completed: usize,
     /// Tasks that panicked while at this tier.
     pub panicked: usize,
-    /// Tasks cancelled (abort or shutdown) while at this tier.
+    /// Tasks cancelled (abort, shutdown, or orphaned) while at this tier.
     pub cancelled: usize,
+    /// Of the cancelled, tasks cancelled because nothing could wake them
+    /// any more: detached (no `JoinHandle`) and pending with every waker
+    /// dropped. Their futures are dropped on a worker and their memory
+    /// freed at once.
+    pub orphaned: usize,
     /// Polls run at this tier.
     pub polls: usize,
     /// Entries waiting in this tier's queues now (local rings and the
@@ -247,6 +256,10 @@ pub struct Metrics {
     /// Per worker, the share of time since the scheduler started that it
     /// was not parked (0 to 1).
     pub worker_busy: Vec<f64>,
+    /// Panic payloads that were leaked rather than dropped, because
+    /// dropping them panicked again and again (nested beyond 16 levels).
+    /// Always 0 unless a panic payload's `Drop` is hostile.
+    pub lost_panic_payloads: usize,
 }
 
 impl Metrics {
@@ -263,6 +276,7 @@ impl Metrics {
             t.completed += m.completed;
             t.panicked += m.panicked;
             t.cancelled += m.cancelled;
+            t.orphaned += m.orphaned;
             t.polls += m.polls;
             t.queued += m.queued;
         }
@@ -276,8 +290,10 @@ impl Metrics {
             m.completed += t.completed.get();
             m.panicked += t.panicked.get();
             m.cancelled += t.cancelled.get();
+            m.orphaned += t.orphaned.get();
             m.polls += t.polls.get();
         }
+        self.lost_panic_payloads += c.lost_payloads.get();
         self.steals += c.steals.get();
         self.stolen += c.stolen.get();
         self.parks += c.parks.get();
@@ -330,6 +346,13 @@ impl fmt::Display for Metrics {
             for b in &self.worker_busy {
                 write!(f, " {:.0}%", b * 100.0)?;
             }
+        }
+        let orphaned = self.total().orphaned;
+        if orphaned > 0 {
+            write!(f, ", orphans cancelled {orphaned}")?;
+        }
+        if self.lost_panic_payloads > 0 {
+            write!(f, ", panic payloads lost {}", self.lost_panic_payloads)?;
         }
         Ok(())
     }

@@ -99,6 +99,11 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Queues an entry in its tier's injector and wakes a worker for it.
+    ///
+    /// The caller must keep this scheduler alive across the call by other
+    /// means than the entry: once pushed, the entry may be run, freed, and
+    /// its page may drop what was the last reference to this `Shared`
+    /// (see `schedule_entry`).
     pub(crate) fn push_injector(&self, entry: Entry, priority: Priority) {
         self.injectors[priority.index()].push(entry);
         // `notify_one` fences after the push, which also orders it before
@@ -106,14 +111,6 @@ impl<P: Platform> Shared<P> {
         self.notify_one();
         if self.finished.load(Ordering::SeqCst) {
             self.drain_injectors();
-        }
-    }
-
-    /// Queues an entry from any thread (a waker, an abort, a raise).
-    pub(crate) fn schedule(&self, entry: Entry, priority: Priority) {
-        match self.current_worker() {
-            Some(w) => self.schedule_on_worker(w, entry, priority),
-            None => self.push_injector(entry, priority),
         }
     }
 
@@ -295,11 +292,67 @@ unsafe fn shared_of<'a, P: Platform>(ptr: NonNull<Header>) -> &'a Shared<P> {
     unsafe { &*Header::page(ptr).as_ref().scheduler().cast::<Shared<P>>() }
 }
 
-/// Vtable hook: queue an entry for the task at `ptr`.
+/// Vtable hook: queue an entry for the task at `ptr` from any thread (a
+/// waker, an abort, a raise), handing over the reference the caller holds
+/// for it.
+///
+/// On one of this scheduler's workers the entry goes to that worker's
+/// ring (the worker's own handle keeps the scheduler alive). Elsewhere it
+/// goes to an injector, and the task's page is all that keeps the
+/// scheduler alive: once pushed, the entry may be claimed, the task freed,
+/// and its page may drop the last reference to the scheduler (a wake
+/// after shutdown, with every handle gone). So the pusher holds a
+/// reference of its own to the task across the push, and uses no borrow
+/// of the scheduler after dropping it.
 pub(crate) unsafe fn schedule_entry<P: Platform>(ptr: NonNull<Header>, priority: Priority) {
-    // SAFETY: the entry's reference keeps the task alive.
+    let raw = RawTask::from_header(ptr);
+    {
+        // SAFETY: the entry's reference keeps the task, and so the
+        // scheduler, alive for this borrow.
+        let shared = unsafe { shared_of::<P>(ptr) };
+        if let Some(w) = shared.current_worker() {
+            shared.schedule_on_worker(w, Entry::from_raw(raw), priority);
+            return;
+        }
+        raw.state().ref_inc();
+        shared.push_injector(Entry::from_raw(raw), priority);
+    }
+    // The borrow of the scheduler has ended: this may free the task and,
+    // with it, the scheduler.
+    raw.drop_ref();
+}
+
+/// Vtable hook: queue the cancellation of an orphan (a task that nothing
+/// can wake any more), counting it.
+pub(crate) unsafe fn schedule_orphan<P: Platform>(ptr: NonNull<Header>, priority: Priority) {
+    {
+        // SAFETY: the entry's reference keeps the task alive.
+        let shared = unsafe { shared_of::<P>(ptr) };
+        shared.remote.tiers[priority.index()].orphaned.add_shared(1);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { schedule_entry::<P>(ptr, priority) };
+}
+
+/// A panic payload that kept panicking when dropped was leaked: count it.
+///
+/// # Safety
+///
+/// The caller holds a reference to the task at `ptr`.
+pub(crate) unsafe fn payload_lost<P: Platform>(ptr: NonNull<Header>) {
+    // SAFETY: per the contract.
     let shared = unsafe { shared_of::<P>(ptr) };
-    shared.schedule(Entry::from_raw(RawTask::from_header(ptr)), priority);
+    shared.remote.lost_payloads.add_shared(1);
+}
+
+/// The platform of the task at `ptr`'s scheduler.
+///
+/// # Safety
+///
+/// The caller holds a reference to the task, for `'a`.
+pub(crate) unsafe fn platform_of<'a, P: Platform>(ptr: NonNull<Header>) -> &'a P {
+    // SAFETY: per the contract.
+    unsafe { shared_of::<P>(ptr) }.platform()
 }
 
 /// Vtable hook: free the task at `task`.

@@ -136,7 +136,7 @@ impl<P: Platform> Shared<P> {
                     unsafe { raw.dealloc() };
                 }
             }
-            Claim::Run | Claim::Cancel => {
+            Claim::Run | Claim::Cancel | Claim::Orphaned => {
                 self.remote.tiers[tier.index()].cancelled.add_shared(1);
                 // SAFETY: the claim gave us RUNNING.
                 unsafe { raw.cancel(&self.platform, self as *const Self as *const ()) };

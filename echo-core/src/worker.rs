@@ -252,10 +252,13 @@ impl<P: Platform> Shared<P> {
                 }
                 return;
             }
-            Claim::Cancel => {
+            Claim::Cancel | Claim::Orphaned => {
                 // Counted first, so a handle that sees the result sees it
                 // counted.
                 counters.cancelled.inc();
+                if claim == Claim::Orphaned {
+                    counters.orphaned.inc();
+                }
                 // SAFETY: the claim gave us RUNNING.
                 unsafe { task.cancel(self.platform(), sched) };
                 self.task_finished();
@@ -282,8 +285,11 @@ impl<P: Platform> Shared<P> {
                 AfterPoll::Reschedule(p) => {
                     self.schedule_on_worker(w, Entry::from_raw(task), p);
                 }
-                AfterPoll::Cancel => {
+                after @ (AfterPoll::Cancel | AfterPoll::Orphaned) => {
                     counters.cancelled.inc();
+                    if after == AfterPoll::Orphaned {
+                        counters.orphaned.inc();
+                    }
                     // SAFETY: still RUNNING.
                     unsafe { task.cancel(self.platform(), sched) };
                     self.task_finished();

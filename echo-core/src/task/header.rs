@@ -89,12 +89,14 @@ pub(crate) struct Vtable {
     /// Drops the future (the caller holds RUNNING). If dropping panicked,
     /// stores the panic as the output and returns true.
     pub(crate) drop_future: unsafe fn(NonNull<Header>, *const ()) -> bool,
-    /// Drops the stored output (the caller owns it).
+    /// Drops the stored output (the caller owns it), containing panics.
     pub(crate) drop_output: unsafe fn(NonNull<Header>),
     /// Moves the stored output into `*dst`, a `Poll<Result<T, JoinError>>`.
     pub(crate) read_output: unsafe fn(NonNull<Header>, *mut ()),
     /// Pushes a queue entry (whose reference the caller hands over).
     pub(crate) schedule: unsafe fn(NonNull<Header>, Priority),
+    /// As `schedule`, for the cancellation of an orphan (counted).
+    pub(crate) schedule_orphan: unsafe fn(NonNull<Header>, Priority),
     /// Frees the task (zero references).
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// The priority of the task running on the calling thread, if the

@@ -246,11 +246,21 @@ impl<T> JoinHandle<T> {
     /// Gives up the handle's reference and join interest; `read` says the
     /// output was already moved out.
     fn release(raw: RawTask, read: bool) {
+        /// Drops the handle's reference last, even if dropping the waker
+        /// below panics (a waker is foreign code).
+        struct DropRef(RawTask);
+        impl Drop for DropRef {
+            fn drop(&mut self) {
+                self.0.drop_ref();
+            }
+        }
+        let _reference = DropRef(raw);
         let prev = raw.state().drop_join_handle();
         if prev.is_complete() {
             if prev.has_output() && !read {
                 // SAFETY: complete and we held JOIN_INTEREST: the output is
-                // ours.
+                // ours. Its drop is contained (it may panic, as may the
+                // payload of a panic it holds).
                 unsafe { raw.drop_output() };
             }
             if !prev.has_join_waker() {
@@ -271,7 +281,6 @@ impl<T> JoinHandle<T> {
                 .with_mut(|w| unsafe { (*w).take() });
             drop(w);
         }
-        raw.drop_ref();
     }
 }
 

@@ -4,7 +4,7 @@
 use super::header::{Cell, Header, PanicBox, PollOutcome, Stage, Trailer, Vtable};
 use super::info::TaskId;
 use super::join::JoinError;
-use super::state::State;
+use super::state::{DropRef, State};
 use crate::Priority;
 use crate::platform::{PanicPayload, Platform};
 use crate::scheduler::{self, Shared};
@@ -57,9 +57,10 @@ where
     const VTABLE: Vtable = Vtable {
         poll: poll::<F, P>,
         drop_future: drop_future::<F, P>,
-        drop_output: drop_output::<F>,
+        drop_output: drop_output::<F, P>,
         read_output: read_output::<F>,
         schedule: scheduler::schedule_entry::<P>,
+        schedule_orphan: scheduler::schedule_orphan::<P>,
         dealloc: dealloc::<F, P>,
         current_priority: scheduler::current_priority::<P>,
         self_wake: scheduler::self_wake::<P>,
@@ -165,7 +166,8 @@ impl RawTask {
         unsafe { (self.header().vtable.drop_future)(self.0, sched) }
     }
 
-    /// Drops the stored output.
+    /// Drops the stored output, containing a panic of its drop (or of the
+    /// drop of that panic's payload, at any depth).
     ///
     /// # Safety
     ///
@@ -203,13 +205,18 @@ impl RawTask {
         unsafe { (self.header().vtable.self_wake)(self.0) }
     }
 
-    /// Drops one reference, freeing the task if it was the last.
+    /// Drops one reference (a waker's, a handle's), freeing the task if it
+    /// was the last, or queueing its cancellation if it left the task an
+    /// orphan (see `state.rs`).
     pub(crate) fn drop_ref(self) {
-        if self.state().ref_dec() {
+        match self.state().drop_ref() {
+            DropRef::Kept => {}
             // SAFETY: that was the last reference; a task with no
             // references is COMPLETE and its stage is empty (the registry
             // holds a reference until completion).
-            unsafe { self.dealloc() };
+            DropRef::Last => unsafe { self.dealloc() },
+            // SAFETY: the transition turned our reference into the entry's.
+            DropRef::Orphaned(p) => unsafe { (self.header().vtable.schedule_orphan)(self.0, p) },
         }
     }
 
@@ -224,16 +231,16 @@ impl RawTask {
         let prev = self.state().complete(with_output);
         if !prev.has_join_interest() {
             if with_output {
-                // Nobody will read it. Dropping user data may panic: contain
-                // it, the worker must survive.
+                // Nobody will read it. Dropping it is contained: the worker
+                // must survive user data that panics on drop.
                 // SAFETY: no handle, so the completer owns the output.
-                let _ = platform.catch_unwind(|| unsafe { self.drop_output() });
+                unsafe { self.drop_output() };
             }
         } else if prev.has_join_waker() {
             let trailer = self.trailer();
             // SAFETY: JOIN_WAKER was set at completion, so the waker is lent
             // to us and the handle does not touch it until we unset the bit.
-            let _ = platform.catch_unwind(|| {
+            let woke = platform.catch_unwind(|| {
                 trailer.join_waker.with(|w| {
                     // SAFETY: lent to us, as above.
                     if let Some(w) = unsafe { &*w } {
@@ -241,18 +248,28 @@ impl RawTask {
                     }
                 })
             });
+            self.drop_payload(platform, woke.err());
             let after = self.state().unset_join_waker_after_complete();
             if !after.has_join_interest() {
                 // The handle went away meanwhile and left the waker to us.
                 // SAFETY: see above; the handle no longer exists.
                 let waker = trailer.join_waker.with_mut(|w| unsafe { (*w).take() });
-                let _ = platform.catch_unwind(|| drop(waker));
+                let dropped = platform.catch_unwind(|| drop(waker));
+                self.drop_payload(platform, dropped.err());
             }
         }
         if self.state().ref_dec_n(2) {
             // SAFETY: last references; COMPLETE, stage empty or output
             // dropped above (a handle that read it has dropped its ref).
             unsafe { self.dealloc() };
+        }
+    }
+
+    /// Drops a caught panic's payload, containing panics of that drop at
+    /// any depth; a payload that is lost counts in the metrics.
+    fn drop_payload<P: Platform>(self, platform: &P, payload: Option<PanicPayload>) {
+        if let Some(payload) = payload {
+            lost_if::<P>(self.0, crate::platform::drop_payload(platform, payload));
         }
     }
 
@@ -291,31 +308,85 @@ unsafe fn poll<F: Future, P: Platform>(
     let shared = unsafe { &*sched.cast::<Shared<P>>() };
     // SAFETY: as above.
     let stage = unsafe { stage::<F>(ptr) };
+    let platform = shared.platform();
+    // A panic in the drop of the future while the poll's panic unwinds.
+    let mut unwind_drop_panic: Option<PanicPayload> = None;
     let result = stage.with_mut(|s| {
-        // SAFETY: RUNNING gives this thread the future; it is pinned because
-        // the task never moves.
-        let future = unsafe { Pin::new_unchecked(&mut *(*s).future) };
-        shared.platform().catch_unwind(|| future.poll(cx))
+        // SAFETY: RUNNING gives this thread the future.
+        let future = unsafe { &mut (*s).future };
+        let guard = DropOnUnwind {
+            future,
+            platform,
+            panic: &mut unwind_drop_panic,
+        };
+        platform.catch_unwind(move || {
+            // SAFETY: the future is pinned: the task never moves.
+            let poll = unsafe { Pin::new_unchecked(&mut **guard.future) }.poll(cx);
+            // Not unwinding: the future stays (or is dropped below).
+            mem::forget(guard);
+            poll
+        })
     });
-    let output = match result {
+    let (output, outcome) = match result {
         Ok(Poll::Pending) => return PollOutcome::Pending,
-        Ok(Poll::Ready(value)) => Ok(value),
-        Err(panic) => Err(Box::new(panic)),
-    };
-    // The future is done: drop it now, not when the handle reads.
-    // SAFETY: RUNNING; the future is live and dropped once here.
-    let drop_panic = unsafe { drop_future_in_place::<F, P>(shared, stage) };
-    let (output, outcome) = match (output, drop_panic) {
-        (Ok(v), None) => (Ok(v), PollOutcome::Ready),
-        (Err(p), _) => (Err(p), PollOutcome::Panicked),
-        (Ok(v), Some(p)) => {
-            let _ = shared.platform().catch_unwind(|| drop(v));
-            (Err(Box::new(p)), PollOutcome::Panicked)
+        Ok(Poll::Ready(value)) => {
+            // The future is done: drop it now, not when the handle reads.
+            // SAFETY: RUNNING; the future is live and dropped once here.
+            match unsafe { drop_future_in_place::<F, P>(shared, stage) } {
+                None => (Ok(value), PollOutcome::Ready),
+                Some(p) => {
+                    // The handle gets the drop's panic; the value goes.
+                    let dropped = platform.catch_unwind(|| drop(value));
+                    if let Err(payload) = dropped {
+                        lost_if::<P>(ptr, crate::platform::drop_payload(platform, payload));
+                    }
+                    (Err(Box::new(p)), PollOutcome::Panicked)
+                }
+            }
+        }
+        Err(panic) => {
+            // The guard dropped the future while the panic unwound; the
+            // handle gets the poll's panic.
+            if let Some(payload) = unwind_drop_panic.take() {
+                lost_if::<P>(ptr, crate::platform::drop_payload(platform, payload));
+            }
+            (Err(Box::new(panic)), PollOutcome::Panicked)
         }
     };
     // SAFETY: the future is gone; the stage is ours to fill.
     stage.with_mut(|s| unsafe { ptr::addr_of_mut!((*s).output).write(ManuallyDrop::new(output)) });
     outcome
+}
+
+/// Drops the future if a poll unwinds through it, so that the future's
+/// `Drop` runs while the panic is in flight (and sees
+/// `std::thread::panicking()`), as a future dropped by its own panic would.
+/// A panic of that drop is caught inside the drop (a panic escaping a
+/// destructor during unwinding would abort) and kept for the caller.
+struct DropOnUnwind<'a, F, P: Platform> {
+    future: &'a mut ManuallyDrop<F>,
+    platform: &'a P,
+    panic: &'a mut Option<PanicPayload>,
+}
+
+impl<F, P: Platform> Drop for DropOnUnwind<'_, F, P> {
+    fn drop(&mut self) {
+        let future = &mut *self.future;
+        // SAFETY: the guard only drops while a poll unwinds (it is
+        // forgotten otherwise); the future is live and dropped once here.
+        let dropped = self
+            .platform
+            .catch_unwind(|| unsafe { ManuallyDrop::drop(future) });
+        *self.panic = dropped.err();
+    }
+}
+
+/// Counts a lost panic payload for the task at `ptr`.
+fn lost_if<P: Platform>(ptr: NonNull<Header>, lost: bool) {
+    if lost {
+        // SAFETY: the callers hold a reference to the task.
+        unsafe { scheduler::payload_lost::<P>(ptr) };
+    }
 }
 
 /// Drops the future in the stage, containing a panic.
@@ -357,9 +428,17 @@ unsafe fn drop_future<F: Future, P: Platform>(ptr: NonNull<Header>, sched: *cons
     }
 }
 
-unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the caller owns the stored output.
-    unsafe { stage::<F>(ptr).with_mut(|s| ManuallyDrop::drop(&mut (*s).output)) }
+unsafe fn drop_output<F: Future, P: Platform>(ptr: NonNull<Header>) {
+    // SAFETY: the caller owns the stored output; the task is alive, and so
+    // its scheduler.
+    let platform = unsafe { scheduler::platform_of::<P>(ptr) };
+    // SAFETY: as above; the output is dropped once, here.
+    let dropped = platform.catch_unwind(|| unsafe {
+        stage::<F>(ptr).with_mut(|s| ManuallyDrop::drop(&mut (*s).output))
+    });
+    if let Err(payload) = dropped {
+        lost_if::<P>(ptr, crate::platform::drop_payload(platform, payload));
+    }
 }
 
 unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {

@@ -32,6 +32,12 @@
 //!   when a priority change gave it a second entry.
 //! - While JOIN_WAKER is set and the task is not COMPLETE, only the completer
 //!   may read the trailer's waker; otherwise only the JoinHandle touches it.
+//! - A task that is not COMPLETE and whose only reference is the registry's
+//!   is an *orphan*: no entry, waker or handle is left to ever wake it. The
+//!   transition that would leave it so turns the reference it drops into a
+//!   cancellation instead (`DropRef::Orphaned`, `AfterPoll::Orphaned`,
+//!   `Claim::Cancel` on a stale entry), so a worker drops the future and
+//!   the task is freed now rather than at shutdown.
 
 use crate::Priority;
 use crate::sync::{AtomicUsize, Ordering};
@@ -159,6 +165,10 @@ pub enum Claim {
     Run,
     /// The worker owns the future, but the task was cancelled: drop it.
     Cancel,
+    /// The entry was stale and held the last reference besides the
+    /// registry's: nothing can wake the task again, so the worker now owns
+    /// the future (RUNNING, CANCELLED) and must drop it.
+    Orphaned,
     /// The entry was stale; its reference was dropped. `last` says it was
     /// the final reference and the task must be freed.
     Stale {
@@ -178,6 +188,24 @@ pub enum AfterPoll {
     /// The task was cancelled while it ran: the worker still owns the future
     /// and must drop it.
     Cancel,
+    /// The task is pending and nothing can wake it (no waker, entry or
+    /// handle is left): it is now CANCELLED, the worker still owns the
+    /// future and must drop it.
+    Orphaned,
+}
+
+/// What dropping a reference asks of the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropRef {
+    /// Other references remain.
+    Kept,
+    /// That was the last reference: free the task.
+    Last,
+    /// Only the registry's reference would remain on a task that is not
+    /// complete: the task is now NOTIFIED and CANCELLED, and the dropped
+    /// reference became an entry to push at this tier, so that a worker
+    /// drops the future.
+    Orphaned(Priority),
 }
 
 /// What a waker (or `abort`) does after touching the state.
@@ -257,6 +285,12 @@ impl State {
     /// first claim (for submit-to-first-poll latency).
     pub fn claim_first(&self, entry: Priority) -> (Claim, bool) {
         self.update(|s| {
+            if s.is_idle() && !s.is_notified() && s.ref_count() == 2 {
+                // A stale entry holding the last reference besides the
+                // registry's: the task is an orphan. Claim it to cancel.
+                let next = Snapshot(s.0 | RUNNING | STARTED | CANCELLED);
+                return (Some(next), (Claim::Orphaned, false));
+            }
             if !s.is_idle() || !s.is_notified() || s.priority() != entry {
                 let next = s.ref_dec();
                 return (
@@ -306,9 +340,14 @@ impl State {
                 )
             } else if s.is_notified() {
                 (Some(next), AfterPoll::Reschedule(s.priority()))
+            } else if s.ref_count() == 2 {
+                // Only the registry would be left: nothing can wake the
+                // task again. Keep RUNNING and the worker's reference; the
+                // worker drops the future.
+                (Some(Snapshot(s.0 | CANCELLED)), AfterPoll::Orphaned)
             } else {
                 let next = next.ref_dec();
-                debug_assert!(next.ref_count() > 0, "the registry holds a reference");
+                debug_assert!(next.ref_count() > 1, "the registry holds a reference");
                 (Some(next), AfterPoll::Idle)
             }
         })
@@ -466,7 +505,32 @@ impl State {
         }
     }
 
-    /// Drops one reference; true if it was the last.
+    /// Drops one reference held by a waker, a handle or the shutdown walk,
+    /// turning an orphan into a cancellation (see the module docs).
+    pub fn drop_ref(&self) -> DropRef {
+        self.update(|s| {
+            if !s.is_complete() && s.ref_count() == 2 {
+                debug_assert!(s.is_idle() && !s.is_notified(), "orphan {s:?}");
+                let next = Snapshot(s.0 | NOTIFIED | CANCELLED);
+                return (Some(next), DropRef::Orphaned(s.priority()));
+            }
+            let next = s.ref_dec();
+            let out = if next.ref_count() == 0 {
+                DropRef::Last
+            } else {
+                DropRef::Kept
+            };
+            (Some(next), out)
+        })
+    }
+
+    /// Drops one reference; true if it was the last. Only for references
+    /// whose drop cannot orphan the task (it is complete, or the caller
+    /// knows another non-registry reference remains).
+    #[cfg_attr(
+        not(any(test, echo_loom, fuzzing, feature = "internals")),
+        allow(dead_code, reason = "the task code uses drop_ref and ref_dec_n")
+    )]
     pub fn ref_dec(&self) -> bool {
         self.ref_dec_n(1)
     }
@@ -635,6 +699,58 @@ mod tests {
         st.claim(Normal);
         assert!(!st.claim_for_shutdown());
         assert_eq!(st.after_poll(), AfterPoll::Cancel);
+    }
+
+    #[test]
+    fn a_pending_task_nothing_can_wake_is_cancelled_by_its_poller() {
+        let st = fresh(Normal);
+        assert!(st.drop_join_handle().has_join_interest());
+        assert!(!st.ref_dec()); // the handle's reference
+        st.claim(Normal);
+        // No waker was kept: only the worker's and the registry's refs.
+        assert_eq!(st.after_poll(), AfterPoll::Orphaned);
+        let s = st.load();
+        assert!(s.is_running() && s.is_cancelled());
+        assert_eq!(s.ref_count(), 2, "the worker keeps its reference");
+    }
+
+    #[test]
+    fn dropping_the_last_waker_of_a_detached_task_queues_its_cancellation() {
+        let st = fresh(Low);
+        st.claim(Low);
+        st.ref_inc(); // a waker, kept by whatever the task waits on
+        assert_eq!(st.after_poll(), AfterPoll::Idle);
+        st.drop_join_handle();
+        assert_eq!(st.drop_ref(), DropRef::Kept); // the handle
+        assert_eq!(st.drop_ref(), DropRef::Orphaned(Low)); // the waker
+        let s = st.load();
+        assert!(s.is_notified() && s.is_cancelled() && s.is_idle());
+        assert_eq!(s.ref_count(), 2, "the waker's reference is the entry's");
+        assert_eq!(st.claim(Low), Claim::Cancel);
+    }
+
+    #[test]
+    fn a_stale_entry_left_holding_an_orphan_cancels_it() {
+        let st = fresh(Low);
+        assert_eq!(st.set_priority(High, true), Reprioritize::Requeue(High));
+        st.drop_join_handle();
+        assert_eq!(st.drop_ref(), DropRef::Kept); // the handle
+        assert_eq!(st.claim(High), Claim::Run);
+        // Pending, no waker kept; the stale Low entry still holds a ref.
+        assert_eq!(st.after_poll(), AfterPoll::Idle);
+        assert_eq!(st.claim(Low), Claim::Orphaned);
+        assert!(st.load().is_running() && st.load().is_cancelled());
+    }
+
+    #[test]
+    fn a_handle_keeps_a_pending_task_alive() {
+        let st = fresh(Normal);
+        st.claim(Normal);
+        assert_eq!(st.after_poll(), AfterPoll::Idle);
+        assert_eq!(st.load().ref_count(), 2);
+        // Dropping the handle then orphans it.
+        st.drop_join_handle();
+        assert_eq!(st.drop_ref(), DropRef::Orphaned(Normal));
     }
 
     #[test]

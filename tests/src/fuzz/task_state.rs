@@ -12,11 +12,15 @@
 //!   and only when COMPLETE;
 //! - an idle, NOTIFIED task has an entry at its current tier;
 //! - the future is owned by at most one worker at a time, and the output
-//!   and the join-waker slot by exactly one party.
+//!   and the join-waker slot by exactly one party;
+//! - no orphan is left behind: a task that is not complete always has a
+//!   reference besides the registry's (an entry, a waker, the handle or a
+//!   worker), because the transition that would drop the last one turns it
+//!   into a cancellation instead.
 
 use super::Input;
 use echo_core::Priority;
-use echo_core::internals::{AfterPoll, Claim, Notify, Reprioritize, Snapshot, State};
+use echo_core::internals::{AfterPoll, Claim, DropRef, Notify, Reprioritize, Snapshot, State};
 
 #[derive(Clone, Debug, Default)]
 struct Model {
@@ -88,6 +92,26 @@ impl Model {
         if self.running {
             assert!(self.worker, "RUNNING with no owner");
         }
+        if !self.complete {
+            assert!(self.refs() >= 2, "an orphan was left behind: {self:?}");
+        }
+    }
+
+    /// A holder drops a reference through `State::drop_ref`: the outcome
+    /// the documentation gives, and the orphan rule.
+    fn drop_ref(&mut self, got: DropRef) {
+        if !self.complete && self.refs() == 1 {
+            // Only the registry would be left: the reference becomes the
+            // entry of a cancellation.
+            assert_eq!(got, DropRef::Orphaned(prio(self.prio)), "{self:?}");
+            self.notified = true;
+            self.cancelled = true;
+            self.entries.push(prio(self.prio));
+        } else {
+            let last = self.refs() == 0;
+            assert_eq!(got, if last { DropRef::Last } else { DropRef::Kept });
+            self.dropped_one(last);
+        }
     }
 
     /// A reference was dropped; frees on the last one.
@@ -127,7 +151,15 @@ pub fn run(data: &[u8]) {
                 let i = input.below(m.entries.len());
                 let tier = m.entries.swap_remove(i);
                 let got = st.claim(tier);
-                if m.idle() && m.notified && prio(m.prio) == tier {
+                if m.idle() && !m.notified && m.refs() == 1 {
+                    // A stale entry holding the last reference besides the
+                    // registry's: the worker claims the orphan to cancel it.
+                    assert_eq!(got, Claim::Orphaned);
+                    m.running = true;
+                    m.cancelled = true;
+                    m.worker = true;
+                    m.polling = false;
+                } else if m.idle() && m.notified && prio(m.prio) == tier {
                     m.running = true;
                     m.notified = false;
                     m.worker = true;
@@ -150,6 +182,12 @@ pub fn run(data: &[u8]) {
                 let got = st.after_poll();
                 if m.cancelled {
                     assert_eq!(got, AfterPoll::Cancel);
+                    m.polling = false;
+                } else if !m.notified && m.refs() == 2 {
+                    // Pending, and only the registry would be left.
+                    assert_eq!(got, AfterPoll::Orphaned);
+                    m.cancelled = true;
+                    m.polling = false;
                 } else if m.notified {
                     assert_eq!(got, AfterPoll::Reschedule(prio(m.prio)));
                     m.running = false;
@@ -237,8 +275,8 @@ pub fn run(data: &[u8]) {
             }
             8 if m.wakers > 0 => {
                 m.wakers -= 1;
-                let last = st.ref_dec();
-                m.dropped_one(last);
+                let got = st.drop_ref();
+                m.drop_ref(got);
             }
             9 if m.handle => {
                 let got = st.abort();
@@ -316,8 +354,8 @@ pub fn run(data: &[u8]) {
                     m.join_waker = false;
                 }
                 m.handle = false;
-                let last = st.ref_dec();
-                m.dropped_one(last);
+                let got = st.drop_ref();
+                m.drop_ref(got);
             }
             15 => {
                 let got = st.try_ref_inc();
@@ -326,8 +364,8 @@ pub fn run(data: &[u8]) {
                     m.walk_refs += 1;
                     m.check(st.load());
                     m.walk_refs -= 1;
-                    let last = st.ref_dec();
-                    m.dropped_one(last);
+                    let got = st.drop_ref();
+                    m.drop_ref(got);
                 }
             }
             _ => continue,
