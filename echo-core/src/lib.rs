@@ -54,6 +54,8 @@ mod spin;
 mod steal;
 mod sync;
 mod task;
+#[cfg(all(test, not(echo_loom)))]
+mod test_host;
 mod worker;
 
 pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};

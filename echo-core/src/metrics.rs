@@ -260,6 +260,12 @@ pub struct Metrics {
     /// dropping them panicked again and again (nested beyond 16 levels).
     /// Always 0 unless a panic payload's `Drop` is hostile.
     pub lost_panic_payloads: usize,
+    /// Bytes the task slab holds from the allocator now (its 1 MiB chunks
+    /// of task pages). An idle scheduler keeps little: each worker returns
+    /// the pages its own tasks and outside submissions emptied before it
+    /// parks. Tasks too large for the slab have allocations of their own
+    /// and are not counted.
+    pub slab_bytes: usize,
 }
 
 impl Metrics {

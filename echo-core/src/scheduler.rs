@@ -198,6 +198,7 @@ impl<P: Platform> Shared<P> {
             parked_workers: self.idle.num_parked(),
             searching_workers: self.idle.num_searching(),
             live,
+            slab_bytes: self.pool.bytes(),
             ..Metrics::default()
         };
         for w in self.workers.iter() {

@@ -153,3 +153,122 @@ impl<P: Platform> Shared<P> {
         }
     }
 }
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use crate::test_host::TestHost;
+    use crate::{Config, Priority, Scheduler};
+    use alloc::boxed::Box;
+    use alloc::sync::Arc;
+    use core::future::{Future, poll_fn};
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::task::{Poll, Waker};
+    use std::sync::Mutex;
+
+    /// Parks once, leaving its waker in `slot`; counts its drop.
+    fn parked(
+        slot: Arc<Mutex<Option<Waker>>>,
+        drops: Arc<AtomicUsize>,
+    ) -> impl Future<Output = ()> {
+        struct OnDrop(Arc<AtomicUsize>);
+        impl Drop for OnDrop {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let guard = OnDrop(drops);
+        poll_fn(move |cx| {
+            let _keep = &guard;
+            *slot.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+
+    /// A wake after shutdown has finished, from outside the pool, whose
+    /// task's page holds the last reference to the scheduler: the wake's
+    /// push reaches `notify_one`, whose `unpark` here runs shutdown and
+    /// drops the last handle. The drain frees the task; the pusher must
+    /// keep the scheduler alive until it is done with it (miri and ASan
+    /// catch the use after free otherwise).
+    #[test]
+    fn a_wake_racing_shutdown_and_the_last_handle_frees_nothing_in_use() {
+        let scheduler = Scheduler::new(TestHost::default(), Config::new(1)).unwrap();
+        let waker = Arc::new(Mutex::new(None));
+        let drops = Arc::new(AtomicUsize::new(0));
+        drop(scheduler.spawn(parked(waker.clone(), drops.clone()), Priority::Normal));
+        scheduler.run_until_idle(0);
+        let waker = waker.lock().unwrap().take().expect("the task parked");
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+
+        // The last handle goes inside the unpark of the wake below.
+        let last = scheduler.clone();
+        scheduler.platform().on_next_unpark(Box::new(move || {
+            last.shutdown();
+            assert!(last.is_terminated());
+            drop(last);
+        }));
+        drop(scheduler);
+        waker.wake();
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "cancelled by the shutdown");
+    }
+
+    /// A detached task that parks without keeping its waker anywhere can
+    /// never run again: it is cancelled at once, not at shutdown.
+    #[test]
+    fn an_orphan_is_dropped_and_freed_before_shutdown() {
+        let scheduler = Scheduler::new(TestHost::default(), Config::new(1)).unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let slot = Arc::new(Mutex::new(None));
+        drop(scheduler.spawn(parked(slot.clone(), drops.clone()), Priority::Low));
+        scheduler.run_until_idle(0);
+        assert_eq!(drops.load(Ordering::SeqCst), 0, "its waker is kept");
+        // The last waker goes: the cancellation is queued and run.
+        drop(slot.lock().unwrap().take());
+        assert!(
+            scheduler.platform().unparks() > 0,
+            "a worker was woken for it"
+        );
+        scheduler.run_until_idle(0);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(scheduler.live_tasks(), 0);
+        let m = scheduler.metrics();
+        assert_eq!(m.tier(Priority::Low).orphaned, 1);
+        assert_eq!(m.tier(Priority::Low).cancelled, 1);
+
+        // A task that keeps no waker at all is cancelled by its poller.
+        let never = Arc::new(AtomicUsize::new(0));
+        let n = never.clone();
+        drop(scheduler.spawn(
+            poll_fn(move |_| {
+                n.fetch_add(1, Ordering::SeqCst);
+                Poll::<()>::Pending
+            }),
+            Priority::Normal,
+        ));
+        scheduler.run_until_idle(0);
+        assert_eq!(never.load(Ordering::SeqCst), 1, "polled once");
+        assert_eq!(scheduler.live_tasks(), 0);
+        assert_eq!(scheduler.metrics().tier(Priority::Normal).orphaned, 1);
+        scheduler.shutdown();
+    }
+
+    /// With its handle alive, a parked task is no orphan: the handle may
+    /// still abort or await it.
+    #[test]
+    fn a_handle_keeps_a_parked_task() {
+        let scheduler = Scheduler::new(TestHost::default(), Config::new(1)).unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let slot = Arc::new(Mutex::new(None));
+        let handle = scheduler.spawn(parked(slot.clone(), drops.clone()), Priority::High);
+        scheduler.run_until_idle(0);
+        drop(slot.lock().unwrap().take());
+        scheduler.run_until_idle(0);
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        assert_eq!(scheduler.live_tasks(), 1);
+        drop(handle);
+        scheduler.run_until_idle(0);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(scheduler.metrics().tier(Priority::High).orphaned, 1);
+        scheduler.shutdown();
+    }
+}

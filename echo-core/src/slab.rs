@@ -483,9 +483,13 @@ impl PagePool {
     }
 
     /// Chunks allocated now.
-    #[cfg(all(test, not(echo_loom)))]
     pub fn chunks(&self) -> usize {
         self.0.lock().chunks.len()
+    }
+
+    /// Bytes allocated now (whole chunks, used or not).
+    pub fn bytes(&self) -> usize {
+        self.chunks() * CHUNK_BYTES
     }
 }
 

@@ -337,11 +337,28 @@ impl<P: Platform> Shared<P> {
         worker.counters.tiers[tier.index()].latency.record(waited);
     }
 
+    /// Returns memory before going idle: this worker's heap, and the
+    /// shards' heaps, which serve submissions from outside the pool and
+    /// have no owner thread that would ever trim them (their tasks are
+    /// mostly freed remotely, by workers).
+    fn trim_before_idle(&self, w: usize) {
+        // SAFETY: owner's thread, between polls.
+        unsafe { self.workers[w].heap_mut() }.trim();
+        for shard in self.shards.iter() {
+            // Blocking: a shard's lock is only held to make a task, and a
+            // parking worker may wait that long; `try_lock` could skip the
+            // last trim before the pool goes idle.
+            let mut shard = shard.lock();
+            if !shard.heap.is_detached() {
+                shard.heap.trim();
+            }
+        }
+    }
+
     /// Parks worker `w` until a notifier picks it (or shutdown).
     fn park(&self, w: usize) {
         let worker = &self.workers[w];
-        // SAFETY: owner's thread, between polls.
-        unsafe { worker.heap_mut() }.trim();
+        self.trim_before_idle(w);
         worker.counters.parks.inc();
         let since = self
             .config()
@@ -389,8 +406,7 @@ impl<P: Platform> Shared<P> {
     /// so the next submission unparks it through the platform.
     fn idle_until_resumed(&self, w: usize) {
         let worker = &self.workers[w];
-        // SAFETY: owner's thread, between polls.
-        unsafe { worker.heap_mut() }.trim();
+        self.trim_before_idle(w);
         worker.counters.parks.inc();
         self.enter_parked(w);
         // SAFETY: owner's thread, short borrow.

@@ -43,6 +43,7 @@
 use crate::context;
 use crate::platform::StdPlatform;
 use crate::scheduler::{Scheduler, SchedulerBuilder};
+use crate::threads::{self, Join};
 use echo_core::{JoinHandle, Priority};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -407,28 +408,26 @@ impl BlockingPool {
     }
 
     /// Stops the pool: drops the queued closures, lets running ones finish,
-    /// and (if `join`) joins every thread other than the caller's.
-    pub(crate) fn shutdown(&self, join: bool) {
+    /// and joins the threads as `join` says (never the caller's; with a
+    /// deadline, a thread whose closure still runs then is detached).
+    pub(crate) fn shutdown(&self, join: Join) {
         let (queued, handles) = {
             let mut state = self.lock();
             state.shutdown = true;
             let queued = std::mem::take(&mut state.queue);
-            let handles = if join {
-                std::mem::take(&mut state.handles)
-            } else {
-                Vec::new()
-            };
+            let handles = std::mem::take(&mut state.handles);
             (queued, handles)
         };
         self.shared.work.notify_all();
-        // Outside the lock: a closure's captures may do anything on drop.
-        drop(queued);
-        let me = thread::current().id();
-        for h in handles {
-            if h.thread().id() != me {
-                // Pool threads contain closure panics; join cannot fail.
-                let _ = h.join();
+        // Outside the lock: a closure's captures may do anything on drop,
+        // panic included.
+        for job in queued {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(job))) {
+                crate::platform::drop_payload(payload);
             }
+        }
+        for h in handles {
+            threads::join(h, join);
         }
     }
 }
@@ -460,8 +459,11 @@ impl PoolShared {
                 // it has the result.
                 self.lock().idle += 1;
                 // `run` caught the closure's panic; this catches one from
-                // dropping a result nobody wants.
-                let _ = panic::catch_unwind(AssertUnwindSafe(|| job.finish()));
+                // dropping a result nobody wants (and from dropping that
+                // panic's payload).
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job.finish())) {
+                    crate::platform::drop_payload(payload);
+                }
                 state = self.lock();
                 state.idle -= 1;
                 continue;

@@ -76,7 +76,17 @@ pub fn builder() -> crate::TaskBuilder<'static> {
 /// of the enclosing [`Scheduler::block_on`](crate::Scheduler::block_on)).
 ///
 /// After that scheduler has shut down, the future is dropped and the handle
-/// resolves to a cancelled `JoinError`.
+/// resolves to a cancelled `JoinError`; nothing else cancels it.
+///
+/// Under a bound on live tasks
+/// ([`max_tasks`](crate::SchedulerBuilder::max_tasks)), a spawn from a task
+/// is always admitted, and a spawn from elsewhere (inside `block_on`, or on
+/// a blocking-pool thread) waits for room by blocking the thread, as
+/// [`Scheduler::submit`](crate::Scheduler::submit) does. So a `block_on`
+/// future that spawns in a loop is held to the bound; one that the spawned
+/// tasks themselves wait on should use
+/// [`try_submit`](crate::Scheduler::try_submit) or
+/// [`submit_async`](crate::Scheduler::submit_async) instead.
 ///
 /// # Panics
 ///
@@ -99,7 +109,9 @@ where
     F::Output: Send + 'static,
 {
     with_current(|core| match core {
-        Some(core) => core.spawn(future, priority),
+        Some(core) => {
+            crate::scheduler::submit_with(core, future, echo_core::TaskOptions::new(priority))
+        }
         None => panic!(
             "echo_std::spawn called outside an Echo scheduler: call it from a task, \
              or inside Scheduler::block_on, or use Scheduler::submit"

@@ -44,6 +44,7 @@ mod platform;
 mod scheduler;
 mod services;
 mod task_builder;
+mod threads;
 #[cfg(feature = "tokio")]
 pub mod tokio_bridge;
 mod yield_now;

@@ -90,3 +90,18 @@ unsafe impl Platform for StdPlatform {
 pub(crate) fn on_any_worker() -> bool {
     WORKER.with(Cell::get).0 != 0
 }
+
+/// Drops a caught panic's payload on this thread, containing a panic of
+/// that drop and of the drops of the payloads it panics with, at any depth
+/// (a payload still panicking after 16 levels is leaked, not dropped).
+/// Returns true if a payload was leaked.
+pub(crate) fn drop_payload(mut payload: PanicPayload) -> bool {
+    for _ in 0..16 {
+        match std::panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return false,
+            Err(next) => payload = next,
+        }
+    }
+    std::mem::forget(payload);
+    true
+}

@@ -3,6 +3,7 @@
 use crate::context;
 use crate::platform::{StdPlatform, on_any_worker};
 use crate::task_builder::TaskBuilder;
+use crate::threads::{self, Join};
 use echo_core::{
     Config, ConfigError, JoinHandle, Metrics, Priority, SpawnWhenRoom, SubmitError, TaskName,
     TaskOptions,
@@ -156,6 +157,9 @@ impl SchedulerBuilder {
     /// assert!(matches!(err, BuildError::Config(_)));
     /// ```
     pub fn build(self) -> Result<Scheduler, BuildError> {
+        if self.thread_name.contains('\0') {
+            return Err(BuildError::InvalidThreadName(self.thread_name));
+        }
         let config = self.config();
         config.validate().map_err(BuildError::Config)?;
         let n = config.worker_count;
@@ -205,6 +209,9 @@ pub enum BuildError {
     /// [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)
     /// was zero: blocking closures could never run.
     ZeroBlockingThreads,
+    /// The [`thread_name`](SchedulerBuilder::thread_name) prefix contains a
+    /// NUL byte, which no operating system accepts in a thread name.
+    InvalidThreadName(String),
 }
 
 impl fmt::Display for BuildError {
@@ -215,6 +222,9 @@ impl fmt::Display for BuildError {
             BuildError::ZeroBlockingThreads => {
                 f.write_str("max_blocking_threads must be at least 1")
             }
+            BuildError::InvalidThreadName(name) => {
+                write!(f, "thread name prefix {name:?} contains a NUL byte")
+            }
         }
     }
 }
@@ -224,7 +234,7 @@ impl std::error::Error for BuildError {
         match self {
             BuildError::Config(e) => Some(e),
             BuildError::Spawn(e) => Some(e),
-            BuildError::ZeroBlockingThreads => None,
+            BuildError::ZeroBlockingThreads | BuildError::InvalidThreadName(_) => None,
         }
     }
 }
@@ -440,35 +450,43 @@ impl Scheduler {
     /// queued closures are dropped unrun, running ones finish, and its
     /// threads are joined; then, with the `tokio` feature, the scheduler's
     /// own tokio driver (module `tokio_bridge`) stops and its thread is
-    /// joined. No thread the scheduler started outlives this call.
+    /// joined. No thread the scheduler started outlives this call, except
+    /// the caller's own.
     ///
-    /// Called from inside one of this scheduler's tasks, it cannot join the
-    /// thread it runs on: it stops the workers and returns, and the last
-    /// worker to stop cancels the remaining tasks; dropping the scheduler
-    /// later joins the threads.
+    /// It may be called from any thread at any moment, including from a
+    /// task (or a blocking closure) of this scheduler, and by dropping the
+    /// last `Arc<Scheduler>` there: it then joins every other thread and
+    /// returns; the calling thread finishes what it runs and exits on its
+    /// own (the last worker out cancels the remaining tasks). It never
+    /// panics.
     pub fn shutdown(&self) {
+        self.shutdown_joining(Join::Wait);
+    }
+
+    /// Stops the core, then joins the workers and the services' threads as
+    /// `join` says (never the caller's own thread).
+    fn shutdown_joining(&self, join: Join) {
         self.core.shutdown();
-        if self.core.is_worker_thread() {
-            // Tell the blocking pool and the tokio driver to stop; a later
-            // call from outside (the drop) joins their threads.
-            self.services.shutdown(false);
-            return;
+        let threads = std::mem::take(&mut *self.lock_threads());
+        for t in threads {
+            threads::join(t, join);
         }
-        let mut threads = self.lock_threads();
-        for t in threads.drain(..) {
-            // A worker thread never panics: task panics are contained.
-            let _ = t.join();
-        }
-        drop(threads);
         // After the workers: the blocking pool (queued closures dropped,
-        // running ones finished), then the tokio driver; threads joined.
-        self.services.shutdown(true);
+        // running ones finished), then the tokio driver.
+        self.services.shutdown(join);
     }
 
     /// Drains, then shuts down: waits until every task has finished or
     /// `timeout` has passed, then shuts down as [`shutdown`] does (which
     /// cancels whatever is left). Returns true if every task finished in
     /// time. Submissions are still accepted while draining.
+    ///
+    /// It returns within `timeout` and a small slack (a few milliseconds):
+    /// threads still busy at the deadline (a worker in a long poll, a
+    /// blocking closure that is still running) are detached rather than
+    /// waited for, as tokio's `shutdown_timeout` does, and exit on their
+    /// own when they are done. A `timeout` too large to add to the clock
+    /// (`Duration::MAX`) waits as long as it takes.
     ///
     /// [`shutdown`]: Scheduler::shutdown
     ///
@@ -480,20 +498,26 @@ impl Scheduler {
     /// assert!(scheduler.shutdown_timeout(Duration::from_secs(5)));
     /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        // `None`: no representable deadline, so no deadline.
+        let deadline = Instant::now().checked_add(timeout);
         let mut nap = Duration::from_micros(50);
         let drained = loop {
             if self.core.live_tasks() == 0 {
                 break true;
             }
-            let now = Instant::now();
-            if now >= deadline || self.core.is_shutdown() {
+            if self.core.is_shutdown() {
                 break false;
             }
-            thread::sleep(nap.min(deadline - now));
+            let now = Instant::now();
+            let left = match deadline {
+                Some(d) if now >= d => break false,
+                Some(d) => d - now,
+                None => Duration::MAX,
+            };
+            thread::sleep(nap.min(left));
             nap = (nap * 2).min(Duration::from_millis(1));
         };
-        self.shutdown();
+        self.shutdown_joining(deadline.map_or(Join::Wait, Join::Until));
         drained
     }
 }

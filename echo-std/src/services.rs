@@ -5,6 +5,7 @@
 use crate::blocking::{self, BlockingConfig, BlockingPool, PoolGuard};
 use crate::platform::StdPlatform;
 use crate::scheduler::BuildError;
+use crate::threads::Join;
 use std::marker::PhantomData;
 
 type Core = echo_core::Scheduler<StdPlatform>;
@@ -72,10 +73,9 @@ impl Services {
     }
 
     /// Stops the services after the workers: first the blocking pool
-    /// (running closures may still use tokio), then the tokio driver. With
-    /// `join`, waits for their threads; without (called on a worker), only
-    /// tells them to stop, and a later call joins them.
-    pub(crate) fn shutdown(&self, join: bool) {
+    /// (running closures may still use tokio), then the tokio driver, and
+    /// joins their threads as `join` says.
+    pub(crate) fn shutdown(&self, join: Join) {
         self.blocking.shutdown(join);
         #[cfg(feature = "tokio")]
         self.tokio.shutdown(join);

@@ -79,9 +79,11 @@
 //! ```
 
 use crate::scheduler::{Scheduler, SchedulerBuilder};
+use crate::threads::Join;
 use std::io;
 use std::sync::{Mutex, PoisonError};
 use std::thread;
+use std::time::Instant;
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
 
@@ -154,8 +156,9 @@ pub(crate) struct TokioBridge {
 }
 
 struct Driver {
-    /// Tells the driver thread to return from `block_on` (taken once).
-    stop: Option<oneshot::Sender<()>>,
+    /// Tells the driver thread to return from `block_on` (taken once), and
+    /// by when it must have shut the runtime down (`None`: no deadline).
+    stop: Option<oneshot::Sender<Option<Instant>>>,
     /// The driver thread, until joined.
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -175,19 +178,25 @@ impl TokioBridge {
             .thread_name(format!("{thread_name}-tokio-blocking"))
             .build()?;
         let handle = runtime.handle().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, stopped) = oneshot::channel::<Option<Instant>>();
         let (ready, running) = std::sync::mpsc::channel::<()>();
         let thread = thread::Builder::new()
             .name(format!("{thread_name}-tokio"))
             .spawn(move || {
-                runtime.block_on(async move {
+                let deadline = runtime.block_on(async move {
                     let _ = ready.send(());
                     // Also returns if the sender is dropped.
-                    let _ = stopped.await;
+                    stopped.await.ok().flatten()
                 });
-                // Dropping the runtime here, outside any async context,
-                // shuts its blocking pool down and joins those threads.
-                drop(runtime);
+                // Here, outside any async context: shut the runtime down,
+                // which joins its blocking threads (used by `tokio::fs`),
+                // or detaches those still busy at the deadline.
+                match deadline {
+                    Some(d) => {
+                        runtime.shutdown_timeout(d.saturating_duration_since(Instant::now()))
+                    }
+                    None => drop(runtime),
+                }
             })?;
         // The driver is in `block_on` from here on (or has died, which
         // `recv` reports by the sender's drop).
@@ -205,27 +214,24 @@ impl TokioBridge {
         &self.handle
     }
 
-    /// Tells an owned driver to stop and, with `join`, joins its thread
-    /// (unless called on that thread, from a `tokio::spawn`ed future).
-    pub(crate) fn shutdown(&self, join: bool) {
+    /// Tells an owned driver to stop and joins its thread as `join` says
+    /// (never when called on that thread, from a `tokio::spawn`ed future).
+    pub(crate) fn shutdown(&self, join: Join) {
         let Some(driver) = &self.driver else {
             return;
         };
         let mut driver = driver.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(stop) = driver.stop.take() {
-            let _ = stop.send(());
-        }
-        if !join {
-            return;
+            let deadline = match join {
+                Join::Wait => None,
+                Join::Until(d) => Some(d),
+            };
+            let _ = stop.send(deadline);
         }
         let Some(thread) = driver.thread.take() else {
             return;
         };
         drop(driver);
-        if thread.thread().id() != thread::current().id() {
-            // The driver thread runs no user code outside the runtime's
-            // tasks, whose panics tokio contains.
-            let _ = thread.join();
-        }
+        crate::threads::join(thread, join);
     }
 }

@@ -178,10 +178,13 @@ impl<T> JoinHandle<T> {
         self.raw.is_none_or(|raw| raw.state().load().is_complete())
     }
 
-    /// Cancels the task. If it is running, it stops after its current poll;
-    /// otherwise its future is dropped by a worker soon. Awaiting the handle
-    /// then gives a cancelled `JoinError` (or the output, if the task had
-    /// already completed).
+    /// Cancels the task. If it is waiting or queued, a worker drops its
+    /// future soon; if it is running, it stops after the poll in progress.
+    /// Awaiting the handle then gives a cancelled `JoinError`, unless the
+    /// task completed first, *including in the poll that was in progress
+    /// when `abort` was called*: a poll that returns `Ready` delivers its
+    /// output (as tokio does; async-task would drop it). Aborting a
+    /// finished task does nothing.
     pub fn abort(&self) {
         if let Some(raw) = self.raw {
             if let Notify::Submit(p) = raw.state().abort() {
