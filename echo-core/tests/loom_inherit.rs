@@ -43,13 +43,14 @@ impl Task {
         match self.state.claim(tier) {
             Claim::Stale { last } => self.free_if(last),
             Claim::Cancel => unreachable!("nobody cancels in this model"),
+            Claim::Orphaned => unreachable!("the handle keeps the task"),
             Claim::Run => {
                 let n = self.polls.fetch_add(1, Ordering::SeqCst) + 1;
                 if n == 1 {
                     match self.state.after_poll() {
                         AfterPoll::Idle => {}
                         AfterPoll::Reschedule(p) => self.push(p),
-                        AfterPoll::Cancel => unreachable!(),
+                        AfterPoll::Cancel | AfterPoll::Orphaned => unreachable!(),
                     }
                 } else {
                     self.state.complete(false);

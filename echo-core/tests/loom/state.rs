@@ -16,7 +16,7 @@
 //!   taken back by the handle (never both, never neither) and dropped once.
 
 use echo_core::Priority;
-use echo_core::internals::{AfterPoll, Claim, Notify, State};
+use echo_core::internals::{AfterPoll, Claim, DropRef, Notify, State};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
@@ -141,7 +141,7 @@ impl Task {
                     self.dealloc();
                 }
             }
-            Claim::Cancel => self.cancel(),
+            Claim::Cancel | Claim::Orphaned => self.cancel(),
             Claim::Run => self.run_claimed(),
         }
     }
@@ -157,7 +157,7 @@ impl Task {
                     self.reschedules.fetch_add(1, SeqCst);
                     self.push_entry(p);
                 }
-                AfterPoll::Cancel => self.cancel(),
+                AfterPoll::Cancel | AfterPoll::Orphaned => self.cancel(),
             }
         }
     }
@@ -250,10 +250,13 @@ impl Task {
         drop(w);
     }
 
+    /// `RawTask::drop_ref`: an orphan's cancellation is queued.
     fn drop_ref(&self) {
         self.check_alive();
-        if self.state.ref_dec() {
-            self.dealloc();
+        match self.state.drop_ref() {
+            DropRef::Kept => {}
+            DropRef::Last => self.dealloc(),
+            DropRef::Orphaned(p) => self.push_entry(p),
         }
     }
 
