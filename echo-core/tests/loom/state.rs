@@ -711,3 +711,64 @@ fn replacing_the_join_waker_races_completion() {
         task.check_end();
     });
 }
+
+/// A detached task parked on two wakers, held by two threads that drop
+/// them at once (`RawTask::drop_ref`), while a worker runs whatever is
+/// queued: exactly one drop finds the task an orphan and queues its
+/// cancellation; the future is dropped once and the task freed once.
+#[test]
+fn the_last_wakers_of_a_detached_task_dropped_at_once() {
+    crate::model("state::last_wakers_dropped_at_once", || {
+        let (task, handle) = idle_task_with_waker(Priority::Normal);
+        task.clone_waker(); // the second waker
+        drop(handle); // detached
+        let droppers: Vec<_> = (0..2)
+            .map(|_| {
+                let task = task.clone();
+                thread::spawn(move || task.drop_ref())
+            })
+            .collect();
+        let worker = {
+            let task = task.clone();
+            thread::spawn(move || task.drain())
+        };
+        for d in droppers {
+            d.join().unwrap();
+        }
+        worker.join().unwrap();
+        task.drain();
+        assert_eq!(task.polls.load(SeqCst), 1, "an orphan is not polled again");
+        task.check_end();
+    });
+}
+
+/// The task's only waker is dropped by another thread while the worker's
+/// poll is ending: either the drop sees the worker's reference and the
+/// worker finds the orphan after the poll, or the worker leaves the task
+/// idle and the drop queues its cancellation. Once either way.
+#[test]
+fn an_orphaning_waker_drop_races_the_end_of_a_poll() {
+    crate::model("state::orphaning_drop_races_a_poll", || {
+        let task = Task::new(Priority::Low);
+        drop(Handle::new(&task)); // detached
+        task.clone_waker(); // the waker the poll hands out
+        let p = task.pop_entry().unwrap();
+        assert_eq!(task.state.claim(p), Claim::Run);
+        let worker = {
+            let task = task.clone();
+            thread::spawn(move || {
+                task.run_claimed();
+                task.drain();
+            })
+        };
+        let dropper = {
+            let task = task.clone();
+            thread::spawn(move || task.drop_ref())
+        };
+        worker.join().unwrap();
+        dropper.join().unwrap();
+        task.drain();
+        assert_eq!(task.polls.load(SeqCst), 1);
+        task.check_end();
+    });
+}
