@@ -310,7 +310,8 @@ fn main() {
          maintenance and autosaves are counted at the end of the run's window. The \
          autosave's file write runs on the blocking pool, not on a worker: the pool's \
          threads are not workers and their closures are not tasks. \"Awake\" is each \
-         worker's time not parked since the pool started, averaged over the workers."
+         worker's time not parked since the pool started, averaged over the workers. On a machine busy with other processes, the \
+         operating system also preempts workers, and that wait shows in every figure."
     );
 
     println!();
@@ -321,10 +322,10 @@ fn main() {
     );
     println!();
     println!(
-        "| run             | tier   | polls    | sampled | 1st poll p50 |      p99 |      max |"
+        "| run             | tier   | polls    | sampled | 1st poll p50 |       p99 |       max |"
     );
     println!(
-        "|-----------------|--------|---------:|--------:|-------------:|---------:|---------:|"
+        "|-----------------|--------|---------:|--------:|-------------:|----------:|----------:|"
     );
     for (name, report) in [("with priorities", &with), ("all at Normal", &without)] {
         for p in Priority::ALL {
@@ -334,7 +335,7 @@ fn main() {
             }
             let l = &t.latency;
             println!(
-                "| {name:<15} | {:<6} | {:>8} | {:>7} | {:>12} | {:>8} | {:>8} |",
+                "| {name:<15} | {:<6} | {:>8} | {:>7} | {:>12} | {:>9} | {:>9} |",
                 p.name(),
                 t.polls,
                 l.samples,
