@@ -9,7 +9,7 @@ use core::fmt;
 /// priorities is the more urgent one.
 ///
 /// ```
-/// use echo_core::Priority;
+/// # use echo_core::Priority;
 /// assert!(Priority::High < Priority::Normal);
 /// assert_eq!(Priority::default(), Priority::Normal);
 /// assert_eq!(Priority::Low.min(Priority::High), Priority::High);
@@ -30,15 +30,36 @@ pub enum Priority {
 
 impl Priority {
     /// All tiers, most urgent first.
+    ///
+    /// ```
+    /// # use echo_core::Priority;
+    /// let names: Vec<&str> = Priority::ALL.iter().map(|p| p.name()).collect();
+    /// assert_eq!(names, ["high", "normal", "low"]);
+    /// ```
     pub const ALL: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
 
-    /// The tier's index in [`Priority::ALL`]: 0 for High, 2 for Low.
+    /// The tier's index in [`Priority::ALL`]: 0 for High, 2 for Low. Handy
+    /// for per-tier arrays.
+    ///
+    /// ```
+    /// # use echo_core::Priority;
+    /// let mut frames_per_tier = [0u32; 3];
+    /// frames_per_tier[Priority::Normal.index()] += 1;
+    /// assert_eq!(frames_per_tier, [0, 1, 0]);
+    /// ```
     #[inline]
     pub const fn index(self) -> usize {
         self as usize
     }
 
     /// The tier with the given index; indices past 2 give `Low`.
+    ///
+    /// ```
+    /// # use echo_core::Priority;
+    /// assert_eq!(Priority::from_index(0), Priority::High);
+    /// assert_eq!(Priority::from_index(Priority::Low.index()), Priority::Low);
+    /// assert_eq!(Priority::from_index(9), Priority::Low);
+    /// ```
     #[inline]
     pub const fn from_index(index: usize) -> Priority {
         match index {
@@ -51,7 +72,7 @@ impl Priority {
     /// Whether `self` is strictly more urgent than `other`.
     ///
     /// ```
-    /// use echo_core::Priority;
+    /// # use echo_core::Priority;
     /// assert!(Priority::High.is_above(Priority::Low));
     /// assert!(!Priority::Normal.is_above(Priority::Normal));
     /// ```
@@ -60,7 +81,14 @@ impl Priority {
         (self as u8) < (other as u8)
     }
 
-    /// A short lower-case name: `"high"`, `"normal"` or `"low"`.
+    /// A short lower-case name: `"high"`, `"normal"` or `"low"`. `Display`
+    /// prints the same name (and honours width and alignment).
+    ///
+    /// ```
+    /// # use echo_core::Priority;
+    /// assert_eq!(Priority::High.name(), "high");
+    /// assert_eq!(format!("[{:<6}]", Priority::Low), "[low   ]");
+    /// ```
     pub const fn name(self) -> &'static str {
         match self {
             Priority::High => "high",

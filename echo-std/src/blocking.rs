@@ -141,6 +141,14 @@ impl SchedulerBuilder {
 
     /// How long a blocking-pool thread waits for another closure before it
     /// exits (default 10 seconds).
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// use std::time::Duration;
+    /// let scheduler = Scheduler::builder().blocking_keep_alive(Duration::from_secs(1)).build()?;
+    /// assert_eq!(scheduler.block_on(scheduler.spawn_blocking(|| 4))?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
         self.services.blocking.keep_alive = keep_alive;
         self
@@ -253,6 +261,15 @@ impl Scheduler {
 
     /// Threads in the blocking pool now, busy or idle (at most
     /// [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)).
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// let scheduler = Scheduler::builder().max_blocking_threads(2).build()?;
+    /// assert_eq!(scheduler.blocking_threads(), 0);
+    /// scheduler.block_on(scheduler.spawn_blocking(|| ()))?;
+    /// assert!((1..=2).contains(&scheduler.blocking_threads()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn blocking_threads(&self) -> usize {
         self.services.blocking.threads()
     }

@@ -34,6 +34,7 @@
 //!   a runtime you give it (see the `tokio_bridge` module). Libraries that
 //!   bring their own reactor or need only a waker (async-io,
 //!   async-channel, futures) work without any feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod block_on;
 mod blocking;
@@ -46,6 +47,7 @@ mod services;
 mod task_builder;
 mod threads;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio_bridge;
 mod yield_now;
 

@@ -60,42 +60,102 @@ impl Default for SchedulerBuilder {
 }
 
 impl SchedulerBuilder {
-    /// Number of worker threads. Defaults to `num_cpus::get()`; must be
-    /// between 1 and [`MAX_WORKERS`](echo_core::MAX_WORKERS).
+    /// Number of worker threads. Defaults to the number of CPUs; must be
+    /// between 1 and [`MAX_WORKERS`](crate::MAX_WORKERS), or
+    /// [`build`](SchedulerBuilder::build) fails.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// let scheduler = Scheduler::builder().worker_count(3).build()?;
+    /// assert_eq!(scheduler.worker_count(), 3);
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn worker_count(mut self, n: usize) -> Self {
         self.worker_count = Some(n);
         self
     }
 
     /// Prefix for worker thread names (`{prefix}-{index}`). Defaults to
-    /// `echo-worker`.
+    /// `echo-worker`. The blocking pool's threads and, with the `tokio`
+    /// feature, the tokio driver's thread take their names from it too.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).thread_name("app-pool").build()?;
+    /// let name = scheduler.submit(
+    ///     async { std::thread::current().name().map(str::to_owned) },
+    ///     Priority::Normal,
+    /// );
+    /// assert_eq!(scheduler.block_on(name)?.as_deref(), Some("app-pool-0"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
         self.thread_name = prefix.into();
         self
     }
 
-    /// Stack size of each worker thread, in bytes.
+    /// Stack size of each worker thread, in bytes (default: the standard
+    /// library's default for new threads). Raise it for tasks whose futures
+    /// are large or recurse deeply.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().stack_size(4 << 20).build()?;
+    /// let big = scheduler.submit(async { [1u8; 1 << 20].iter().map(|&b| b as u32).sum::<u32>() }, Priority::Normal);
+    /// assert_eq!(scheduler.block_on(big)?, 1 << 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
     }
 
     /// N: while Normal work waits, each worker serves Normal at least once
-    /// every `n` polls (default 8). See [`Config`].
+    /// every `n` polls (default 8). See [`Config`]; an invalid value (`0`)
+    /// makes [`build`](SchedulerBuilder::build) fail.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// // Normal work gets at least one poll in four under a High flood.
+    /// let scheduler = Scheduler::builder().normal_interval(4).build()?;
+    /// # drop(scheduler);
+    /// assert!(Scheduler::builder().normal_interval(0).build().is_err());
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn normal_interval(mut self, n: u32) -> Self {
         self.normal_interval = Some(n);
         self
     }
 
     /// M: while Low work waits, each worker serves Low at least once every
-    /// `m` polls (default 32). See [`Config`].
+    /// `m` polls (default 32). See [`Config`]; an invalid value (`0`)
+    /// makes [`build`](SchedulerBuilder::build) fail.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// // Low work gets at least one poll in sixteen under a flood.
+    /// let scheduler = Scheduler::builder().low_interval(16).build()?;
+    /// # drop(scheduler);
+    /// assert!(Scheduler::builder().low_interval(0).build().is_err());
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn low_interval(mut self, m: u32) -> Self {
         self.low_interval = Some(m);
         self
     }
 
     /// K: each worker checks the global injectors before its own rings at
-    /// least once every `k` ticks (default 31). See [`Config`].
+    /// least once every `k` ticks (default 31). See [`Config`]; an invalid
+    /// value (`0`) makes [`build`](SchedulerBuilder::build) fail.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// // Work submitted from outside is picked up sooner behind local work.
+    /// let scheduler = Scheduler::builder().global_queue_interval(7).build()?;
+    /// # drop(scheduler);
+    /// assert!(Scheduler::builder().global_queue_interval(0).build().is_err());
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn global_queue_interval(mut self, k: u32) -> Self {
         self.global_queue_interval = Some(k);
         self
@@ -110,6 +170,23 @@ impl SchedulerBuilder {
     /// [`Refusal::Full`](crate::Refusal::Full). Tasks submitted from inside
     /// running tasks are always admitted: making them wait could deadlock.
     /// `0` is refused by [`build`](SchedulerBuilder::build).
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// use std::sync::mpsc;
+    ///
+    /// let scheduler = Scheduler::builder().worker_count(1).max_tasks(1).build()?;
+    /// let (release, released) = mpsc::channel::<()>();
+    /// // The one allowed task waits (on a blocking thread) for `release`.
+    /// let first = scheduler.submit(async move {
+    ///     echo_std::spawn_blocking(move || released.recv().ok()).await.ok();
+    /// }, Priority::Normal);
+    /// let refused = scheduler.try_submit(async {}, Priority::Normal).unwrap_err();
+    /// assert!(refused.is_full());
+    /// release.send(()).unwrap();
+    /// scheduler.block_on(first)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_tasks(mut self, n: usize) -> Self {
         self.max_tasks = Some(n);
         self
@@ -118,6 +195,13 @@ impl SchedulerBuilder {
     /// Whether tasks come from the pooled slab (the default) or each from
     /// the global allocator. Only for measuring the slab against the plain
     /// allocator; the pooled slab is faster.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let plain = Scheduler::builder().worker_count(1).pooled_slab(false).build()?;
+    /// assert_eq!(plain.block_on(plain.submit(async { 1 }, Priority::Normal))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pooled_slab(mut self, on: bool) -> Self {
         self.pooled_slab = on;
         self
@@ -126,6 +210,15 @@ impl SchedulerBuilder {
     /// Whether to sample submit-to-first-poll latency, average queue depth
     /// and worker busy time (default on; they cost little). Counters are
     /// always kept.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).detailed_metrics(false).build()?;
+    /// scheduler.block_on(scheduler.submit(async {}, Priority::High))?;
+    /// // The counters are still there.
+    /// assert_eq!(scheduler.metrics().tier(Priority::High).completed, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn detailed_metrics(mut self, on: bool) -> Self {
         self.detailed_metrics = on;
         self
@@ -149,7 +242,20 @@ impl SchedulerBuilder {
         config
     }
 
-    /// Starts the worker threads.
+    /// Starts the worker threads (and, with the `tokio` feature and no
+    /// [`tokio_handle`](SchedulerBuilder::tokio_handle), the tokio driver's
+    /// thread).
+    ///
+    /// # Errors
+    ///
+    /// - [`BuildError::Config`] if a setting is out of range: zero or more
+    ///   than [`MAX_WORKERS`](crate::MAX_WORKERS) workers, a zero interval
+    ///   or a zero [`max_tasks`](SchedulerBuilder::max_tasks);
+    /// - [`BuildError::ZeroBlockingThreads`] if
+    ///   [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)
+    ///   is zero;
+    /// - [`BuildError::Spawn`] if the operating system refuses to start a
+    ///   thread (the threads already started are stopped and joined).
     ///
     /// ```
     /// use echo_std::{BuildError, Scheduler};
@@ -261,7 +367,15 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A builder with the defaults.
+    /// A builder with the defaults: one worker per CPU, no bound on live
+    /// tasks, the default starvation intervals.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// let scheduler = Scheduler::builder().build()?;
+    /// assert!(scheduler.worker_count() >= 1);
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn builder() -> SchedulerBuilder {
         SchedulerBuilder::default()
     }
@@ -277,6 +391,17 @@ impl Scheduler {
     /// there is room. After shutdown the future is dropped and the handle
     /// resolves to a cancelled [`JoinError`](crate::JoinError); use
     /// [`try_submit`](Scheduler::try_submit) to get the future back.
+    ///
+    /// Dropping the returned handle detaches the task: it still runs.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(2).build()?;
+    /// let frame = scheduler.submit(async { "drawn" }, Priority::High);
+    /// scheduler.submit(async { /* fire and forget */ }, Priority::Low);
+    /// assert_eq!(scheduler.block_on(frame)?, "drawn");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -325,6 +450,16 @@ impl Scheduler {
 
     /// A builder to name a task and set its priority before submitting it
     /// here.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let handle = scheduler.task().name("autosave").priority(Priority::Low).submit(async {
+    ///     echo_std::task::current().unwrap().priority()
+    /// });
+    /// assert_eq!(scheduler.block_on(handle)?, Priority::Low);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn task(&self) -> TaskBuilder<'_> {
         TaskBuilder::new(Some(self))
     }
@@ -334,8 +469,12 @@ impl Scheduler {
     }
 
     /// Submits `future` once there is room under the bound on live tasks,
-    /// waiting asynchronously (from any executor) until there is. Resolves
-    /// to the handle, or to the future inside the error after shutdown.
+    /// waiting asynchronously (from any executor) until there is.
+    ///
+    /// # Errors
+    ///
+    /// The returned future resolves to a [`SubmitError`] holding the
+    /// future if the scheduler shuts down before there is room.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -352,8 +491,16 @@ impl Scheduler {
             .spawn_when_room(future, TaskOptions::new(priority))
     }
 
-    /// Submits `future`, or returns it inside the error if the scheduler
-    /// refuses it (it has shut down).
+    /// Submits `future` without ever waiting, or returns it inside the
+    /// error.
+    ///
+    /// # Errors
+    ///
+    /// A [`SubmitError`] holding the future (get it back with
+    /// [`into_inner`](SubmitError::into_inner)) if the scheduler has shut
+    /// down ([`is_shutdown`](SubmitError::is_shutdown)), or if the bound on
+    /// live tasks is reached and the caller is outside the pool
+    /// ([`is_full`](SubmitError::is_full)).
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -381,8 +528,25 @@ impl Scheduler {
         self.core.try_spawn(future, priority)
     }
 
-    /// Submits a named task; the name shows in
-    /// [`task::current`](crate::task::current).
+    /// Submits a named task, as [`try_submit`](Scheduler::try_submit) does;
+    /// the name shows in [`task::current`](crate::task::current) and, with
+    /// the `tracing` feature, on the task's span.
+    /// [`task`](Scheduler::task) is the builder form of the same thing.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_submit`](Scheduler::try_submit): the future comes back
+    /// inside the [`SubmitError`] after shutdown or at the bound.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let handle = scheduler
+    ///     .try_submit_named(async { echo_std::task::current().unwrap().name().map(str::to_owned) }, Priority::Normal, "index")
+    ///     .map_err(|_| "refused")?;
+    /// assert_eq!(scheduler.block_on(handle)?.as_deref(), Some("index"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_submit_named<F>(
         &self,
         future: F,
@@ -407,6 +571,18 @@ impl Scheduler {
     ///
     /// If called on a worker thread of any Echo scheduler: a worker must
     /// never block. Await the future instead.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let answer = scheduler.block_on(async {
+    ///     // `spawn` works here: it submits to `scheduler`.
+    ///     let part = echo_std::spawn(async { 21 }, Priority::Normal);
+    ///     part.await.unwrap() * 2
+    /// });
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         if on_any_worker() {
@@ -421,22 +597,65 @@ impl Scheduler {
     }
 
     /// A snapshot of the counters: per tier submitted, completed, panicked,
-    /// cancelled, polls and queue depth; steals, parks and unparks.
+    /// cancelled, polls and queue depth; steals, parks and unparks; and,
+    /// with [`detailed_metrics`](SchedulerBuilder::detailed_metrics) (the
+    /// default), first-poll latency and each worker's busy share.
+    /// `Display` renders it as a table.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let handles = scheduler.submit_batch((0..3).map(|_| async {}), Priority::Low);
+    /// for h in handles {
+    ///     scheduler.block_on(h)?;
+    /// }
+    /// let metrics = scheduler.metrics();
+    /// assert_eq!(metrics.tier(Priority::Low).completed, 3);
+    /// println!("{metrics}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.core.metrics()
     }
 
     /// The number of worker threads.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// let scheduler = Scheduler::builder().worker_count(2).build()?;
+    /// assert_eq!(scheduler.worker_count(), 2);
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn worker_count(&self) -> usize {
         self.core.worker_count()
     }
 
     /// Tasks submitted and not yet finished.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// assert_eq!(scheduler.live_tasks(), 0);
+    /// let forever = scheduler.submit(std::future::pending::<()>(), Priority::Low);
+    /// assert_eq!(scheduler.live_tasks(), 1);
+    /// forever.abort();
+    /// assert!(scheduler.block_on(forever).unwrap_err().is_cancelled());
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn live_tasks(&self) -> usize {
         self.core.live_tasks()
     }
 
     /// Whether [`shutdown`](Scheduler::shutdown) has been called.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// assert!(!scheduler.is_shutdown());
+    /// scheduler.shutdown();
+    /// assert!(scheduler.is_shutdown());
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.core.is_shutdown()
     }
@@ -459,6 +678,18 @@ impl Scheduler {
     /// returns; the calling thread finishes what it runs and exits on its
     /// own (the last worker out cancels the remaining tasks). It never
     /// panics.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let forever = scheduler.submit(std::future::pending::<()>(), Priority::Low);
+    /// scheduler.shutdown();
+    /// assert!(scheduler.block_on(forever).unwrap_err().is_cancelled());
+    /// // Refused from now on: the handle resolves to a cancelled error.
+    /// let late = scheduler.submit(async { 1 }, Priority::High);
+    /// assert!(scheduler.block_on(late).unwrap_err().is_cancelled());
+    /// # Ok::<(), echo_std::BuildError>(())
+    /// ```
     pub fn shutdown(&self) {
         self.shutdown_joining(Join::Wait);
     }
@@ -558,7 +789,16 @@ impl fmt::Debug for Scheduler {
     }
 }
 
-/// Whether the calling thread can use [`spawn`](crate::spawn).
+/// Whether the calling thread can use [`spawn`](crate::spawn): it is a
+/// worker, a blocking-pool thread, or inside [`Scheduler::block_on`].
+///
+/// ```
+/// use echo_std::Scheduler;
+/// let scheduler = Scheduler::builder().worker_count(1).build()?;
+/// assert!(!echo_std::in_scheduler_context());
+/// assert!(scheduler.block_on(async { echo_std::in_scheduler_context() }));
+/// # Ok::<(), echo_std::BuildError>(())
+/// ```
 pub fn in_scheduler_context() -> bool {
     context::has_current()
 }

@@ -41,13 +41,37 @@ impl<'a> TaskBuilder<'a> {
         }
     }
 
-    /// Names the task.
+    /// Names the task. The name shows in
+    /// [`task::current`](crate::task::current) and, with the `tracing`
+    /// feature, on the task's span.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let handle = scheduler.task().name("thumbnail").submit(async {
+    ///     echo_std::task::current().unwrap().name().map(str::to_owned)
+    /// });
+    /// assert_eq!(scheduler.block_on(handle)?.as_deref(), Some("thumbnail"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(mut self, name: impl Into<TaskName>) -> Self {
         self.options.name = Some(name.into());
         self
     }
 
     /// Sets the priority (default Normal).
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let urgent = scheduler.task().priority(Priority::High).submit(async {
+    ///     echo_std::task::current().unwrap().priority()
+    /// });
+    /// assert_eq!(scheduler.block_on(urgent)?, Priority::High);
+    /// let default = scheduler.task().submit(async { echo_std::task::current().unwrap().priority() });
+    /// assert_eq!(scheduler.block_on(default)?, Priority::Normal);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn priority(mut self, priority: Priority) -> Self {
         self.options.priority = priority;
         self
@@ -69,6 +93,18 @@ impl<'a> TaskBuilder<'a> {
     ///
     /// From [`task::builder`](crate::task::builder), if the calling thread
     /// has no current scheduler.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let parent = scheduler.submit(async {
+    ///     // Inside a task: the builder submits to the current scheduler.
+    ///     let child = echo_std::task::builder().name("child").priority(Priority::Low).submit(async { 2 });
+    ///     child.await.unwrap() + 1
+    /// }, Priority::Normal);
+    /// assert_eq!(scheduler.block_on(parent)?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn submit<F>(self, future: F) -> JoinHandle<F::Output>
     where
@@ -79,8 +115,30 @@ impl<'a> TaskBuilder<'a> {
         self.with_core(|core| crate::scheduler::submit_with(core, future, options))
     }
 
-    /// Submits the task, or hands the future back inside the error if it is
-    /// refused (shutdown, or no room under the bound).
+    /// Submits the task without ever waiting, as
+    /// [`Scheduler::try_submit`] does.
+    ///
+    /// # Errors
+    ///
+    /// A [`SubmitError`] holding the future if the scheduler has shut down,
+    /// or if the bound on live tasks is reached and the caller is outside
+    /// the pool.
+    ///
+    /// # Panics
+    ///
+    /// From [`task::builder`](crate::task::builder), if the calling thread
+    /// has no current scheduler.
+    ///
+    /// ```
+    /// use echo_std::Scheduler;
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// let handle = scheduler.task().name("ok").try_submit(async { 1 }).map_err(|e| e.to_string())?;
+    /// assert_eq!(scheduler.block_on(handle)?, 1);
+    /// scheduler.shutdown();
+    /// let refused = scheduler.task().name("late").try_submit(async { 2 }).unwrap_err();
+    /// assert!(refused.is_shutdown());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn try_submit<F>(self, future: F) -> Result<JoinHandle<F::Output>, SubmitError<F>>
     where
@@ -93,6 +151,25 @@ impl<'a> TaskBuilder<'a> {
 
     /// Submits the task once there is room under the bound, waiting
     /// asynchronously; see [`Scheduler::submit_async`].
+    ///
+    /// # Errors
+    ///
+    /// The returned future resolves to a [`SubmitError`] holding the future
+    /// if the scheduler shuts down before there is room.
+    ///
+    /// # Panics
+    ///
+    /// From [`task::builder`](crate::task::builder), if the calling thread
+    /// has no current scheduler.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).max_tasks(8).build()?;
+    /// let admitted = scheduler.block_on(scheduler.task().name("import").priority(Priority::Low).submit_async(async { 5 }));
+    /// let handle = admitted.map_err(|e| e.to_string())?;
+    /// assert_eq!(scheduler.block_on(handle)?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn submit_async<F>(self, future: F) -> SpawnWhenRoom<F, StdPlatform>
     where

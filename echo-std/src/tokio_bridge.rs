@@ -129,6 +129,7 @@ impl SchedulerBuilder {
     /// driver.join().unwrap();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn tokio_handle(mut self, handle: Handle) -> Self {
         self.services.tokio = Some(handle);
         self
@@ -142,6 +143,23 @@ impl Scheduler {
     ///
     /// Enter it (`handle.enter()`) on a thread of your own to create tokio
     /// resources there that Echo tasks then use.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// use std::time::Duration;
+    ///
+    /// let scheduler = Scheduler::builder().worker_count(1).build()?;
+    /// // A timer created outside the pool, on the scheduler's runtime...
+    /// let sleep = {
+    ///     let _in_runtime = scheduler.tokio_handle().enter();
+    ///     tokio::time::sleep(Duration::from_millis(5))
+    /// };
+    /// // ...awaited by an Echo task.
+    /// let task = scheduler.submit(async move { sleep.await; "woke" }, Priority::Normal);
+    /// assert_eq!(scheduler.block_on(task)?, "woke");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn tokio_handle(&self) -> Handle {
         self.services.tokio.handle().clone()
     }

@@ -132,6 +132,52 @@ impl core::error::Error for JoinError {}
 /// detaches the task (it keeps running); [`abort`](JoinHandle::abort)
 /// cancels it. Awaiting it from a task of higher priority raises the
 /// awaited task to that priority (priority inheritance).
+///
+/// Awaiting a handle gives `Ok(output)` if the task completed, even if
+/// [`abort`](JoinHandle::abort) came after that; it gives a [`JoinError`]
+/// if the task was cancelled first (by `abort`, by shutdown, or because the
+/// submission was refused) or panicked.
+///
+/// # Panics
+///
+/// Polling the handle again after it has produced its result panics.
+///
+/// ```
+/// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+/// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
+/// # // A one-thread stand-in for echo-std's `Scheduler`.
+/// # struct Host(Cell<Option<usize>>);
+/// # // SAFETY (all three): only the doctest's one thread uses the host.
+/// # unsafe impl Send for Host {}
+/// # unsafe impl Sync for Host {}
+/// # unsafe impl Platform for Host {
+/// #     fn park(&self, _: usize) {}
+/// #     fn unpark(&self, _: usize) {}
+/// #     fn now_nanos(&self) -> u64 { 0 }
+/// #     fn random_seed(&self) -> u64 { 1 }
+/// #     fn current_worker(&self) -> Option<usize> { self.0.get() }
+/// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
+/// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+/// # }
+/// # struct Scheduler(echo_core::Scheduler<Host>);
+/// # impl Scheduler {
+/// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+/// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
+/// #         let mut f = pin!(f);
+/// #         loop {
+/// #             self.0.run_until_idle(0);
+/// #             let ready = f.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+/// #             if let Poll::Ready(v) = ready { return v; }
+/// #         }
+/// #     }
+/// #     fn shutdown(&self) { self.0.shutdown() }
+/// # }
+/// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
+/// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+/// let handle = scheduler.submit(async { 6 * 7 }, Priority::High);
+/// assert_eq!(scheduler.block_on(handle)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct JoinHandle<T> {
     raw: Option<RawTask>,
     /// The submission was refused: the handle resolves to `Cancelled`.
@@ -168,12 +214,91 @@ impl<T> JoinHandle<T> {
 
     /// The task's id ([`TaskId::NONE`] for a refused submission or after
     /// the handle has produced its result).
+    ///
+    /// ```
+    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
+    /// # // A one-thread stand-in for echo-std's `Scheduler`.
+    /// # struct Host(Cell<Option<usize>>);
+    /// # // SAFETY (all three): only the doctest's one thread uses the host.
+    /// # unsafe impl Send for Host {}
+    /// # unsafe impl Sync for Host {}
+    /// # unsafe impl Platform for Host {
+    /// #     fn park(&self, _: usize) {}
+    /// #     fn unpark(&self, _: usize) {}
+    /// #     fn now_nanos(&self) -> u64 { 0 }
+    /// #     fn random_seed(&self) -> u64 { 1 }
+    /// #     fn current_worker(&self) -> Option<usize> { self.0.get() }
+    /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
+    /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+    /// # }
+    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # impl Scheduler {
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
+    /// #         let mut f = pin!(f);
+    /// #         loop {
+    /// #             self.0.run_until_idle(0);
+    /// #             let ready = f.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    /// #             if let Poll::Ready(v) = ready { return v; }
+    /// #         }
+    /// #     }
+    /// #     fn shutdown(&self) { self.0.shutdown() }
+    /// # }
+    /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
+    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// let handle = scheduler.submit(async {}, Priority::Normal);
+    /// let id = handle.id();
+    /// assert_ne!(id, TaskId::NONE);
+    /// println!("waiting for task {id}");
+    /// scheduler.block_on(handle)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self) -> TaskId {
         self.raw.map_or(TaskId::NONE, RawTask::id)
     }
 
     /// Whether the task has finished (completed, panicked or been
-    /// cancelled).
+    /// cancelled). It never blocks: poll it, or await the handle.
+    ///
+    /// ```
+    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
+    /// # // A one-thread stand-in for echo-std's `Scheduler`.
+    /// # struct Host(Cell<Option<usize>>);
+    /// # // SAFETY (all three): only the doctest's one thread uses the host.
+    /// # unsafe impl Send for Host {}
+    /// # unsafe impl Sync for Host {}
+    /// # unsafe impl Platform for Host {
+    /// #     fn park(&self, _: usize) {}
+    /// #     fn unpark(&self, _: usize) {}
+    /// #     fn now_nanos(&self) -> u64 { 0 }
+    /// #     fn random_seed(&self) -> u64 { 1 }
+    /// #     fn current_worker(&self) -> Option<usize> { self.0.get() }
+    /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
+    /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+    /// # }
+    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # impl Scheduler {
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
+    /// #         let mut f = pin!(f);
+    /// #         loop {
+    /// #             self.0.run_until_idle(0);
+    /// #             let ready = f.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    /// #             if let Poll::Ready(v) = ready { return v; }
+    /// #         }
+    /// #     }
+    /// #     fn shutdown(&self) { self.0.shutdown() }
+    /// # }
+    /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
+    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// let forever = scheduler.submit(std::future::pending::<()>(), Priority::Low);
+    /// assert!(!forever.is_finished());
+    /// scheduler.shutdown(); // cancels every task left
+    /// assert!(forever.is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.raw.is_none_or(|raw| raw.state().load().is_complete())
     }
@@ -185,6 +310,45 @@ impl<T> JoinHandle<T> {
     /// when `abort` was called*: a poll that returns `Ready` delivers its
     /// output (as tokio does; async-task would drop it). Aborting a
     /// finished task does nothing.
+    ///
+    /// ```
+    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
+    /// # // A one-thread stand-in for echo-std's `Scheduler`.
+    /// # struct Host(Cell<Option<usize>>);
+    /// # // SAFETY (all three): only the doctest's one thread uses the host.
+    /// # unsafe impl Send for Host {}
+    /// # unsafe impl Sync for Host {}
+    /// # unsafe impl Platform for Host {
+    /// #     fn park(&self, _: usize) {}
+    /// #     fn unpark(&self, _: usize) {}
+    /// #     fn now_nanos(&self) -> u64 { 0 }
+    /// #     fn random_seed(&self) -> u64 { 1 }
+    /// #     fn current_worker(&self) -> Option<usize> { self.0.get() }
+    /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
+    /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+    /// # }
+    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # impl Scheduler {
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
+    /// #         let mut f = pin!(f);
+    /// #         loop {
+    /// #             self.0.run_until_idle(0);
+    /// #             let ready = f.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    /// #             if let Poll::Ready(v) = ready { return v; }
+    /// #         }
+    /// #     }
+    /// #     fn shutdown(&self) { self.0.shutdown() }
+    /// # }
+    /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
+    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// let download = scheduler.submit(std::future::pending::<()>(), Priority::Normal);
+    /// download.abort();
+    /// let err = scheduler.block_on(download).unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) {
         if let Some(raw) = self.raw {
             if let Notify::Submit(p) = raw.state().abort() {
@@ -196,13 +360,96 @@ impl<T> JoinHandle<T> {
 
     /// Changes the task's priority. A task already queued moves to the new
     /// tier's queue; a running or waiting task uses the new tier from its
-    /// next wake. Returns whether the priority changed.
+    /// next wake. Returns whether the priority changed (false if it was
+    /// already `priority`, or if the task has finished).
+    ///
+    /// ```
+    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
+    /// # // A one-thread stand-in for echo-std's `Scheduler`.
+    /// # struct Host(Cell<Option<usize>>);
+    /// # // SAFETY (all three): only the doctest's one thread uses the host.
+    /// # unsafe impl Send for Host {}
+    /// # unsafe impl Sync for Host {}
+    /// # unsafe impl Platform for Host {
+    /// #     fn park(&self, _: usize) {}
+    /// #     fn unpark(&self, _: usize) {}
+    /// #     fn now_nanos(&self) -> u64 { 0 }
+    /// #     fn random_seed(&self) -> u64 { 1 }
+    /// #     fn current_worker(&self) -> Option<usize> { self.0.get() }
+    /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
+    /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+    /// # }
+    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # impl Scheduler {
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
+    /// #         let mut f = pin!(f);
+    /// #         loop {
+    /// #             self.0.run_until_idle(0);
+    /// #             let ready = f.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    /// #             if let Poll::Ready(v) = ready { return v; }
+    /// #         }
+    /// #     }
+    /// #     fn shutdown(&self) { self.0.shutdown() }
+    /// # }
+    /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
+    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// // Indexing was background work, until the user asked for its result.
+    /// let index = scheduler.submit(std::future::pending::<()>(), Priority::Low);
+    /// assert!(index.set_priority(Priority::High));
+    /// assert_eq!(index.priority(), Some(Priority::High));
+    /// assert!(!index.set_priority(Priority::High)); // no change
+    /// # index.abort();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_priority(&self, priority: Priority) -> bool {
         self.raw
             .is_some_and(|raw| reprioritize(raw, priority, false))
     }
 
-    /// The task's current effective priority, or `None` once it finished.
+    /// The task's current effective priority (raised by priority
+    /// inheritance or [`set_priority`](JoinHandle::set_priority)), or
+    /// `None` once it finished.
+    ///
+    /// ```
+    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
+    /// # // A one-thread stand-in for echo-std's `Scheduler`.
+    /// # struct Host(Cell<Option<usize>>);
+    /// # // SAFETY (all three): only the doctest's one thread uses the host.
+    /// # unsafe impl Send for Host {}
+    /// # unsafe impl Sync for Host {}
+    /// # unsafe impl Platform for Host {
+    /// #     fn park(&self, _: usize) {}
+    /// #     fn unpark(&self, _: usize) {}
+    /// #     fn now_nanos(&self) -> u64 { 0 }
+    /// #     fn random_seed(&self) -> u64 { 1 }
+    /// #     fn current_worker(&self) -> Option<usize> { self.0.get() }
+    /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
+    /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+    /// # }
+    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # impl Scheduler {
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
+    /// #         let mut f = pin!(f);
+    /// #         loop {
+    /// #             self.0.run_until_idle(0);
+    /// #             let ready = f.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    /// #             if let Poll::Ready(v) = ready { return v; }
+    /// #         }
+    /// #     }
+    /// #     fn shutdown(&self) { self.0.shutdown() }
+    /// # }
+    /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
+    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// let backup = scheduler.submit(std::future::pending::<()>(), Priority::Low);
+    /// assert_eq!(backup.priority(), Some(Priority::Low));
+    /// scheduler.shutdown(); // cancels it
+    /// assert_eq!(backup.priority(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn priority(&self) -> Option<Priority> {
         let s = self.raw?.state().load();
         (!s.is_complete()).then(|| s.priority())
