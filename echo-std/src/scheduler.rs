@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 
 type Core = echo_core::Scheduler<StdPlatform>;
 
+/// How long `shutdown_timeout` waits past its deadline for threads that
+/// are exiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
 /// Builds a [`Scheduler`].
 ///
 /// ```
@@ -712,12 +716,12 @@ impl Scheduler {
     /// cancels whatever is left). Returns true if every task finished in
     /// time. Submissions are still accepted while draining.
     ///
-    /// It returns within `timeout` and a small slack (a few milliseconds):
-    /// threads still busy at the deadline (a worker in a long poll, a
-    /// blocking closure that is still running) are detached rather than
-    /// waited for, as tokio's `shutdown_timeout` does, and exit on their
-    /// own when they are done. A `timeout` too large to add to the clock
-    /// (`Duration::MAX`) waits as long as it takes.
+    /// It returns within `timeout` plus at most 100 ms, the grace it gives
+    /// threads that are only exiting: threads still busy then (a worker in
+    /// a long poll, a blocking closure that is still running) are detached
+    /// rather than waited for, as tokio's `shutdown_timeout` does, and exit
+    /// on their own when they are done. A `timeout` too large to add to the
+    /// clock (`Duration::MAX`) waits as long as it takes.
     ///
     /// [`shutdown`]: Scheduler::shutdown
     ///
@@ -748,7 +752,13 @@ impl Scheduler {
             thread::sleep(nap.min(left));
             nap = (nap * 2).min(Duration::from_millis(1));
         };
-        self.shutdown_joining(deadline.map_or(Join::Wait, Join::Until));
+        // Threads that are only exiting (idle workers, idle pool threads)
+        // get a short grace period past the deadline, so that shutdown is
+        // complete when this returns unless something is really stuck.
+        let join = deadline.map_or(Join::Wait, |d| {
+            Join::Until(d.max(Instant::now()) + SHUTDOWN_GRACE)
+        });
+        self.shutdown_joining(join);
         drained
     }
 }
