@@ -1,0 +1,28 @@
+//! The `#[echo_std::main]` and `#[echo_std::test]` attributes.
+//!
+//! Use them through `echo-std`, which re-exports them: the code they write
+//! names `::echo_std`. Both turn an `async fn` into a plain `fn` that
+//! builds a `Scheduler`, runs the body with `block_on` and shuts the
+//! scheduler down when the body returns. See `echo_std::main` and
+//! `echo_std::test` for the user's view.
+
+use proc_macro::TokenStream;
+
+mod entry;
+
+/// Runs `async fn main` on a new Echo scheduler. Documented in `echo-std`.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(entry::Kind::Main, args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Makes an `async fn` a `#[test]` run on a new Echo scheduler. Documented
+/// in `echo-std`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(entry::Kind::Test, args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -1,0 +1,282 @@
+//! `JoinSet`: a set of tasks whose results come back in the order the
+//! tasks finish.
+//!
+//! How it finds finished tasks without polling every handle: each task's
+//! future is wrapped so that it carries a `Finished` guard holding the
+//! task's key in the set. The guard drops when the future is dropped,
+//! which happens exactly once whether the task completes, panics or is
+//! cancelled, and drops push the key on the set's `Ready` queue and wake
+//! the task waiting in `join_next`. So the queue holds keys in the order
+//! the tasks finished.
+//!
+//! Invariants:
+//! - A key is on the `Ready` queue at most once, and only after its
+//!   task's future was dropped.
+//! - The guard drops just before the core marks the task complete, so a
+//!   handle taken off the queue may still be pending for a moment; it
+//!   then waits, with the caller's waker registered, in `finishing`,
+//!   which only ever holds such tasks, and is polled first next time.
+//! - Only finished tasks' handles are polled, so waiting in `join_next`
+//!   lends no priority to the set's running tasks.
+
+use crate::handle::Handle;
+use echo_core::{JoinError, JoinHandle, Priority};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// A set of tasks, all with output `T`, awaited in the order they finish.
+///
+/// [`spawn`](JoinSet::spawn) adds a task; [`join_next`](JoinSet::join_next)
+/// waits for the next one to finish (in completion order, not submission
+/// order) and gives its result. [`abort_all`](JoinSet::abort_all) cancels
+/// them all, and dropping the set does too.
+///
+/// ```
+/// use echo_std::task::JoinSet;
+/// use echo_std::{Priority, Scheduler};
+///
+/// let scheduler = Scheduler::builder().worker_count(2).build().unwrap();
+/// let total = scheduler.block_on(async {
+///     let mut set = JoinSet::new();
+///     for i in 1..=4u32 {
+///         set.spawn(async move { i * 10 }, Priority::Normal);
+///     }
+///     let mut total = 0;
+///     while let Some(result) = set.join_next().await {
+///         total += result.unwrap();
+///     }
+///     total
+/// });
+/// assert_eq!(total, 100);
+/// ```
+pub struct JoinSet<T> {
+    /// The handles of the tasks not yet returned by `join_next`.
+    tasks: HashMap<u64, JoinHandle<T>>,
+    /// Keys taken off the ready queue whose handles were still pending.
+    finishing: VecDeque<u64>,
+    ready: Arc<Mutex<Ready>>,
+    next_key: u64,
+}
+
+/// The keys of finished tasks, in the order they finished, and the waker
+/// of the task waiting for one.
+#[derive(Default)]
+struct Ready {
+    keys: VecDeque<u64>,
+    waker: Option<Waker>,
+}
+
+fn lock(ready: &Mutex<Ready>) -> MutexGuard<'_, Ready> {
+    // Nothing panics while holding the lock; recover anyway.
+    ready.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Carried by a task's future; reports the task finished when dropped.
+struct Finished {
+    key: u64,
+    ready: Arc<Mutex<Ready>>,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let waker = {
+            let mut ready = lock(&self.ready);
+            ready.keys.push_back(self.key);
+            ready.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> JoinSet<T> {
+    /// An empty set.
+    pub fn new() -> JoinSet<T> {
+        JoinSet {
+            tasks: HashMap::new(),
+            finishing: VecDeque::new(),
+            ready: Arc::default(),
+            next_key: 0,
+        }
+    }
+
+    /// The number of tasks in the set: spawned and not yet returned by
+    /// [`join_next`](JoinSet::join_next), finished or not.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler, task::JoinSet};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// scheduler.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     assert!(set.is_empty());
+    ///     set.spawn(async { 1 }, Priority::Low);
+    ///     assert_eq!(set.len(), 1);
+    ///     set.join_next().await;
+    ///     assert_eq!(set.len(), 0);
+    /// });
+    /// ```
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether the set has no tasks.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Cancels every task in the set. They stay in the set:
+    /// [`join_next`](JoinSet::join_next) returns each one's result, a
+    /// cancelled [`JoinError`] unless it had already finished.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler, task::JoinSet};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// scheduler.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(std::future::pending::<()>(), Priority::Normal);
+    ///     set.abort_all();
+    ///     assert!(set.join_next().await.unwrap().unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort_all(&mut self) {
+        for handle in self.tasks.values() {
+            handle.abort();
+        }
+    }
+}
+
+impl<T: Send + 'static> JoinSet<T> {
+    /// Submits `future` at `priority` to the current scheduler (the one
+    /// running the calling task, or the enclosing `block_on`'s) and adds
+    /// it to the set. Returns nothing: to tell results apart, make the
+    /// output say which task it came from.
+    ///
+    /// After that scheduler has shut down, the task is refused and
+    /// [`join_next`](JoinSet::join_next) returns a cancelled
+    /// [`JoinError`] for it.
+    ///
+    /// # Panics
+    ///
+    /// If the calling thread belongs to no scheduler; use
+    /// [`spawn_on`](JoinSet::spawn_on) there.
+    #[track_caller]
+    pub fn spawn<F>(&mut self, future: F, priority: Priority)
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let Ok(handle) = Handle::try_current() else {
+            panic!(
+                "echo: JoinSet::spawn called outside an Echo scheduler: call it from a \
+                 task, or inside Scheduler::block_on, or use JoinSet::spawn_on"
+            );
+        };
+        self.spawn_on(future, priority, &handle);
+    }
+
+    /// Submits `future` at `priority` through `handle` (as
+    /// [`Handle::spawn`] does) and adds it to the set.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler, task::JoinSet};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// let mut set = JoinSet::new();
+    /// set.spawn_on(async { "hi" }, Priority::High, &scheduler.handle());
+    /// let first = scheduler.block_on(set.join_next());
+    /// assert_eq!(first.unwrap().unwrap(), "hi");
+    /// ```
+    pub fn spawn_on<F>(&mut self, future: F, priority: Priority, handle: &Handle)
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let key = self.next_key;
+        self.next_key += 1;
+        let finished = Finished {
+            key,
+            ready: self.ready.clone(),
+        };
+        let task = handle.spawn(
+            async move {
+                let _finished = finished;
+                future.await
+            },
+            priority,
+        );
+        self.tasks.insert(key, task);
+    }
+
+    /// Waits for the next task to finish and returns its result, or
+    /// `None` if the set is empty. Tasks come back in the order they
+    /// finished. The task is removed from the set.
+    ///
+    /// Cancel safe: if the returned future is dropped before it is ready,
+    /// no result is lost.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler, task::JoinSet};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// scheduler.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(async { panic!("boom") }, Priority::Normal);
+    ///     assert!(set.join_next().await.unwrap().unwrap_err().is_panic());
+    ///     assert!(set.join_next().await.is_none());
+    /// });
+    /// ```
+    pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
+        std::future::poll_fn(|cx| self.poll_join_next(cx)).await
+    }
+
+    /// The polling form of [`join_next`](JoinSet::join_next), for
+    /// hand-written futures: `Ready(None)` when the set is empty, otherwise
+    /// `Pending` until a task has finished (the waker is woken then).
+    pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
+        if self.tasks.is_empty() {
+            return Poll::Ready(None);
+        }
+        {
+            // Take the newly finished keys and leave our waker, in one
+            // critical section, so that no finish goes unnoticed.
+            let mut ready = lock(&self.ready);
+            self.finishing.extend(ready.keys.drain(..));
+            match &mut ready.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            }
+        }
+        for i in 0..self.finishing.len() {
+            let key = self.finishing[i];
+            let Some(handle) = self.tasks.get_mut(&key) else {
+                continue;
+            };
+            if let Poll::Ready(result) = Pin::new(handle).poll(cx) {
+                self.finishing.remove(i);
+                self.tasks.remove(&key);
+                return Poll::Ready(Some(result));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Default for JoinSet<T> {
+    fn default() -> Self {
+        JoinSet::new()
+    }
+}
+
+impl<T> Drop for JoinSet<T> {
+    /// Cancels every task still in the set.
+    fn drop(&mut self) {
+        self.abort_all();
+    }
+}
+
+impl<T> fmt::Debug for JoinSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinSet").field("len", &self.len()).finish()
+    }
+}
