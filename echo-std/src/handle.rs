@@ -113,11 +113,24 @@ impl Handle {
     }
 
     /// The number of worker threads of this handle's scheduler.
+    ///
+    /// ```
+    /// let scheduler = echo_std::Scheduler::builder().worker_count(2).build().unwrap();
+    /// assert_eq!(scheduler.handle().worker_count(), 2);
+    /// ```
     pub fn worker_count(&self) -> usize {
         self.core.worker_count()
     }
 
     /// Whether this handle's scheduler has shut down.
+    ///
+    /// ```
+    /// let scheduler = echo_std::Scheduler::builder().worker_count(1).build().unwrap();
+    /// let handle = scheduler.handle();
+    /// assert!(!handle.is_shutdown());
+    /// drop(scheduler);
+    /// assert!(handle.is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.core.is_shutdown()
     }

@@ -96,6 +96,11 @@ impl Drop for Finished {
 
 impl<T> JoinSet<T> {
     /// An empty set.
+    ///
+    /// ```
+    /// let set: echo_std::task::JoinSet<u32> = echo_std::task::JoinSet::new();
+    /// assert!(set.is_empty());
+    /// ```
     pub fn new() -> JoinSet<T> {
         JoinSet {
             tasks: HashMap::new(),
@@ -124,7 +129,7 @@ impl<T> JoinSet<T> {
         self.tasks.len()
     }
 
-    /// Whether the set has no tasks.
+    /// Whether the set has no tasks; see [`len`](JoinSet::len).
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
     }
@@ -164,6 +169,23 @@ impl<T: Send + 'static> JoinSet<T> {
     ///
     /// If the calling thread belongs to no scheduler; use
     /// [`spawn_on`](JoinSet::spawn_on) there.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler, task::JoinSet};
+    /// let scheduler = Scheduler::builder().worker_count(2).build().unwrap();
+    /// let names = scheduler.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(async { "low" }, Priority::Low);
+    ///     set.spawn(async { "high" }, Priority::High);
+    ///     let mut names = vec![];
+    ///     while let Some(name) = set.join_next().await {
+    ///         names.push(name.unwrap());
+    ///     }
+    ///     names.sort();
+    ///     names
+    /// });
+    /// assert_eq!(names, ["high", "low"]);
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&mut self, future: F, priority: Priority)
     where
@@ -233,6 +255,18 @@ impl<T: Send + 'static> JoinSet<T> {
     /// The polling form of [`join_next`](JoinSet::join_next), for
     /// hand-written futures: `Ready(None)` when the set is empty, otherwise
     /// `Pending` until a task has finished (the waker is woken then).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use echo_std::{Priority, Scheduler, task::JoinSet};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// scheduler.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(async { 5 }, Priority::Normal);
+    ///     let five = poll_fn(|cx| set.poll_join_next(cx)).await;
+    ///     assert_eq!(five.unwrap().unwrap(), 5);
+    /// });
+    /// ```
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
         if self.tasks.is_empty() {
             return Poll::Ready(None);

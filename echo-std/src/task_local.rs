@@ -61,6 +61,12 @@ macro_rules! task_local {
 }
 
 /// A task-local key, declared with [`task_local!`](crate::task_local).
+///
+/// ```
+/// echo_std::task_local! { static TENANT: String; }
+/// let key: &'static echo_std::task::LocalKey<String> = &TENANT;
+/// assert_eq!(key.sync_scope("acme".into(), || TENANT.get()), "acme");
+/// ```
 pub struct LocalKey<T: 'static> {
     /// The thread's slot; filled only while a scope is being polled on
     /// this thread. Public only for the macro.
@@ -214,6 +220,14 @@ impl<T: 'static> Drop for Entered<'_, T> {
 /// The future returned by [`LocalKey::scope`]: the wrapped future, polled
 /// with the key holding the scope's value.
 ///
+/// ```
+/// use echo_std::task::TaskLocalFuture;
+/// echo_std::task_local! { static N: u8; }
+/// let scheduler = echo_std::Scheduler::builder().worker_count(1).build().unwrap();
+/// let scoped: TaskLocalFuture<u8, _> = N.scope(4, async { N.get() * 2 });
+/// assert_eq!(scheduler.block_on(scoped), 8);
+/// ```
+///
 /// # Panics
 ///
 /// A poll panics if it happens inside [`LocalKey::with`] of the same key
@@ -275,6 +289,12 @@ impl<T: 'static, F> fmt::Debug for TaskLocalFuture<T, F> {
 
 /// The error of [`LocalKey::try_with`]: the key has no value here (no
 /// scope of it is being polled on this thread).
+///
+/// ```
+/// echo_std::task_local! { static N: u8; }
+/// let err: echo_std::task::AccessError = N.try_with(|n| *n).unwrap_err();
+/// assert!(err.to_string().contains("outside any scope"));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessError(());
 

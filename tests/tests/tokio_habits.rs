@@ -256,6 +256,28 @@ fn join_set_wakes_the_waiter_for_each_task_as_it_finishes() {
 }
 
 #[test]
+fn join_set_lives_inside_a_task_and_joins_its_children() {
+    let s = pool(2);
+    // `submit` takes only `Send` futures: this one holds a `JoinSet` across
+    // awaits.
+    let parent = s.submit(
+        async {
+            let mut set = JoinSet::new();
+            for i in 0..10u64 {
+                set.spawn(async move { i * i }, Priority::Normal);
+            }
+            let mut sum = 0;
+            while let Some(square) = set.join_next().await {
+                sum += square.unwrap();
+            }
+            sum
+        },
+        Priority::High,
+    );
+    assert_eq!(s.block_on(parent).unwrap(), 285);
+}
+
+#[test]
 fn join_set_len_counts_tasks_until_joined() {
     let s = pool(1);
     s.block_on(async {
