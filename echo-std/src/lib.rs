@@ -29,6 +29,10 @@
 //! - Blocking closures go to a separate, bounded and elastic thread pool
 //!   with [`spawn_blocking`] (or [`Scheduler::spawn_blocking`]), and come
 //!   back as `JoinHandle`s.
+//! - tokio's habits carry over: [`#[echo_std::main]`](macro@main) and
+//!   [`#[echo_std::test]`](macro@test), [`Handle`],
+//!   [`task::JoinSet`], [`task_local!`] and the worker thread hooks
+//!   ([`SchedulerBuilder::on_thread_start`]).
 //! - With the `tokio` feature, tasks use tokio's sockets, timers and files
 //!   unchanged: the scheduler runs a small tokio driver of its own, or uses
 //!   a runtime you give it (see the `tokio_bridge` module). Libraries that

@@ -10,7 +10,8 @@ use proc_macro::TokenStream;
 
 mod entry;
 
-/// Runs `async fn main` on a new Echo scheduler. Documented in `echo-std`.
+/// (Implemented in the `echo-std-macros` crate; echo-std re-exports it as
+/// `echo_std::main`.)
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand(entry::Kind::Main, args.into(), item.into())
@@ -18,8 +19,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
         .into()
 }
 
-/// Makes an `async fn` a `#[test]` run on a new Echo scheduler. Documented
-/// in `echo-std`.
+/// (Implemented in the `echo-std-macros` crate; echo-std re-exports it as
+/// `echo_std::test`.)
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand(entry::Kind::Test, args.into(), item.into())
