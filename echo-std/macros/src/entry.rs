@@ -125,6 +125,34 @@ fn check_fn(kind: Kind, item: &ItemFn) -> syn::Result<()> {
     Ok(())
 }
 
+/// The expansion, or the first error followed by a stand-in for the
+/// function (not `async`, body never run) so that the compiler reports
+/// only that error and not also, say, a missing `main`.
+pub(crate) fn expand_or_error(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    match expand(kind, args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.into_compile_error();
+            let Ok(ItemFn {
+                attrs,
+                vis,
+                mut sig,
+                ..
+            }) = syn::parse2::<ItemFn>(item)
+            else {
+                return error;
+            };
+            sig.asyncness = None;
+            quote! {
+                #error
+                #(#attrs)*
+                #[allow(unused_variables)]
+                #vis #sig { ::core::unreachable!() }
+            }
+        }
+    }
+}
+
 /// The whole expansion, or the first error.
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = parse_args(kind, args)?;
@@ -172,6 +200,33 @@ mod tests {
 
     fn error(kind: Kind, args: TokenStream, item: TokenStream) -> String {
         expand(kind, args, item).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_error_comes_with_a_stand_in_function_and_nothing_else() {
+        let out = expand_or_error(
+            Kind::Main,
+            quote!(worker_count = 0),
+            quote!(
+                async fn main() {}
+            ),
+        )
+        .to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("fn main"), "{out}");
+        assert!(!out.contains("async"), "{out}");
+        let out = expand_or_error(
+            Kind::Main,
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        )
+        .to_string();
+        assert!(
+            out.contains("compile_error") && !out.contains("struct"),
+            "{out}"
+        );
     }
 
     #[test]

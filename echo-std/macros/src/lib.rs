@@ -14,16 +14,12 @@ mod entry;
 /// `echo_std::main`.)
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    entry::expand(entry::Kind::Main, args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    entry::expand_or_error(entry::Kind::Main, args.into(), item.into()).into()
 }
 
 /// (Implemented in the `echo-std-macros` crate; echo-std re-exports it as
 /// `echo_std::test`.)
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
-    entry::expand(entry::Kind::Test, args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    entry::expand_or_error(entry::Kind::Test, args.into(), item.into()).into()
 }
