@@ -3,19 +3,23 @@
 //!
 //! How it finds finished tasks without polling every handle: each task's
 //! future is wrapped so that it carries a `Finished` guard holding the
-//! task's key in the set. The guard drops when the future is dropped,
+//! task's key in the set. When the task's future returns, the wrapper puts
+//! the output in the guard. The guard drops when the future is dropped,
 //! which happens exactly once whether the task completes, panics or is
-//! cancelled, and drops push the key on the set's `Ready` queue and wake
-//! the task waiting in `join_next`. So the queue holds keys in the order
-//! the tasks finished.
+//! cancelled (or is refused at submission), and then pushes its key, with
+//! the output if there is one, on the set's `Ready` queue and wakes the
+//! task waiting in `join_next`. So the queue holds the tasks in the order
+//! they finished, and a completed task's output needs no handle at all.
 //!
 //! Invariants:
-//! - A key is on the `Ready` queue at most once, and only after its
-//!   task's future was dropped.
-//! - The guard drops just before the core marks the task complete, so a
-//!   handle taken off the queue may still be pending for a moment; it
-//!   then waits, with the caller's waker registered, in `finishing`,
-//!   which only ever holds such tasks, and is polled first next time.
+//! - Each task is on the `Ready` queue exactly once, and only after its
+//!   future was dropped.
+//! - A task on the queue without an output panicked or was cancelled: its
+//!   handle (kept only for that and for `abort`) gives the `JoinError`.
+//!   The guard drops just before the core marks the task complete, so
+//!   that handle may still be pending for a moment; it then waits, with
+//!   the caller's waker registered, in `failing`, which only ever holds
+//!   such tasks.
 //! - Only finished tasks' handles are polled, so waiting in `join_next`
 //!   lends no priority to the set's running tasks.
 
@@ -54,38 +58,49 @@ use std::task::{Context, Poll, Waker};
 /// assert_eq!(total, 100);
 /// ```
 pub struct JoinSet<T> {
-    /// The handles of the tasks not yet returned by `join_next`.
-    tasks: HashMap<u64, JoinHandle<T>>,
-    /// Keys taken off the ready queue whose handles were still pending.
-    finishing: VecDeque<u64>,
-    ready: Arc<Mutex<Ready>>,
+    /// The handles of the tasks not yet returned by `join_next`, for
+    /// `abort` and for the errors of tasks that produced no output.
+    tasks: HashMap<u64, JoinHandle<()>>,
+    /// Tasks taken off the ready queue without an output whose handles
+    /// were still pending.
+    failing: VecDeque<u64>,
+    ready: Arc<Mutex<Ready<T>>>,
     next_key: u64,
 }
 
-/// The keys of finished tasks, in the order they finished, and the waker
-/// of the task waiting for one.
-#[derive(Default)]
-struct Ready {
-    keys: VecDeque<u64>,
+/// The finished tasks (key, and output unless it panicked or was
+/// cancelled) in the order they finished, and the waker of the task
+/// waiting for one.
+struct Ready<T> {
+    finished: VecDeque<(u64, Option<T>)>,
     waker: Option<Waker>,
 }
 
-fn lock(ready: &Mutex<Ready>) -> MutexGuard<'_, Ready> {
+fn lock<T>(ready: &Mutex<Ready<T>>) -> MutexGuard<'_, Ready<T>> {
     // Nothing panics while holding the lock; recover anyway.
     ready.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Carried by a task's future; reports the task finished when dropped.
-struct Finished {
+struct Finished<T> {
     key: u64,
-    ready: Arc<Mutex<Ready>>,
+    /// Set by the wrapper when the task's future returns.
+    output: Option<T>,
+    ready: Arc<Mutex<Ready<T>>>,
 }
 
-impl Drop for Finished {
+impl<T> Finished<T> {
+    /// Reports the task's output (consuming the guard, which drops here).
+    fn deliver(mut self, output: T) {
+        self.output = Some(output);
+    }
+}
+
+impl<T> Drop for Finished<T> {
     fn drop(&mut self) {
         let waker = {
             let mut ready = lock(&self.ready);
-            ready.keys.push_back(self.key);
+            ready.finished.push_back((self.key, self.output.take()));
             ready.waker.take()
         };
         if let Some(waker) = waker {
@@ -104,8 +119,11 @@ impl<T> JoinSet<T> {
     pub fn new() -> JoinSet<T> {
         JoinSet {
             tasks: HashMap::new(),
-            finishing: VecDeque::new(),
-            ready: Arc::default(),
+            failing: VecDeque::new(),
+            ready: Arc::new(Mutex::new(Ready {
+                finished: VecDeque::new(),
+                waker: None,
+            })),
             next_key: 0,
         }
     }
@@ -219,12 +237,13 @@ impl<T: Send + 'static> JoinSet<T> {
         self.next_key += 1;
         let finished = Finished {
             key,
+            output: None,
             ready: self.ready.clone(),
         };
         let task = handle.spawn(
             async move {
-                let _finished = finished;
-                future.await
+                let output = future.await;
+                finished.deliver(output);
             },
             priority,
         );
@@ -271,28 +290,58 @@ impl<T: Send + 'static> JoinSet<T> {
         if self.tasks.is_empty() {
             return Poll::Ready(None);
         }
-        {
-            // Take the newly finished keys and leave our waker, in one
-            // critical section, so that no finish goes unnoticed.
-            let mut ready = lock(&self.ready);
-            self.finishing.extend(ready.keys.drain(..));
-            match &mut ready.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                slot => *slot = Some(cx.waker().clone()),
+        if let Some(error) = self.poll_failing(cx) {
+            return Poll::Ready(Some(Err(error)));
+        }
+        loop {
+            let next = {
+                let mut ready = lock(&self.ready);
+                let next = ready.finished.pop_front();
+                if next.is_none() {
+                    // Seen empty and waker left in one critical section:
+                    // the next finish wakes us.
+                    match &mut ready.waker {
+                        Some(w) if w.will_wake(cx.waker()) => {}
+                        slot => *slot = Some(cx.waker().clone()),
+                    }
+                }
+                next
+            };
+            match next {
+                None => return Poll::Pending,
+                Some((key, Some(output))) => {
+                    // The handle has nothing more to say; dropping it
+                    // detaches a task that is completing anyway.
+                    self.tasks.remove(&key);
+                    return Poll::Ready(Some(Ok(output)));
+                }
+                Some((key, None)) => {
+                    self.failing.push_back(key);
+                    if let Some(error) = self.poll_failing(cx) {
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                }
             }
         }
-        for i in 0..self.finishing.len() {
-            let key = self.finishing[i];
+    }
+
+    /// The error of the first task in `failing` whose handle has resolved.
+    fn poll_failing(&mut self, cx: &mut Context<'_>) -> Option<JoinError> {
+        for i in 0..self.failing.len() {
+            let key = self.failing[i];
             let Some(handle) = self.tasks.get_mut(&key) else {
                 continue;
             };
             if let Poll::Ready(result) = Pin::new(handle).poll(cx) {
-                self.finishing.remove(i);
+                self.failing.remove(i);
                 self.tasks.remove(&key);
-                return Poll::Ready(Some(result));
+                let Err(error) = result else {
+                    unreachable!("a task that returned handed its output to the set")
+                };
+                return Some(error);
             }
         }
-        Poll::Pending
+        None
     }
 }
 

@@ -352,6 +352,47 @@ fn join_set_reports_panics_and_refused_tasks() {
 }
 
 #[test]
+fn join_set_orders_outputs_and_errors_together_by_completion() {
+    // One worker, as in the test above: each task's finish is reported
+    // before the next task runs.
+    let s = pool(1);
+    let gates: Vec<Gate> = (0..3).map(|_| Gate::new()).collect();
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut set = JoinSet::new();
+    for (i, gate) in gates.iter().enumerate() {
+        let (gate, done) = (gate.clone(), done.clone());
+        set.spawn_on(
+            async move {
+                gate.wait().await;
+                done.fetch_add(1, Ordering::SeqCst);
+                if i == 1 {
+                    panic!("task 1 fails");
+                }
+                i
+            },
+            Priority::Normal,
+            &s.handle(),
+        );
+    }
+    for (n, &i) in [1, 2].iter().enumerate() {
+        assert!(wait_until(PATIENCE, || gates[i].waiters() == 1));
+        gates[i].open();
+        assert!(wait_until(PATIENCE, || done.load(Ordering::SeqCst) == n + 1));
+    }
+    set.abort_all(); // only task 0 is still running: it is cancelled
+    let mut results = Vec::new();
+    while let Some(r) = s.block_on(set.join_next()) {
+        results.push(match r {
+            Ok(i) => format!("ok {i}"),
+            Err(e) if e.is_panic() => "panic".to_owned(),
+            Err(e) if e.is_cancelled() => "cancelled".to_owned(),
+            Err(_) => "other".to_owned(),
+        });
+    }
+    assert_eq!(results, ["panic", "ok 2", "cancelled"]);
+}
+
+#[test]
 fn join_set_spawn_outside_a_scheduler_panics_with_a_clear_message() {
     let mut set = JoinSet::new();
     let message = panic_message(|| set.spawn(async {}, Priority::Normal));
