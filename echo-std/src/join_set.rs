@@ -3,17 +3,18 @@
 //!
 //! How it finds finished tasks without polling every handle: each task's
 //! future is wrapped so that it carries a `Finished` guard holding the
-//! task's key in the set. When the task's future returns, the wrapper puts
-//! the output in the guard. The guard drops when the future is dropped,
-//! which happens exactly once whether the task completes, panics or is
-//! cancelled (or is refused at submission), and then pushes its key, with
-//! the output if there is one, on the set's `Ready` queue and wakes the
-//! task waiting in `join_next`. So the queue holds the tasks in the order
-//! they finished, and a completed task's output needs no handle at all.
+//! task's key in the set. When the task's future returns, the wrapper
+//! hands the output to the guard and drops it; when the future never
+//! returns (it panicked, was cancelled, or was refused at submission),
+//! the guard drops with the future. Either way it drops exactly once, and
+//! then pushes its key, with the output if there is one, on the set's
+//! `Ready` queue and wakes the task waiting in `join_next`. So the queue
+//! holds the tasks in the order they finished, and a completed task's
+//! output needs no handle at all.
 //!
 //! Invariants:
-//! - Each task is on the `Ready` queue exactly once, and only after its
-//!   future was dropped.
+//! - Each task is on the `Ready` queue exactly once, and only once its
+//!   future has returned or been dropped.
 //! - A task on the queue without an output panicked or was cancelled: its
 //!   handle (kept only for that and for `abort`) gives the `JoinError`.
 //!   The guard drops just before the core marks the task complete, so
@@ -81,7 +82,8 @@ fn lock<T>(ready: &Mutex<Ready<T>>) -> MutexGuard<'_, Ready<T>> {
     ready.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Carried by a task's future; reports the task finished when dropped.
+/// Carried by a task's future; reports the task finished when dropped
+/// (by [`deliver`](Finished::deliver) or with the future).
 struct Finished<T> {
     key: u64,
     /// Set by the wrapper when the task's future returns.
