@@ -70,7 +70,7 @@ pub use task_builder::TaskBuilder;
 pub use yield_now::{YieldNow, yield_now};
 
 /// The running task's identity, task-local values
-/// ([`task_local!`](crate::task_local)) and [`JoinSet`](task::JoinSet).
+/// ([`task_local!`]) and [`JoinSet`](task::JoinSet).
 pub mod task {
     pub use crate::context::{builder, current};
     pub use crate::join_set::JoinSet;

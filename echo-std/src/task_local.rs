@@ -60,7 +60,7 @@ macro_rules! task_local {
     };
 }
 
-/// A task-local key, declared with [`task_local!`](crate::task_local).
+/// A task-local key, declared with [`task_local!`](crate::task_local!).
 ///
 /// ```
 /// echo_std::task_local! { static TENANT: String; }
