@@ -29,6 +29,10 @@
 //! - Blocking closures go to a separate, bounded and elastic thread pool
 //!   with [`spawn_blocking`] (or [`Scheduler::spawn_blocking`]), and come
 //!   back as `JoinHandle`s.
+//! - tokio's habits carry over: [`#[echo_std::main]`](macro@main) and
+//!   [`#[echo_std::test]`](macro@test), [`Handle`],
+//!   [`task::JoinSet`], [`task_local!`] and the worker thread hooks
+//!   ([`SchedulerBuilder::on_thread_start`]).
 //! - With the `tokio` feature, tasks use tokio's sockets, timers and files
 //!   unchanged: the scheduler runs a small tokio driver of its own, or uses
 //!   a runtime you give it (see the `tokio_bridge` module). Libraries that
@@ -40,11 +44,16 @@ mod block_on;
 mod blocking;
 mod clock;
 mod context;
+mod handle;
+mod join_set;
+mod macro_support;
 mod park;
 mod platform;
 mod scheduler;
 mod services;
 mod task_builder;
+mod task_local;
+mod thread_hooks;
 mod threads;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
@@ -57,13 +66,26 @@ pub use echo_core::{
     Config, ConfigError, JoinError, JoinHandle, Latency, MAX_WORKERS, Metrics, Priority, Refusal,
     SpawnWhenRoom, SubmitError, TierMetrics,
 };
+pub use handle::{Handle, TryCurrentError};
 pub use platform::StdPlatform;
 pub use scheduler::{BuildError, Scheduler, SchedulerBuilder, in_scheduler_context};
 pub use task_builder::TaskBuilder;
 pub use yield_now::{YieldNow, yield_now};
 
-/// The running task's identity.
+/// The running task's identity, task-local values
+/// ([`task_local!`]) and [`JoinSet`](task::JoinSet).
 pub mod task {
     pub use crate::context::{builder, current};
+    pub use crate::join_set::JoinSet;
+    pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};
     pub use echo_core::{TaskId, TaskInfo, TaskName};
+}
+
+pub use macro_support::{main, test};
+
+/// What the expansion of `#[echo_std::main]` and `#[echo_std::test]`
+/// calls. Not a stable API.
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use crate::macro_support::run;
 }

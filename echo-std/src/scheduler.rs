@@ -3,6 +3,7 @@
 use crate::context;
 use crate::platform::{StdPlatform, on_any_worker};
 use crate::task_builder::TaskBuilder;
+use crate::thread_hooks::ThreadHook;
 use crate::threads::{self, Join};
 use echo_core::{
     Config, ConfigError, JoinHandle, Metrics, Priority, SpawnWhenRoom, SubmitError, TaskName,
@@ -41,6 +42,8 @@ pub struct SchedulerBuilder {
     max_tasks: Option<usize>,
     pooled_slab: bool,
     detailed_metrics: bool,
+    on_thread_start: Option<ThreadHook>,
+    on_thread_stop: Option<ThreadHook>,
     /// The blocking pool's and the tokio bridge's settings (set by the
     /// builder methods in `blocking.rs` and `tokio_bridge.rs`).
     pub(crate) services: crate::services::ServicesConfig,
@@ -58,6 +61,8 @@ impl Default for SchedulerBuilder {
             max_tasks: None,
             pooled_slab: true,
             detailed_metrics: true,
+            on_thread_start: None,
+            on_thread_stop: None,
             services: Default::default(),
         }
     }
@@ -228,6 +233,58 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Runs `f` on each worker thread when it starts, before it polls any
+    /// task. It runs inside the scheduler's context, so
+    /// [`Handle::current`](crate::Handle::current) works in it. A panic in
+    /// `f` is reported by the panic hook as usual and otherwise ignored:
+    /// the worker runs on. Setting it again replaces the previous one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let count = started.clone();
+    /// let scheduler = echo_std::Scheduler::builder()
+    ///     .worker_count(2)
+    ///     .on_thread_start(move || {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// scheduler.shutdown();
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_start = Some(ThreadHook::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread when it stops (at shutdown), after
+    /// it has polled its last task, still inside the scheduler's context.
+    /// A panic in `f` is reported by the panic hook and otherwise ignored.
+    /// Setting it again replaces the previous one.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let names = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = names.clone();
+    /// let scheduler = echo_std::Scheduler::builder()
+    ///     .worker_count(1)
+    ///     .thread_name("pool")
+    ///     .on_thread_stop(move || {
+    ///         let name = std::thread::current().name().map(str::to_owned);
+    ///         seen.lock().unwrap().push(name);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// scheduler.shutdown();
+    /// assert_eq!(*names.lock().unwrap(), [Some("pool-0".to_owned())]);
+    /// ```
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_stop = Some(ThreadHook::new(f));
+        self
+    }
+
     /// The core configuration this builder describes.
     fn config(&self) -> Config {
         let mut config = Config::new(self.worker_count.unwrap_or_else(num_cpus::get));
@@ -283,6 +340,8 @@ impl SchedulerBuilder {
         for index in 0..n {
             let core = core.clone();
             let services = scheduler.services.thread_context();
+            let on_start = self.on_thread_start.clone();
+            let on_stop = self.on_thread_stop.clone();
             let mut b = thread::Builder::new().name(format!("{}-{index}", self.thread_name));
             if let Some(bytes) = self.stack_size {
                 b = b.stack_size(bytes);
@@ -291,7 +350,13 @@ impl SchedulerBuilder {
                 let _ctx = context::enter(core.clone());
                 // spawn_blocking's pool and (feature tokio) tokio's runtime.
                 let _services = services.enter();
+                if let Some(hook) = &on_start {
+                    hook.call();
+                }
                 core.run_worker(index);
+                if let Some(hook) = &on_stop {
+                    hook.call();
+                }
             });
             match spawned {
                 Ok(handle) => scheduler.lock_threads().push(handle),
@@ -466,6 +531,20 @@ impl Scheduler {
     /// ```
     pub fn task(&self) -> TaskBuilder<'_> {
         TaskBuilder::new(Some(self))
+    }
+
+    /// A [`Handle`](crate::Handle) to this scheduler: clonable, `Send +
+    /// Sync`, and it does not keep the scheduler running.
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+    /// let handle = scheduler.handle();
+    /// let job = handle.spawn(async { 1 + 1 }, Priority::High);
+    /// assert_eq!(scheduler.block_on(job).unwrap(), 2);
+    /// ```
+    pub fn handle(&self) -> crate::Handle {
+        crate::Handle::new(self.core.clone())
     }
 
     pub(crate) fn core(&self) -> &Core {
