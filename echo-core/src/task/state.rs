@@ -36,7 +36,7 @@
 //!   is an *orphan*: no entry, waker or handle is left to ever wake it. The
 //!   transition that would leave it so turns the reference it drops into a
 //!   cancellation instead (`DropRef::Orphaned`, `AfterPoll::Orphaned`,
-//!   `Claim::Cancel` on a stale entry), so a worker drops the future and
+//!   `Claim::Orphaned` on a stale entry), so a worker drops the future and
 //!   the task is freed now rather than at shutdown.
 
 use crate::Priority;
