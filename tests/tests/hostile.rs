@@ -71,10 +71,26 @@ impl Drop for Hydra {
     }
 }
 
+/// The names of the threads that panicked so far (any panic, contained
+/// or not), recorded by the hook `quiet_panics` installs.
+static PANICKED_ON: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 fn quiet_panics() {
-    // The hook would print every contained panic; the tests check them.
+    // The default hook would print every contained panic; this one only
+    // records on which thread it happened, for tests that expect none.
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| panic::set_hook(Box::new(|_| {})));
+    ONCE.call_once(|| {
+        panic::set_hook(Box::new(|_| {
+            let name = thread::current().name().unwrap_or("").to_owned();
+            PANICKED_ON.lock().unwrap_or_else(|e| e.into_inner()).push(name);
+        }))
+    });
+}
+
+/// Panics so far on threads whose name starts with `prefix`.
+fn panics_on(prefix: &str) -> usize {
+    let names = PANICKED_ON.lock().unwrap_or_else(|e| e.into_inner());
+    names.iter().filter(|n| n.starts_with(prefix)).count()
 }
 
 /// Whether a scheduler with one worker still runs tasks.
@@ -240,21 +256,32 @@ fn the_last_arc_dropped_on_a_worker_during_the_shutdown_walk() {
         ));
     }
     assert!(wait_until(PATIENCE, || parked.load(Ordering::SeqCst)));
-    let shut = s.submit(
-        async move {
-            if let Some(s) = weak.upgrade() {
-                s.shutdown();
-            }
-        },
-        Priority::Normal,
-    );
+    // The shutting task waits until `main` has let go, so that the parked
+    // task's reference is the last one when the walk cancels it.
+    let go = Gate::new();
+    let shut = {
+        let go = go.clone();
+        s.submit(
+            async move {
+                go.wait().await;
+                if let Some(s) = weak.upgrade() {
+                    s.shutdown();
+                }
+            },
+            Priority::Normal,
+        )
+    };
     drop(s);
+    go.open();
     drop(shut);
     assert!(
         wait_until(PATIENCE, || threads_named(name) == 0),
         "threads left behind: {}",
         threads_named(name)
     );
+    // Shutdown on the worker that dropped the last reference must not have
+    // tried to join its own thread (which panics with EDEADLK).
+    assert_eq!(panics_on(name), 0, "shutdown panicked on a worker");
     drop(waker_slot);
 }
 
