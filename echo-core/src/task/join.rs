@@ -133,6 +133,13 @@ impl core::error::Error for JoinError {}
 /// cancels it. Awaiting it from a task of higher priority raises the
 /// awaited task to that priority (priority inheritance).
 ///
+/// Unlike tokio, a detached task that is pending with no waker left
+/// anywhere (nothing can ever wake it) is cancelled at once: a worker drops
+/// its future and its memory is freed, instead of keeping it until
+/// shutdown. The metrics count it as `orphaned`. To keep a value alive
+/// until shutdown, keep the handle (or a waker) rather than parking a
+/// detached task on a future that never wakes.
+///
 /// Awaiting a handle gives `Ok(output)` if the task completed, even if
 /// [`abort`](JoinHandle::abort) came after that; it gives a [`JoinError`]
 /// if the task was cancelled first (by `abort`, by shutdown, or because the
