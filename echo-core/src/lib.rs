@@ -108,6 +108,6 @@ pub mod internals {
         free_remote, large_offset, release_page,
     };
     pub use crate::task::state::{
-        AfterPoll, Claim, DropRef, Notify, Reprioritize, Snapshot, State,
+        AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,
     };
 }

@@ -243,28 +243,10 @@ impl<P: Platform> Shared<P> {
         {
             self.record_latency(w, task, tier);
         }
-        match claim {
-            Claim::Stale { last } => {
-                if last {
-                    // SAFETY: last reference; stale entries only outlive
-                    // complete tasks or tasks with other references.
-                    unsafe { task.dealloc() };
-                }
-                return;
-            }
-            Claim::Cancel | Claim::Orphaned => {
-                // Counted first, so a handle that sees the result sees it
-                // counted.
-                counters.cancelled.inc();
-                if claim == Claim::Orphaned {
-                    counters.orphaned.inc();
-                }
-                // SAFETY: the claim gave us RUNNING.
-                unsafe { task.cancel(self.platform(), sched) };
-                self.task_finished();
-                return;
-            }
-            Claim::Run => {}
+        if claim != Claim::Run {
+            // SAFETY: this thread is worker `w`, and the claim is its own.
+            unsafe { self.claimed_not_to_run(w, task, tier, claim) };
+            return;
         }
         worker.set_current(Some(task));
         #[cfg(feature = "tracing")]
@@ -285,15 +267,10 @@ impl<P: Platform> Shared<P> {
                 AfterPoll::Reschedule(p) => {
                     self.schedule_on_worker(w, Entry::from_raw(task), p);
                 }
-                after @ (AfterPoll::Cancel | AfterPoll::Orphaned) => {
-                    counters.cancelled.inc();
-                    if after == AfterPoll::Orphaned {
-                        counters.orphaned.inc();
-                    }
-                    // SAFETY: still RUNNING.
-                    unsafe { task.cancel(self.platform(), sched) };
-                    self.task_finished();
-                }
+                // SAFETY: still RUNNING.
+                AfterPoll::Cancel => unsafe { self.cancel_claimed(w, task, tier, false) },
+                // SAFETY: as above.
+                AfterPoll::Orphaned => unsafe { self.cancel_claimed(w, task, tier, true) },
             },
             PollOutcome::Ready => {
                 counters.completed.inc();
@@ -308,6 +285,48 @@ impl<P: Platform> Shared<P> {
                 self.task_finished();
             }
         }
+    }
+
+    /// An entry whose claim was not to poll: stale, or a cancellation.
+    ///
+    /// # Safety
+    ///
+    /// This thread is worker `w`, and `claim` is what it got for `task`.
+    #[cold]
+    unsafe fn claimed_not_to_run(&self, w: usize, task: RawTask, tier: Priority, claim: Claim) {
+        match claim {
+            Claim::Stale { last } => {
+                if last {
+                    // SAFETY: last reference; stale entries only outlive
+                    // complete tasks or tasks with other references.
+                    unsafe { task.dealloc() };
+                }
+            }
+            // SAFETY: the claim gave us RUNNING.
+            Claim::Cancel => unsafe { self.cancel_claimed(w, task, tier, false) },
+            // SAFETY: as above.
+            Claim::Orphaned => unsafe { self.cancel_claimed(w, task, tier, true) },
+            Claim::Run => unreachable!("a claim to run is polled"),
+        }
+    }
+
+    /// Cancels a task this worker holds RUNNING for (aborted, shut down,
+    /// or `orphaned`: nothing could wake it again), counting it first, so
+    /// that a handle that sees the result sees it counted.
+    ///
+    /// # Safety
+    ///
+    /// This thread is worker `w` and holds RUNNING (and its reference).
+    #[cold]
+    unsafe fn cancel_claimed(&self, w: usize, task: RawTask, tier: Priority, orphaned: bool) {
+        let counters = &self.workers[w].counters.tiers[tier.index()];
+        counters.cancelled.inc();
+        if orphaned {
+            counters.orphaned.inc();
+        }
+        // SAFETY: per the contract; `self` is the task's scheduler.
+        unsafe { task.cancel(self.platform(), self as *const Self as *const ()) };
+        self.task_finished();
     }
 
     /// The span a poll of `task` runs in (feature `tracing`).

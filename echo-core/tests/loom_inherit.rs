@@ -8,7 +8,7 @@
 #![cfg(echo_loom)]
 
 use echo_core::Priority;
-use echo_core::internals::{AfterPoll, Claim, Notify, Reprioritize, State};
+use echo_core::internals::{AfterPoll, Claim, HandleRelease, Notify, Reprioritize, State};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -121,7 +121,10 @@ fn model(raise_to: Priority, raise_only: bool) {
             task.free_if(task.state.ref_dec_n(2));
         }
         // The JoinHandle goes last.
-        task.state.drop_join_handle();
+        assert!(matches!(
+            task.state.release_handle(),
+            HandleRelease::Complete(_)
+        ));
         task.free_if(task.state.ref_dec());
         assert_eq!(task.frees.load(Ordering::SeqCst), 1, "freed exactly once");
     });
@@ -174,7 +177,10 @@ fn a_self_wake_races_a_wake_from_another_thread() {
         }
         assert_eq!(task.polls.load(Ordering::SeqCst), 2, "one poll per wake");
         assert!(task.state.load().is_complete());
-        task.state.drop_join_handle();
+        assert!(matches!(
+            task.state.release_handle(),
+            HandleRelease::Complete(_)
+        ));
         task.free_if(task.state.ref_dec());
         assert_eq!(task.frees.load(Ordering::SeqCst), 1, "freed exactly once");
     });

@@ -82,7 +82,10 @@ fn quiet_panics() {
     ONCE.call_once(|| {
         panic::set_hook(Box::new(|_| {
             let name = thread::current().name().unwrap_or("").to_owned();
-            PANICKED_ON.lock().unwrap_or_else(|e| e.into_inner()).push(name);
+            PANICKED_ON
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(name);
         }))
     });
 }

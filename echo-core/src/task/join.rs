@@ -4,7 +4,7 @@ use super::info::TaskId;
 use super::raw::RawTask;
 use crate::Priority;
 use crate::platform::PanicPayload;
-use crate::task::state::{Notify, Reprioritize};
+use crate::task::state::{HandleRelease, Notify, Reprioritize};
 use core::any::Any;
 use core::fmt;
 use core::future::Future;
@@ -503,41 +503,45 @@ impl<T> JoinHandle<T> {
     /// Gives up the handle's reference and join interest; `read` says the
     /// output was already moved out.
     fn release(raw: RawTask, read: bool) {
-        /// Drops the handle's reference last, even if dropping the waker
-        /// below panics (a waker is foreign code).
-        struct DropRef(RawTask);
-        impl Drop for DropRef {
-            fn drop(&mut self) {
-                self.0.drop_ref();
+        let mut waker = None;
+        match raw.state().release_handle() {
+            HandleRelease::Complete(prev) => {
+                if prev.has_output() && !read {
+                    // SAFETY: complete and we held JOIN_INTEREST: the output
+                    // is ours. Its drop is contained (it may panic, as may
+                    // the payload of a panic it holds).
+                    unsafe { raw.drop_output() };
+                }
+                if !prev.has_join_waker() {
+                    // SAFETY: the completer is done with the slot (or never
+                    // had it), and we were the last to hold interest.
+                    waker = raw
+                        .trailer()
+                        .join_waker
+                        .with_mut(|w| unsafe { (*w).take() });
+                }
+                // A complete task cannot become an orphan: the plain
+                // decrement.
+                if raw.state().ref_dec() {
+                    // SAFETY: the last reference of a complete task whose
+                    // stage is empty (its output was read or dropped above).
+                    unsafe { raw.dealloc() };
+                }
             }
-        }
-        let _reference = DropRef(raw);
-        let prev = raw.state().drop_join_handle();
-        if prev.is_complete() {
-            if prev.has_output() && !read {
-                // SAFETY: complete and we held JOIN_INTEREST: the output is
-                // ours. Its drop is contained (it may panic, as may the
-                // payload of a panic it holds).
-                unsafe { raw.drop_output() };
-            }
-            if !prev.has_join_waker() {
-                // SAFETY: the completer is done with the slot (or never had
-                // it), and we were the last to hold interest.
-                let w = raw
+            HandleRelease::TookWaker => {
+                // Not complete: clearing JOIN_WAKER took the slot back.
+                // SAFETY: see above.
+                waker = raw
                     .trailer()
                     .join_waker
                     .with_mut(|w| unsafe { (*w).take() });
-                drop(w);
+                raw.drop_ref();
             }
-        } else if prev.has_join_waker() {
-            // Not complete: clearing JOIN_WAKER took the slot back.
-            // SAFETY: see above.
-            let w = raw
-                .trailer()
-                .join_waker
-                .with_mut(|w| unsafe { (*w).take() });
-            drop(w);
+            HandleRelease::Released(dropped) => raw.after_drop_ref(dropped),
         }
+        // Last: a waker is foreign code and its drop may panic; the task's
+        // reference is already given up.
+        drop(waker);
     }
 }
 

@@ -209,7 +209,12 @@ impl RawTask {
     /// was the last, or queueing its cancellation if it left the task an
     /// orphan (see `state.rs`).
     pub(crate) fn drop_ref(self) {
-        match self.state().drop_ref() {
+        self.after_drop_ref(self.state().drop_ref());
+    }
+
+    /// Does what a dropped reference's outcome asks.
+    pub(crate) fn after_drop_ref(self, dropped: DropRef) {
+        match dropped {
             DropRef::Kept => {}
             // SAFETY: that was the last reference; a task with no
             // references is COMPLETE and its stage is empty (the registry
@@ -429,6 +434,14 @@ unsafe fn drop_future<F: Future, P: Platform>(ptr: NonNull<Header>, sched: *cons
 }
 
 unsafe fn drop_output<F: Future, P: Platform>(ptr: NonNull<Header>) {
+    if !mem::needs_drop::<F::Output>() {
+        // Only a panic payload can need dropping (or panic doing it).
+        // SAFETY: the caller owns the stored output.
+        let ok = unsafe { stage::<F>(ptr).with(|s| (*s).output.is_ok()) };
+        if ok {
+            return;
+        }
+    }
     // SAFETY: the caller owns the stored output; the task is alive, and so
     // its scheduler.
     let platform = unsafe { scheduler::platform_of::<P>(ptr) };

@@ -219,6 +219,23 @@ pub enum Notify {
     Dealloc,
 }
 
+/// What releasing the JoinHandle leaves to its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleRelease {
+    /// The task was complete (the word before is given): the handle owns
+    /// the output if OUTPUT is set, and the waker slot unless JOIN_WAKER is
+    /// still set (then the completer drops the waker). It still holds its
+    /// reference, to drop after it is done with the task's memory.
+    Complete(Snapshot),
+    /// Not complete, and a waker was lent: the handle took the slot back
+    /// and must drop that waker; it still holds its reference.
+    TookWaker,
+    /// Not complete, and no waker lent: the handle's reference was dropped
+    /// in the same step, with the outcome given (never `Last`: the registry
+    /// holds a reference until completion).
+    Released(DropRef),
+}
+
 /// What a priority change asks of the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reprioritize {
@@ -285,13 +302,13 @@ impl State {
     /// first claim (for submit-to-first-poll latency).
     pub fn claim_first(&self, entry: Priority) -> (Claim, bool) {
         self.update(|s| {
-            if s.is_idle() && !s.is_notified() && s.ref_count() == 2 {
-                // A stale entry holding the last reference besides the
-                // registry's: the task is an orphan. Claim it to cancel.
-                let next = Snapshot(s.0 | RUNNING | STARTED | CANCELLED);
-                return (Some(next), (Claim::Orphaned, false));
-            }
             if !s.is_idle() || !s.is_notified() || s.priority() != entry {
+                if s.is_idle() && !s.is_notified() && s.ref_count() == 2 {
+                    // A stale entry holding the last reference besides the
+                    // registry's: the task is an orphan. Claim it to cancel.
+                    let next = Snapshot(s.0 | RUNNING | STARTED | CANCELLED);
+                    return (Some(next), (Claim::Orphaned, false));
+                }
                 let next = s.ref_dec();
                 return (
                     Some(next),
@@ -482,18 +499,33 @@ impl State {
         Snapshot(self.0.fetch_and(!JOIN_WAKER, Ordering::AcqRel))
     }
 
-    /// The JoinHandle is dropped (or has read the output). Returns the word
-    /// before the change. If the task was not complete the handle also
-    /// takes back the waker slot; if it was complete the handle now owns
-    /// the output, and the slot unless JOIN_WAKER is still set.
-    pub fn drop_join_handle(&self) -> Snapshot {
+    /// The JoinHandle is dropped (or has read the output): clears
+    /// JOIN_INTEREST and, when nothing else needs the task's memory, drops
+    /// the handle's reference in the same step (see [`HandleRelease`]).
+    pub fn release_handle(&self) -> HandleRelease {
         self.update(|s| {
-            let next = if s.is_complete() {
-                s.0 & !JOIN_INTEREST
-            } else {
-                s.0 & !(JOIN_INTEREST | JOIN_WAKER)
-            };
-            (Some(Snapshot(next)), s)
+            if s.is_complete() {
+                let next = Snapshot(s.0 & !JOIN_INTEREST);
+                return (Some(next), HandleRelease::Complete(s));
+            }
+            if s.has_join_waker() {
+                let next = Snapshot(s.0 & !(JOIN_INTEREST | JOIN_WAKER));
+                return (Some(next), HandleRelease::TookWaker);
+            }
+            let cleared = Snapshot(s.0 & !JOIN_INTEREST);
+            if s.ref_count() == 2 {
+                // The handle and the registry: an orphan once the handle goes.
+                debug_assert!(s.is_idle() && !s.is_notified(), "orphan {s:?}");
+                let next = Snapshot(cleared.0 | NOTIFIED | CANCELLED);
+                return (
+                    Some(next),
+                    HandleRelease::Released(DropRef::Orphaned(s.priority())),
+                );
+            }
+            (
+                Some(cleared.ref_dec()),
+                HandleRelease::Released(DropRef::Kept),
+            )
         })
     }
 
@@ -646,8 +678,10 @@ mod tests {
         assert!(prev.has_join_interest());
         assert!(!st.ref_dec_n(2)); // worker + registry; handle and waker remain
         assert_eq!(st.wake_by_ref(), Notify::Nothing);
-        let d = st.drop_join_handle();
-        assert!(d.is_complete());
+        let HandleRelease::Complete(d) = st.release_handle() else {
+            panic!("complete")
+        };
+        assert!(d.has_output());
         assert!(!st.ref_dec());
         assert_eq!(st.wake_by_val(), Notify::Dealloc);
     }
@@ -704,8 +738,8 @@ mod tests {
     #[test]
     fn a_pending_task_nothing_can_wake_is_cancelled_by_its_poller() {
         let st = fresh(Normal);
-        assert!(st.drop_join_handle().has_join_interest());
-        assert!(!st.ref_dec()); // the handle's reference
+        // The handle goes first, with its reference (the entry remains).
+        assert_eq!(st.release_handle(), HandleRelease::Released(DropRef::Kept));
         st.claim(Normal);
         // No waker was kept: only the worker's and the registry's refs.
         assert_eq!(st.after_poll(), AfterPoll::Orphaned);
@@ -720,8 +754,7 @@ mod tests {
         st.claim(Low);
         st.ref_inc(); // a waker, kept by whatever the task waits on
         assert_eq!(st.after_poll(), AfterPoll::Idle);
-        st.drop_join_handle();
-        assert_eq!(st.drop_ref(), DropRef::Kept); // the handle
+        assert_eq!(st.release_handle(), HandleRelease::Released(DropRef::Kept));
         assert_eq!(st.drop_ref(), DropRef::Orphaned(Low)); // the waker
         let s = st.load();
         assert!(s.is_notified() && s.is_cancelled() && s.is_idle());
@@ -733,8 +766,7 @@ mod tests {
     fn a_stale_entry_left_holding_an_orphan_cancels_it() {
         let st = fresh(Low);
         assert_eq!(st.set_priority(High, true), Reprioritize::Requeue(High));
-        st.drop_join_handle();
-        assert_eq!(st.drop_ref(), DropRef::Kept); // the handle
+        assert_eq!(st.release_handle(), HandleRelease::Released(DropRef::Kept));
         assert_eq!(st.claim(High), Claim::Run);
         // Pending, no waker kept; the stale Low entry still holds a ref.
         assert_eq!(st.after_poll(), AfterPoll::Idle);
@@ -749,8 +781,11 @@ mod tests {
         assert_eq!(st.after_poll(), AfterPoll::Idle);
         assert_eq!(st.load().ref_count(), 2);
         // Dropping the handle then orphans it.
-        st.drop_join_handle();
-        assert_eq!(st.drop_ref(), DropRef::Orphaned(Normal));
+        assert_eq!(
+            st.release_handle(),
+            HandleRelease::Released(DropRef::Orphaned(Normal))
+        );
+        assert!(st.load().is_notified() && st.load().is_cancelled());
     }
 
     #[test]
@@ -768,16 +803,17 @@ mod tests {
             after.has_join_interest(),
             "handle alive: it drops the waker"
         );
-        let d = st.drop_join_handle();
-        assert!(d.is_complete() && !d.has_join_waker() && !d.has_output());
+        let HandleRelease::Complete(d) = st.release_handle() else {
+            panic!("complete")
+        };
+        assert!(!d.has_join_waker() && !d.has_output());
     }
 
     #[test]
     fn dropping_the_handle_before_completion_takes_the_waker_back() {
         let st = fresh(Normal);
         st.set_join_waker().unwrap();
-        let d = st.drop_join_handle();
-        assert!(!d.is_complete() && d.has_join_waker());
+        assert_eq!(st.release_handle(), HandleRelease::TookWaker);
         let s = st.load();
         assert!(!s.has_join_waker() && !s.has_join_interest());
         st.claim(Normal);

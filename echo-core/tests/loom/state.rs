@@ -16,7 +16,7 @@
 //!   taken back by the handle (never both, never neither) and dropped once.
 
 use echo_core::Priority;
-use echo_core::internals::{AfterPoll, Claim, DropRef, Notify, State};
+use echo_core::internals::{AfterPoll, Claim, DropRef, HandleRelease, Notify, State};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
@@ -253,7 +253,12 @@ impl Task {
     /// `RawTask::drop_ref`: an orphan's cancellation is queued.
     fn drop_ref(&self) {
         self.check_alive();
-        match self.state.drop_ref() {
+        self.after_drop_ref(self.state.drop_ref());
+    }
+
+    /// `RawTask::after_drop_ref`.
+    fn after_drop_ref(&self, dropped: DropRef) {
+        match dropped {
             DropRef::Kept => {}
             DropRef::Last => self.dealloc(),
             DropRef::Orphaned(p) => self.push_entry(p),
@@ -401,22 +406,28 @@ impl Handle {
         self.live = false;
         let t = &*self.task;
         t.check_alive();
-        let prev = t.state.drop_join_handle();
-        if prev.is_complete() {
-            if prev.has_output() && !read {
-                t.drop_output();
+        match t.state.release_handle() {
+            HandleRelease::Complete(prev) => {
+                if prev.has_output() && !read {
+                    t.drop_output();
+                }
+                if !prev.has_join_waker() {
+                    // SAFETY: the completer is done with the slot.
+                    let w = t.join_waker.with_mut(|w| unsafe { (*w).take() });
+                    drop(w);
+                }
+                if t.state.ref_dec() {
+                    t.dealloc();
+                }
             }
-            if !prev.has_join_waker() {
-                // SAFETY: the completer is done with the slot.
+            HandleRelease::TookWaker => {
+                // SAFETY: clearing JOIN_WAKER before completion took it back.
                 let w = t.join_waker.with_mut(|w| unsafe { (*w).take() });
-                drop(w);
+                self.took_back(w.expect("a lent waker"));
+                t.drop_ref();
             }
-        } else if prev.has_join_waker() {
-            // SAFETY: clearing JOIN_WAKER before completion took it back.
-            let w = t.join_waker.with_mut(|w| unsafe { (*w).take() });
-            self.took_back(w.expect("a lent waker"));
+            HandleRelease::Released(dropped) => t.after_drop_ref(dropped),
         }
-        t.drop_ref();
     }
 
     /// `JoinHandle::abort`.

@@ -20,7 +20,9 @@
 
 use super::Input;
 use echo_core::Priority;
-use echo_core::internals::{AfterPoll, Claim, DropRef, Notify, Reprioritize, Snapshot, State};
+use echo_core::internals::{
+    AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,
+};
 
 #[derive(Clone, Debug, Default)]
 struct Model {
@@ -345,17 +347,36 @@ pub fn run(data: &[u8]) {
                     m.join_waker = false;
                 }
             }
+            // The handle is released (dropped, or done reading).
             14 if m.handle => {
-                let prev = st.drop_join_handle();
-                assert_eq!(prev.is_complete(), m.complete);
-                assert_eq!(prev.has_join_waker(), m.join_waker);
+                let got = st.release_handle();
                 m.join_interest = false;
-                if !m.complete {
+                if m.complete {
+                    let HandleRelease::Complete(prev) = got else {
+                        panic!("released a complete task's handle: {got:?}")
+                    };
+                    assert_eq!(prev.has_join_waker(), m.join_waker);
+                    assert_eq!(prev.has_output(), m.output);
+                    // It drops its reference after it is done with the task.
+                    m.check(st.load());
+                    m.handle = false;
+                    let last = st.ref_dec();
+                    m.dropped_one(last);
+                } else if m.join_waker {
+                    assert_eq!(got, HandleRelease::TookWaker);
                     m.join_waker = false;
+                    m.check(st.load());
+                    m.handle = false;
+                    let got = st.drop_ref();
+                    m.drop_ref(got);
+                } else {
+                    // The reference goes in the same step.
+                    m.handle = false;
+                    let HandleRelease::Released(dropped) = got else {
+                        panic!("no waker lent, yet {got:?}")
+                    };
+                    m.drop_ref(dropped);
                 }
-                m.handle = false;
-                let got = st.drop_ref();
-                m.drop_ref(got);
             }
             15 => {
                 let got = st.try_ref_inc();
