@@ -4,7 +4,7 @@ use super::info::TaskId;
 use super::raw::RawTask;
 use crate::Priority;
 use crate::platform::PanicPayload;
-use crate::task::state::{HandleRelease, Notify, Reprioritize};
+use crate::task::state::{DropRef, HandleRelease, Notify, Reprioritize, Snapshot};
 use core::any::Any;
 use core::fmt;
 use core::future::Future;
@@ -502,45 +502,59 @@ impl<T> JoinHandle<T> {
 
     /// Gives up the handle's reference and join interest; `read` says the
     /// output was already moved out.
+    #[inline]
     fn release(raw: RawTask, read: bool) {
-        let mut waker = None;
         match raw.state().release_handle() {
-            HandleRelease::Complete(prev) => {
-                if prev.has_output() && !read {
-                    // SAFETY: complete and we held JOIN_INTEREST: the output
-                    // is ours. Its drop is contained (it may panic, as may
-                    // the payload of a panic it holds).
-                    unsafe { raw.drop_output() };
-                }
-                if !prev.has_join_waker() {
-                    // SAFETY: the completer is done with the slot (or never
-                    // had it), and we were the last to hold interest.
-                    waker = raw
-                        .trailer()
-                        .join_waker
-                        .with_mut(|w| unsafe { (*w).take() });
-                }
-                // A complete task cannot become an orphan: the plain
-                // decrement.
-                if raw.state().ref_dec() {
-                    // SAFETY: the last reference of a complete task whose
-                    // stage is empty (its output was read or dropped above).
-                    unsafe { raw.dealloc() };
-                }
-            }
-            HandleRelease::TookWaker => {
-                // Not complete: clearing JOIN_WAKER took the slot back.
-                // SAFETY: see above.
-                waker = raw
-                    .trailer()
-                    .join_waker
-                    .with_mut(|w| unsafe { (*w).take() });
-                raw.drop_ref();
-            }
+            // The common detach: the reference went in the same step.
+            HandleRelease::Released(DropRef::Kept) => {}
             HandleRelease::Released(dropped) => raw.after_drop_ref(dropped),
+            HandleRelease::Complete(prev) => Self::release_complete(raw, prev, read),
+            HandleRelease::TookWaker => Self::release_took_waker(raw),
+        }
+    }
+
+    /// Releases a complete task: drops the unread output, takes the waker
+    /// slot back unless the completer still holds it, and drops the
+    /// handle's reference.
+    #[inline]
+    fn release_complete(raw: RawTask, prev: Snapshot, read: bool) {
+        if prev.has_output() && !read {
+            // SAFETY: complete and we held JOIN_INTEREST: the output is
+            // ours. Its drop is contained (it may panic, as may the
+            // payload of a panic it holds).
+            unsafe { raw.drop_output() };
+        }
+        let waker = if prev.has_join_waker() {
+            None
+        } else {
+            // SAFETY: the completer is done with the slot (or never had
+            // it), and we were the last to hold interest.
+            raw.trailer()
+                .join_waker
+                .with_mut(|w| unsafe { (*w).take() })
+        };
+        // A complete task cannot become an orphan: the plain decrement.
+        if raw.state().ref_dec() {
+            // SAFETY: the last reference of a complete task whose stage is
+            // empty (its output was read or dropped above).
+            unsafe { raw.dealloc() };
         }
         // Last: a waker is foreign code and its drop may panic; the task's
         // reference is already given up.
+        drop(waker);
+    }
+
+    /// Releases a task that is not complete, whose lent waker the release
+    /// took back.
+    #[cold]
+    fn release_took_waker(raw: RawTask) {
+        // SAFETY: clearing JOIN_WAKER before completion took the slot back.
+        let waker = raw
+            .trailer()
+            .join_waker
+            .with_mut(|w| unsafe { (*w).take() });
+        raw.drop_ref();
+        // Last, as above.
         drop(waker);
     }
 }

@@ -213,6 +213,7 @@ impl RawTask {
     }
 
     /// Does what a dropped reference's outcome asks.
+    #[inline]
     pub(crate) fn after_drop_ref(self, dropped: DropRef) {
         match dropped {
             DropRef::Kept => {}
