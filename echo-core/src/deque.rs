@@ -53,13 +53,18 @@ use alloc::boxed::Box;
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
-/// Slots per ring. Loom models use a tiny ring so that they reach the
-/// full-ring and overflow paths in a few operations.
-#[cfg(not(echo_loom))]
+/// Slots per ring. Loom models and fuzz builds use a small ring so that
+/// they reach the full-ring and overflow paths in a few operations.
+#[cfg(not(any(echo_loom, fuzzing)))]
 pub const CAPACITY: usize = 256;
 /// Slots per ring (loom models).
 #[cfg(echo_loom)]
 pub const CAPACITY: usize = 4;
+/// Slots per ring (cargo-fuzz builds, which set `--cfg fuzzing`: their
+/// instrumentation makes every memory access cost a call, so filling a
+/// 256-slot ring would dominate each input).
+#[cfg(all(fuzzing, not(echo_loom)))]
+pub const CAPACITY: usize = 16;
 const MASK: usize = CAPACITY - 1;
 
 #[cfg(target_has_atomic = "64")]
@@ -97,6 +102,20 @@ fn pack(steal: Pos, real: Pos) -> Head {
 #[inline]
 fn unpack(head: Head) -> (Pos, Pos) {
     ((head >> Pos::BITS) as Pos, head as Pos)
+}
+
+/// Where a push onto a full ring sends values: the tier's [`Injector`] in
+/// the scheduler. The fuzz target passes a plain queue, to see exactly
+/// what moved without paying for a concurrent queue.
+pub trait Overflow<T> {
+    /// Appends `value` at the back.
+    fn push(&self, value: T);
+}
+
+impl<T> Overflow<T> for Injector<T> {
+    fn push(&self, value: T) {
+        Injector::push(self, value);
+    }
 }
 
 /// What a thief read of a ring before claiming from it: `head` and `tail`.
@@ -258,7 +277,7 @@ impl<T> Deque<T> {
     /// # Safety
     ///
     /// Only the ring's owner thread may call this (or `pop`).
-    pub unsafe fn push(&self, mut value: T, overflow: &Injector<T>) {
+    pub unsafe fn push(&self, mut value: T, overflow: &impl Overflow<T>) {
         loop {
             let head = self.head.load(Ordering::Acquire);
             let (steal, real) = unpack(head);
@@ -291,7 +310,7 @@ impl<T> Deque<T> {
         real: Pos,
         tail: Pos,
         value: T,
-        overflow: &Injector<T>,
+        overflow: &impl Overflow<T>,
     ) -> Result<(), T> {
         debug_assert_eq!(tail.wrapping_sub(real), CAP);
         let to = real.wrapping_add(HALF);

@@ -1,6 +1,8 @@
-//! `steal_protocol`: owner push/pop, thief steal-half, overflow into the
+//! `steal_tiers`: owner push/pop, thief steal-half, overflow into the
 //! injectors and tiered takes, across several simulated workers, on the
-//! real `Deque` and `Injector`.
+//! real `Deque` and `Injector`. Each operation runs whole; the
+//! `steal_protocol` target interleaves the ring's operations one atomic
+//! step at a time instead.
 //!
 //! The oracle is crossbeam-deque: one FIFO `Worker` (with its `Stealer`)
 //! mirrors each ring and one `Injector` mirrors each tier's injector. Where
