@@ -40,7 +40,7 @@ fn owner_pops_race_a_thief() {
         let n = 3;
         for i in 0..n {
             // SAFETY: the model thread is the owner until it spawns.
-            unsafe { ring.push(i, &inj) };
+            unsafe { ring.push(i, &*inj) };
         }
         let thief = {
             let (ring, inj) = (ring.clone(), inj.clone());
@@ -79,7 +79,7 @@ fn owner_overflow_races_a_thief() {
         let n = CAPACITY + 1;
         for i in 0..CAPACITY - 1 {
             // SAFETY: the model thread is the owner until it spawns.
-            unsafe { ring.push(i, &inj) };
+            unsafe { ring.push(i, &*inj) };
         }
         let thief = {
             let ring = ring.clone();
@@ -98,7 +98,7 @@ fn owner_overflow_races_a_thief() {
         // the one value there if the thief is mid-steal.
         for i in CAPACITY - 1..n {
             // SAFETY: owner thread.
-            unsafe { ring.push(i, &inj) };
+            unsafe { ring.push(i, &*inj) };
         }
         let mut got = thief.join().unwrap();
         drain(&ring, &inj, &mut got);
