@@ -21,16 +21,19 @@
 //! it read. If in between the owner moved the positions on by a whole
 //! multiple of their range, `head` holds the same bits again, the CAS
 //! succeeds on a stale view and the thief takes slots that were already
-//! taken. With 16-bit positions that takes 65,536 owner operations, well
-//! within one time slice of a busy worker; with 32-bit ones it takes over
-//! four billion.
+//! taken. With 16-bit positions that takes 65,536 owner operations, about
+//! a millisecond of a busy owner's work; with 32-bit ones it takes over
+//! four billion. (Tokio's run queue had this bug and was widened the same
+//! way.)
 //!
 //! Invariants:
-//! - Positions wrap at `Pos::MAX + 1`; the ring holds `CAPACITY` (256)
-//!   slots, so `tail - steal <= CAPACITY` always and the slots
-//!   `steal..tail` are initialized.
+//! - Positions wrap at `Pos::MAX + 1`; the ring holds `CAPACITY` slots
+//!   (256; fewer under loom and cargo-fuzz), so `tail - steal <= CAPACITY`
+//!   always and the slots `real..tail` are initialized.
 //! - The owner never writes a slot in `steal..real` (a thief is reading it):
-//!   it measures fullness from `steal`, not `real`.
+//!   it measures fullness from `steal`, not `real`. Owner pops during a
+//!   steal move `real` only, so the slots they free stay unusable until
+//!   the thief's release.
 //! - At most one thief steals at a time; a second sees `steal != real` and
 //!   gives up rather than wait.
 //! - A value is taken exactly once: every take advances `real` with a CAS
