@@ -8,50 +8,199 @@
 //! against LIFO pops without a CAS per stolen item. FIFO with a
 //! two-phase head gives one CAS per steal batch.)
 //!
-//! Layout: `head` packs two 16-bit positions, `steal` and `real`.
-//! `real` is the next position to take. `steal` trails it while a thief is
-//! copying out the range `steal..real` it has claimed; when no steal is in
-//! progress the two are equal. `tail` is the next position to fill and is
-//! written only by the owner.
+//! Layout: `head` packs two positions, `steal` and `real`. `real` is the
+//! next position to take. `steal` trails it while a thief is copying out
+//! the range `steal..real` it has claimed; when no steal is in progress
+//! the two are equal. `tail` is the next position to fill and is written
+//! only by the owner.
+//!
+//! Position width: where the target has 64-bit atomics a position is a
+//! `u32` and `head` a `u64`; elsewhere (e.g. `thumbv7em`) a position is a
+//! `u16` and `head` a `u32`. The width is what stops an ABA: a thief reads
+//! `head`, is preempted, and then claims with a compare-and-swap from what
+//! it read. If in between the owner moved the positions on by a whole
+//! multiple of their range, `head` holds the same bits again, the CAS
+//! succeeds on a stale view and the thief takes slots that were already
+//! taken. With 16-bit positions that takes 65,536 owner operations, about
+//! a millisecond of a busy owner's work; with 32-bit ones it takes over
+//! four billion. (Tokio's run queue had this bug and was widened the same
+//! way.)
 //!
 //! Invariants:
-//! - Positions wrap at 2^16; the ring holds `CAPACITY` (256) slots, so
-//!   `tail - steal <= CAPACITY` always and the slots `steal..tail` are
-//!   initialized.
+//! - Positions wrap at `Pos::MAX + 1`; the ring holds `CAPACITY` slots
+//!   (256; fewer under loom and cargo-fuzz), so `tail - steal <= CAPACITY`
+//!   always and the slots `real..tail` are initialized.
 //! - The owner never writes a slot in `steal..real` (a thief is reading it):
-//!   it measures fullness from `steal`, not `real`.
+//!   it measures fullness from `steal`, not `real`. Owner pops during a
+//!   steal move `real` only, so the slots they free stay unusable until
+//!   the thief's release.
 //! - At most one thief steals at a time; a second sees `steal != real` and
 //!   gives up rather than wait.
-//! - A value is taken exactly once: every take advances `real` with a CAS.
+//! - A value is taken exactly once: every take advances `real` with a CAS
+//!   from the `head` the taker read, and a `head` cannot come back to the
+//!   same bits while a thief still holds an old reading (the width above).
+//!
+//! A steal runs in phases, each its own function so that the fuzz target
+//! can interleave them one step at a time with the owner's operations:
+//! [`Deque::steal_snapshot`] (read `head` and `tail`),
+//! [`Deque::steal_claim`] (the CAS that moves `real` past the claimed
+//! range), [`Deque::steal_copy`] (copy the claimed values into the thief's
+//! own ring), [`Deque::steal_release`] (the CAS that brings `steal` up to
+//! `real`, giving the slots back to the owner) and
+//! [`Deque::steal_publish`] (the thief's own tail store).
+//! [`Deque::steal_half_into`] is those phases in a row.
 
 use crate::inject::Injector;
-use crate::sync::{AtomicU16, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::{Ordering, UnsafeCell};
 use alloc::boxed::Box;
 use core::mem::MaybeUninit;
+use core::ops::Range;
 
-/// Slots per ring. Loom models use a tiny ring so that they reach the
-/// full-ring and overflow paths in a few operations.
-#[cfg(not(echo_loom))]
+/// Slots per ring. Loom models and fuzz builds use a small ring so that
+/// they reach the full-ring and overflow paths in a few operations.
+#[cfg(not(any(echo_loom, fuzzing)))]
 pub const CAPACITY: usize = 256;
 /// Slots per ring (loom models).
 #[cfg(echo_loom)]
 pub const CAPACITY: usize = 4;
+/// Slots per ring (cargo-fuzz builds, which set `--cfg fuzzing`: their
+/// instrumentation makes every memory access cost a call, so filling a
+/// 256-slot ring would dominate each input).
+#[cfg(all(fuzzing, not(echo_loom)))]
+pub const CAPACITY: usize = 16;
 const MASK: usize = CAPACITY - 1;
 
+#[cfg(target_has_atomic = "64")]
+mod width {
+    /// A position in a ring: counts every push since the ring was made,
+    /// wrapping at 2^32.
+    pub type Pos = u32;
+    pub(super) type Head = u64;
+    pub(super) use crate::sync::{AtomicU32 as AtomicPos, AtomicU64 as AtomicHead};
+}
+
+#[cfg(not(target_has_atomic = "64"))]
+mod width {
+    /// A position in a ring: counts every push since the ring was made,
+    /// wrapping at 2^16 (this target has no 64-bit atomics to pack two
+    /// wider positions in).
+    pub type Pos = u16;
+    pub(super) type Head = u32;
+    pub(super) use crate::sync::{AtomicU16 as AtomicPos, AtomicU32 as AtomicHead};
+}
+
+pub use width::Pos;
+use width::{AtomicHead, AtomicPos, Head};
+
+/// `CAPACITY` as a position difference.
+const CAP: Pos = CAPACITY as Pos;
+/// What an overflowing push moves to the injector, besides its own value.
+const HALF: Pos = CAP / 2;
+
 #[inline]
-fn pack(steal: u16, real: u16) -> u32 {
-    (u32::from(steal) << 16) | u32::from(real)
+fn pack(steal: Pos, real: Pos) -> Head {
+    (Head::from(steal) << Pos::BITS) | Head::from(real)
 }
 
 #[inline]
-fn unpack(head: u32) -> (u16, u16) {
-    ((head >> 16) as u16, head as u16)
+fn unpack(head: Head) -> (Pos, Pos) {
+    ((head >> Pos::BITS) as Pos, head as Pos)
+}
+
+/// Where a push onto a full ring sends values: the tier's [`Injector`] in
+/// the scheduler. The fuzz target passes a plain queue, to see exactly
+/// what moved without paying for a concurrent queue.
+pub trait Overflow<T> {
+    /// Appends `value` at the back.
+    fn push(&self, value: T);
+}
+
+impl<T> Overflow<T> for Injector<T> {
+    fn push(&self, value: T) {
+        Injector::push(self, value);
+    }
+}
+
+/// What a thief read of a ring before claiming from it: `head` and `tail`.
+/// A fuzz and test hook; see [`Deque::steal_snapshot`].
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StealSnapshot {
+    head: Head,
+    tail: Pos,
+}
+
+/// A range of a ring that a thief has claimed: it must copy the values out
+/// ([`Deque::steal_copy`]) and then give the slots back
+/// ([`Deque::steal_release`]). A fuzz and test hook.
+#[doc(hidden)]
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a claim blocks the owner's spill until it is released"]
+pub struct StealClaim {
+    from: Pos,
+    n: Pos,
+}
+
+impl StealClaim {
+    /// How many values were claimed (at least one).
+    pub fn count(&self) -> usize {
+        self.n as usize
+    }
+}
+
+/// Why [`Deque::steal_claim`] claimed nothing.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimError {
+    /// The snapshot showed an empty ring.
+    Empty,
+    /// The snapshot showed another thief mid-steal.
+    Busy,
+    /// `head` changed since the snapshot (an owner pop or spill, or another
+    /// thief): take a new snapshot and try again.
+    Moved,
 }
 
 /// A bounded single-owner, multi-thief ring of `T`.
+///
+/// The owner pushes at the tail ([`push`](Deque::push)) and takes the
+/// oldest value at the head ([`pop`](Deque::pop)); other workers take the
+/// older half with [`steal_half_into`](Deque::steal_half_into).
+///
+/// Order, and how this compares with tokio's local run queue (the same
+/// two-position head and the same overflow and steal rules):
+/// - A steal takes the older half rounded up (`n - n / 2` of `n` values),
+///   so a lone value can be stolen; tokio rounds the same way.
+/// - Owner pops are FIFO, and nothing sits in front of the ring: tokio's
+///   worker keeps a LIFO slot ahead of its queue for the task woken last,
+///   Echo does not (a task that keeps waking itself would starve the
+///   ring; see the module docs).
+/// - Order across an overflowing ring is not FIFO: a push onto a full ring
+///   moves the older half, then the new value, to the injector, while the
+///   newer half stays in the ring and usually runs first. Tokio's overflow
+///   does the same.
+///
+/// ```
+/// use echo_core::deque::Deque;
+/// use echo_core::inject::Injector;
+///
+/// let (ring, theirs, overflow) = (Deque::new(), Deque::new(), Injector::new());
+/// for i in 0..5 {
+///     // SAFETY: this thread owns `ring`.
+///     unsafe { ring.push(i, &overflow) };
+/// }
+/// // Another worker steals the older half, rounded up: 0, 1, 2. It runs
+/// // the last one now and finds the rest in its own ring.
+/// // SAFETY: this thread owns `theirs`, which is not `ring`.
+/// assert_eq!(unsafe { ring.steal_half_into(&theirs) }, Some((2, 3)));
+/// // SAFETY: this thread owns both rings.
+/// assert_eq!(unsafe { theirs.pop() }, Some(0));
+/// // SAFETY: as above.
+/// assert_eq!(unsafe { ring.pop() }, Some(3));
+/// ```
 pub struct Deque<T> {
-    head: AtomicU32,
-    tail: AtomicU16,
+    head: AtomicHead,
+    tail: AtomicPos,
     buffer: Box<[UnsafeCell<MaybeUninit<T>>; CAPACITY]>,
 }
 
@@ -71,12 +220,20 @@ impl<T> Default for Deque<T> {
 impl<T> Deque<T> {
     /// An empty ring.
     pub fn new() -> Self {
+        Self::starting_at(0)
+    }
+
+    /// An empty ring whose positions start at `pos` instead of 0, so that
+    /// tests and fuzz inputs reach the wrap of the positions in a few
+    /// operations.
+    #[doc(hidden)]
+    pub fn starting_at(pos: Pos) -> Self {
         let buffer = Box::new(core::array::from_fn(|_| {
             UnsafeCell::new(MaybeUninit::uninit())
         }));
         Self {
-            head: AtomicU32::new(0),
-            tail: AtomicU16::new(0),
+            head: AtomicHead::new(pack(pos, pos)),
+            tail: AtomicPos::new(pos),
             buffer,
         }
     }
@@ -86,7 +243,7 @@ impl<T> Deque<T> {
     pub fn len(&self) -> usize {
         let (steal, _) = unpack(self.head.load(Ordering::Acquire));
         let tail = self.tail.load(Ordering::Acquire);
-        usize::from(tail.wrapping_sub(steal))
+        tail.wrapping_sub(steal) as usize
     }
 
     /// Whether the ring looks empty to a thief.
@@ -96,16 +253,21 @@ impl<T> Deque<T> {
     }
 
     #[inline]
-    fn write(&self, pos: u16, value: T) {
-        self.buffer[usize::from(pos) & MASK].with_mut(|p| {
+    fn slot(&self, pos: Pos) -> &UnsafeCell<MaybeUninit<T>> {
+        &self.buffer[pos as usize & MASK]
+    }
+
+    #[inline]
+    fn write(&self, pos: Pos, value: T) {
+        self.slot(pos).with_mut(|p| {
             // SAFETY: the caller owns slot `pos` (see each call site).
             unsafe { p.write(MaybeUninit::new(value)) }
         });
     }
 
     #[inline]
-    fn read(&self, pos: u16) -> T {
-        self.buffer[usize::from(pos) & MASK].with(|p| {
+    fn read(&self, pos: Pos) -> T {
+        self.slot(pos).with(|p| {
             // SAFETY: the caller has claimed slot `pos`, which holds an
             // initialized value that nobody else will read.
             unsafe { (*p).assume_init_read() }
@@ -118,13 +280,13 @@ impl<T> Deque<T> {
     /// # Safety
     ///
     /// Only the ring's owner thread may call this (or `pop`).
-    pub unsafe fn push(&self, mut value: T, overflow: &Injector<T>) {
+    pub unsafe fn push(&self, mut value: T, overflow: &impl Overflow<T>) {
         loop {
             let head = self.head.load(Ordering::Acquire);
             let (steal, real) = unpack(head);
             // Only the owner writes `tail`.
             let tail = self.tail.load(Ordering::Relaxed);
-            if usize::from(tail.wrapping_sub(steal)) < CAPACITY {
+            if tail.wrapping_sub(steal) < CAP {
                 // Slot `tail` is outside `steal..tail`: no thief reads it.
                 self.write(tail, value);
                 self.tail.store(tail.wrapping_add(1), Ordering::Release);
@@ -147,14 +309,13 @@ impl<T> Deque<T> {
     /// `overflow`. Fails (handing `value` back) if a thief moved `head`.
     fn spill_half(
         &self,
-        head: u32,
-        real: u16,
-        tail: u16,
+        head: Head,
+        real: Pos,
+        tail: Pos,
         value: T,
-        overflow: &Injector<T>,
+        overflow: &impl Overflow<T>,
     ) -> Result<(), T> {
-        const HALF: u16 = (CAPACITY / 2) as u16;
-        debug_assert_eq!(usize::from(tail.wrapping_sub(real)), CAPACITY);
+        debug_assert_eq!(tail.wrapping_sub(real), CAP);
         let to = real.wrapping_add(HALF);
         if self
             .head
@@ -214,71 +375,146 @@ impl<T> Deque<T> {
     /// The caller must be `dst`'s owner thread, and `dst` must not be
     /// `self`.
     pub unsafe fn steal_half_into(&self, dst: &Deque<T>) -> Option<(T, usize)> {
-        let dst_tail = dst.tail.load(Ordering::Relaxed);
-        let (dst_steal, _) = unpack(dst.head.load(Ordering::Acquire));
-        if usize::from(dst_tail.wrapping_sub(dst_steal)) > CAPACITY / 2 {
-            return None;
-        }
-        let n = self.steal_into_at(dst, dst_tail);
-        if n == 0 {
-            return None;
-        }
-        // The last stolen value is returned rather than published.
-        let n = n - 1;
-        let ret = dst.read(dst_tail.wrapping_add(n));
-        if n > 0 {
-            dst.tail.store(dst_tail.wrapping_add(n), Ordering::Release);
-        }
-        Some((ret, usize::from(n) + 1))
-    }
-
-    /// Claims up to half the values, copies them to `dst` from `dst_tail`
-    /// on (not yet published), and returns how many.
-    fn steal_into_at(&self, dst: &Deque<T>, dst_tail: u16) -> u16 {
-        let mut head = self.head.load(Ordering::Acquire);
-        let (from, n) = loop {
-            let (steal, real) = unpack(head);
-            if steal != real {
-                return 0; // another thief is mid-steal
-            }
-            let tail = self.tail.load(Ordering::Acquire);
-            let available = tail.wrapping_sub(real);
-            let n = available - available / 2;
-            if n == 0 {
-                return 0;
-            }
-            // Phase one: move `real` forward, leaving `steal` behind as the
-            // mark that `steal..real` is being copied out.
-            let next = pack(steal, real.wrapping_add(n));
-            match self
-                .head
-                .compare_exchange(head, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break (real, n),
-                Err(actual) => head = actual,
+        // SAFETY: the caller owns `dst`.
+        let dst_tail = unsafe { dst.steal_room() }?;
+        let claim = loop {
+            // SAFETY: the snapshot is of this ring.
+            match unsafe { self.steal_claim(self.steal_snapshot()) } {
+                Ok(claim) => break claim,
+                Err(ClaimError::Moved) => {}
+                Err(ClaimError::Empty | ClaimError::Busy) => return None,
             }
         };
-        debug_assert!(usize::from(n) <= CAPACITY / 2);
-        for i in 0..n {
-            let value = self.read(from.wrapping_add(i));
-            // `dst` is at most half full, so `dst_tail + i` is free, and
+        let n = claim.count();
+        // SAFETY: the claim is this ring's and unreleased, each value is
+        // copied once, the caller owns `dst`, which is not `self`, and
+        // `dst_tail` is from `steal_room` with no push to `dst` since.
+        unsafe { self.steal_copy(&claim, 0..n, dst, dst_tail) };
+        self.steal_release(claim);
+        // SAFETY: the caller owns `dst`; `steal_copy` wrote all `n` values.
+        let last = unsafe { dst.steal_publish(dst_tail, n) };
+        Some((last, n))
+    }
+
+    /// Steal phase 0, on the thief's own ring: where stolen values go (its
+    /// tail), or `None` when it is more than half full and a steal might
+    /// not fit.
+    ///
+    /// # Safety
+    ///
+    /// The caller must be this ring's owner thread.
+    #[doc(hidden)]
+    pub unsafe fn steal_room(&self) -> Option<Pos> {
+        // Only the owner writes `tail`.
+        let tail = self.tail.load(Ordering::Relaxed);
+        let (steal, _) = unpack(self.head.load(Ordering::Acquire));
+        (tail.wrapping_sub(steal) <= HALF).then_some(tail)
+    }
+
+    /// Steal phase 1: reads `head` and `tail`.
+    #[doc(hidden)]
+    pub fn steal_snapshot(&self) -> StealSnapshot {
+        let head = self.head.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Acquire);
+        StealSnapshot { head, tail }
+    }
+
+    /// Steal phase 2: claims the older half (rounded up) of what `snapshot`
+    /// saw, with a CAS from `snapshot`'s `head` that moves `real` past the
+    /// claimed range and leaves `steal` behind as the mark that a thief is
+    /// copying. Fails with [`ClaimError::Moved`] if `head` changed since.
+    ///
+    /// # Safety
+    ///
+    /// `snapshot` must come from this ring's
+    /// [`steal_snapshot`](Deque::steal_snapshot).
+    #[doc(hidden)]
+    pub unsafe fn steal_claim(&self, snapshot: StealSnapshot) -> Result<StealClaim, ClaimError> {
+        let (steal, real) = unpack(snapshot.head);
+        if steal != real {
+            return Err(ClaimError::Busy);
+        }
+        let available = snapshot.tail.wrapping_sub(real);
+        let n = available - available / 2;
+        if n == 0 {
+            return Err(ClaimError::Empty);
+        }
+        let next = pack(steal, real.wrapping_add(n));
+        self.head
+            .compare_exchange(snapshot.head, next, Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|_| ClaimError::Moved)?;
+        // `head` was unchanged, so `tail - real <= CAPACITY` held when
+        // `tail` was read.
+        debug_assert!(n <= HALF);
+        Ok(StealClaim { from: real, n })
+    }
+
+    /// Steal phase 3: copies the claimed values `values` (indices into the
+    /// claim, oldest first) into `dst`, from `dst_tail + values.start` on,
+    /// without publishing them.
+    ///
+    /// # Safety
+    ///
+    /// `claim` must be this ring's and not yet released, and each index is
+    /// copied at most once. The caller must be `dst`'s owner thread, `dst`
+    /// must not be `self`, and `dst_tail` must come from `dst.steal_room()`
+    /// with no push to `dst` since.
+    #[doc(hidden)]
+    pub unsafe fn steal_copy(
+        &self,
+        claim: &StealClaim,
+        values: Range<usize>,
+        dst: &Deque<T>,
+        dst_tail: Pos,
+    ) {
+        assert!(values.end <= claim.count(), "beyond the claim");
+        for i in values {
+            let i = i as Pos;
+            // The claim made slot `from + i` ours until the release.
+            let value = self.read(claim.from.wrapping_add(i));
+            // `dst` was at most half full, so `dst_tail + i` is free, and
             // only its owner (the caller) writes there.
             dst.write(dst_tail.wrapping_add(i), value);
         }
-        // Phase two: release the claim so the owner may reuse the slots.
+    }
+
+    /// Steal phase 4: gives the claimed slots back to the owner by bringing
+    /// `steal` up to `real` (which an owner pop may have moved meanwhile).
+    #[doc(hidden)]
+    pub fn steal_release(&self, claim: StealClaim) {
         let mut head = self.head.load(Ordering::Acquire);
         loop {
-            let (_, real) = unpack(head);
+            let (steal, real) = unpack(head);
+            debug_assert_eq!(steal, claim.from, "another claim in the way");
             match self.head.compare_exchange(
                 head,
                 pack(real, real),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return n,
+                Ok(_) => return,
                 Err(actual) => head = actual,
             }
         }
+    }
+
+    /// Steal phase 5, on the thief's own ring: publishes the first `n - 1`
+    /// copied values and returns the last, for the thief to run now.
+    ///
+    /// # Safety
+    ///
+    /// The caller must be this ring's owner thread, and `steal_copy` must
+    /// have written `n` (at least one) values from `dst_tail` on.
+    #[doc(hidden)]
+    pub unsafe fn steal_publish(&self, dst_tail: Pos, n: usize) -> T {
+        let kept = (n - 1) as Pos;
+        // Slot `dst_tail + kept` is past the tail, so no thief reads it.
+        let last = self.read(dst_tail.wrapping_add(kept));
+        if kept > 0 {
+            self.tail
+                .store(dst_tail.wrapping_add(kept), Ordering::Release);
+        }
+        last
     }
 }
 
@@ -293,7 +529,14 @@ impl<T> Drop for Deque<T> {
 #[cfg(all(test, not(echo_loom)))]
 mod tests {
     use super::*;
+    use alloc::collections::BTreeSet;
     use alloc::vec::Vec;
+
+    /// Pops everything (this thread owns `d`).
+    fn pop_all<T>(d: &Deque<T>) -> Vec<T> {
+        // SAFETY: the tests call this as the ring's owner.
+        core::iter::from_fn(|| unsafe { d.pop() }).collect()
+    }
 
     #[test]
     fn owner_takes_in_fifo_order() {
@@ -304,9 +547,7 @@ mod tests {
             unsafe { d.push(i, &inj) };
         }
         assert_eq!(d.len(), 10);
-        // SAFETY: owner.
-        let got: Vec<_> = core::iter::from_fn(|| unsafe { d.pop() }).collect();
-        assert_eq!(got, (0..10).collect::<Vec<_>>());
+        assert_eq!(pop_all(&d), (0..10).collect::<Vec<_>>());
         assert!(inj.is_empty());
     }
 
@@ -341,22 +582,18 @@ mod tests {
         let first = unsafe { a.steal_half_into(&b) };
         assert_eq!(first, Some((3, 4)));
         assert_eq!(b.len(), 3);
-        // SAFETY: owner of both.
-        let rest_b: Vec<_> = core::iter::from_fn(|| unsafe { b.pop() }).collect();
-        assert_eq!(rest_b, [0, 1, 2]);
-        // SAFETY: owner.
-        let rest_a: Vec<_> = core::iter::from_fn(|| unsafe { a.pop() }).collect();
-        assert_eq!(rest_a, [4, 5, 6]);
+        assert_eq!(pop_all(&b), [0, 1, 2]);
+        assert_eq!(pop_all(&a), [4, 5, 6]);
     }
 
     #[test]
-    fn positions_wrap_around_many_times() {
-        let d = Deque::new();
+    fn positions_wrap_around() {
+        // Start just short of the wrap, so that it comes within a few
+        // hundred operations (fast under miri too).
+        let d = Deque::starting_at(Pos::MAX - 300);
         let inj = Injector::new();
-        let mut next_out = 0u32;
-        // Past 2^16 pushes the positions wrap; miri needs only one wrap.
-        let n = if cfg!(miri) { 68_000 } else { 200_000u32 };
-        for i in 0..n {
+        let mut next_out = 0usize;
+        for i in 0..1_000 {
             // SAFETY: owner.
             unsafe { d.push(i, &inj) };
             if i % 2 == 1 {
@@ -368,5 +605,155 @@ mod tests {
             }
         }
         assert!(inj.is_empty(), "never more than two in the ring");
+        // A full ring, a steal and an overflow across the wrap.
+        let half = CAPACITY / 2;
+        let d = Deque::starting_at(Pos::MAX - 10);
+        let thief = Deque::new();
+        for i in 0..CAPACITY {
+            // SAFETY: owner.
+            unsafe { d.push(i, &inj) };
+        }
+        assert_eq!(d.len(), CAPACITY);
+        // SAFETY: this thread owns `thief`, which is not `d`.
+        let got = unsafe { d.steal_half_into(&thief) };
+        assert_eq!(got, Some((half - 1, half)));
+        for i in CAPACITY..CAPACITY + half + 1 {
+            // SAFETY: owner.
+            unsafe { d.push(i, &inj) };
+        }
+        let spilled: Vec<_> = core::iter::from_fn(|| inj.pop()).collect();
+        let mut expect: Vec<_> = (half..CAPACITY).collect();
+        expect.push(CAPACITY + half);
+        assert_eq!(spilled, expect);
+        assert_eq!(pop_all(&thief), (0..half - 1).collect::<Vec<_>>());
+        assert_eq!(pop_all(&d), (CAPACITY..CAPACITY + half).collect::<Vec<_>>());
+    }
+
+    /// A thief reads `head` and `tail`, is preempted, and the owner's
+    /// positions move on by exactly 2^16 before it claims. With 16-bit
+    /// positions its stale CAS succeeds and it takes values that the owner
+    /// already took; with the wide positions the claim fails. (Miri runs
+    /// the same steps over 2^10 positions: 2^16 owner operations take it
+    /// many minutes.)
+    #[test]
+    fn a_stale_thief_cannot_claim_after_16_bit_positions_wrap() {
+        let d = Deque::new();
+        let inj = Injector::new();
+        for i in 0..8u32 {
+            // SAFETY: owner.
+            unsafe { d.push(i, &inj) };
+        }
+        let snapshot = d.steal_snapshot();
+        // The owner takes all eight, then pushes and pops one at a time
+        // until its positions have moved on by 2^16, and pushes one more.
+        let mut taken: BTreeSet<u32> = pop_all(&d).into_iter().collect();
+        let wrap = if cfg!(miri) { 1u32 << 10 } else { 1 << 16 };
+        for i in 8..wrap {
+            // SAFETY: owner.
+            unsafe { d.push(i, &inj) };
+            // SAFETY: owner.
+            let v = unsafe { d.pop() }.expect("just pushed");
+            assert!(taken.insert(v));
+        }
+        // SAFETY: owner.
+        unsafe { d.push(wrap, &inj) };
+        // The thief resumes, with its own ring.
+        let mine = Deque::new();
+        // SAFETY: this thread owns `mine`.
+        let dst_tail = unsafe { mine.steal_room() }.expect("empty");
+        // SAFETY: the snapshot is of `d` (stale, which is the point).
+        match unsafe { d.steal_claim(snapshot) } {
+            Err(ClaimError::Moved) => {}
+            Ok(claim) => {
+                let n = claim.count();
+                // SAFETY: a claim of `d`, copied once into `mine`, which
+                // this thread owns.
+                unsafe { d.steal_copy(&claim, 0..n, &mine, dst_tail) };
+                d.steal_release(claim);
+                // SAFETY: owner of `mine`; `n` values were copied.
+                let mut stolen = alloc::vec![unsafe { mine.steal_publish(dst_tail, n) }];
+                stolen.extend(pop_all(&mine));
+                let twice: Vec<_> = stolen.iter().filter(|v| taken.contains(v)).collect();
+                panic!("a stale claim took {stolen:?}; already taken: {twice:?}");
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        assert_eq!(pop_all(&d), [wrap]);
+        assert!(inj.is_empty());
+    }
+
+    /// While a thief holds a claim, the owner measures fullness from the
+    /// claim's start: a push that would reuse a claimed slot goes to the
+    /// injector instead, and the thief copies out what it claimed.
+    #[test]
+    fn the_owner_never_writes_over_a_claim() {
+        let d = Deque::new();
+        let mine = Deque::new();
+        let inj = Injector::new();
+        for i in 0..CAPACITY {
+            // SAFETY: owner.
+            unsafe { d.push(i, &inj) };
+        }
+        // SAFETY: this thread owns `mine`.
+        let dst_tail = unsafe { mine.steal_room() }.expect("empty");
+        // SAFETY: a snapshot of `d`.
+        let claim = unsafe { d.steal_claim(d.steal_snapshot()) }.expect("a full ring");
+        assert_eq!(claim.count(), CAPACITY / 2);
+        // The owner pops one (past the claim) and pushes two: the ring
+        // counts the claimed slots as full, so both go to the injector,
+        // one at a time (no spill while a thief copies).
+        // SAFETY: owner.
+        assert_eq!(unsafe { d.pop() }, Some(CAPACITY / 2));
+        for i in [1000, 1001] {
+            // SAFETY: owner.
+            unsafe { d.push(i, &inj) };
+        }
+        assert_eq!(inj.len(), 2);
+        // A second thief gives up while the first is copying.
+        // SAFETY: a snapshot of `d`.
+        let second = unsafe { d.steal_claim(d.steal_snapshot()) };
+        assert_eq!(second, Err(ClaimError::Busy));
+        let n = claim.count();
+        // SAFETY: the claim is of `d` and unreleased; copied once into
+        // `mine`, which this thread owns.
+        unsafe { d.steal_copy(&claim, 0..n, &mine, dst_tail) };
+        d.steal_release(claim);
+        // SAFETY: owner of `mine`; `n` values were copied.
+        let last = unsafe { mine.steal_publish(dst_tail, n) };
+        assert_eq!(last, n - 1);
+        assert_eq!(pop_all(&mine), (0..n - 1).collect::<Vec<_>>());
+        // Released: the owner's pushes go into the ring again.
+        // SAFETY: owner.
+        unsafe { d.push(2000, &inj) };
+        assert_eq!(inj.len(), 2);
+        let mut rest: Vec<_> = (CAPACITY / 2 + 1..CAPACITY).collect();
+        rest.push(2000);
+        assert_eq!(pop_all(&d), rest);
+    }
+
+    #[test]
+    fn a_claim_from_a_stale_snapshot_fails_and_a_fresh_one_succeeds() {
+        let d = Deque::new();
+        let inj = Injector::new();
+        for i in 0..4 {
+            // SAFETY: owner.
+            unsafe { d.push(i, &inj) };
+        }
+        let stale = d.steal_snapshot();
+        // SAFETY: owner.
+        assert_eq!(unsafe { d.pop() }, Some(0));
+        // SAFETY: snapshots of `d`.
+        assert_eq!(unsafe { d.steal_claim(stale) }, Err(ClaimError::Moved));
+        // SAFETY: as above.
+        let claim = unsafe { d.steal_claim(d.steal_snapshot()) }.expect("three left");
+        assert_eq!(claim.count(), 2);
+        d.steal_release(claim);
+        // Released without copying: the claimed values are gone from the
+        // ring (a thief that claims always copies; this checks the head).
+        assert_eq!(pop_all(&d), [3]);
+        // An empty ring.
+        // SAFETY: a snapshot of `d`.
+        let none = unsafe { d.steal_claim(d.steal_snapshot()) };
+        assert_eq!(none, Err(ClaimError::Empty));
     }
 }

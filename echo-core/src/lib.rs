@@ -100,7 +100,7 @@ mod layout_tests {
 #[cfg(any(echo_loom, fuzzing, feature = "internals"))]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::deque::{CAPACITY, Deque};
+    pub use crate::deque::{CAPACITY, ClaimError, Deque, Overflow, Pos, StealClaim, StealSnapshot};
     pub use crate::idle::Idle;
     pub use crate::inject::Injector;
     pub use crate::slab::{

@@ -10,8 +10,14 @@
 mod imp {
     pub(crate) use alloc::sync::Arc;
     pub(crate) use core::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicUsize, Ordering, fence,
+        AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence,
     };
+    // The ring packs its head into an `AtomicU64` where the target has one,
+    // and into an `AtomicU32` of two `u16` positions where it does not.
+    #[cfg(not(target_has_atomic = "64"))]
+    pub(crate) use core::sync::atomic::AtomicU16;
+    #[cfg(target_has_atomic = "64")]
+    pub(crate) use core::sync::atomic::AtomicU64;
 
     /// Tells the CPU (or loom) that this thread is waiting on another.
     #[inline]
@@ -50,7 +56,7 @@ mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicUsize, Ordering, fence,
+        AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
 
     /// Under loom a spin must yield, or the model never lets the other

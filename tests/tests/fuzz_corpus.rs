@@ -33,6 +33,11 @@ fn steal_protocol_corpus() {
 }
 
 #[test]
+fn steal_tiers_corpus() {
+    replay("steal_tiers", echo_tests::fuzz::steal_tiers::run);
+}
+
+#[test]
 fn task_state_corpus() {
     replay("task_state", echo_tests::fuzz::task_state::run);
 }

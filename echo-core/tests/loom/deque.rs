@@ -1,7 +1,11 @@
 //! The ring: owner push/pop and overflow racing thieves' steal-half.
 //! Every value pushed is taken exactly once, by someone.
+//!
+//! Every ring starts two positions short of the wrap of its positions, so
+//! that each model also races the wrapping arithmetic (claims, releases
+//! and fullness checks whose ranges straddle `Pos::MAX`).
 
-use echo_core::deque::{CAPACITY, Deque};
+use echo_core::deque::{CAPACITY, Deque, Pos};
 use echo_core::inject::Injector;
 use loom::sync::Arc;
 use loom::thread;
@@ -10,6 +14,11 @@ use loom::thread;
 fn check_exactly_once(mut taken: Vec<usize>, n: usize) {
     taken.sort_unstable();
     assert_eq!(taken, (0..n).collect::<Vec<_>>(), "lost or duplicated");
+}
+
+/// A ring whose positions wrap after its first two pushes.
+fn ring_near_wrap() -> Deque<usize> {
+    Deque::starting_at(Pos::MAX - 1)
 }
 
 fn drain(d: &Deque<usize>, inj: &Injector<usize>, out: &mut Vec<usize>) {
@@ -26,17 +35,17 @@ fn drain(d: &Deque<usize>, inj: &Injector<usize>, out: &mut Vec<usize>) {
 #[test]
 fn owner_pops_race_a_thief() {
     crate::model("deque::owner_pops_race_a_thief", || {
-        let ring = Arc::new(Deque::new());
+        let ring = Arc::new(ring_near_wrap());
         let inj = Arc::new(Injector::new());
         let n = 3;
         for i in 0..n {
             // SAFETY: the model thread is the owner until it spawns.
-            unsafe { ring.push(i, &inj) };
+            unsafe { ring.push(i, &*inj) };
         }
         let thief = {
             let (ring, inj) = (ring.clone(), inj.clone());
             thread::spawn(move || {
-                let mine = Deque::new();
+                let mine = ring_near_wrap();
                 let mut got = Vec::new();
                 // SAFETY: this thread owns `mine`.
                 if let Some((v, moved)) = unsafe { ring.steal_half_into(&mine) } {
@@ -65,17 +74,17 @@ fn owner_pops_race_a_thief() {
 #[test]
 fn owner_overflow_races_a_thief() {
     crate::model("deque::owner_overflow_races_a_thief", || {
-        let ring = Arc::new(Deque::new());
+        let ring = Arc::new(ring_near_wrap());
         let inj = Arc::new(Injector::new());
         let n = CAPACITY + 1;
         for i in 0..CAPACITY - 1 {
             // SAFETY: the model thread is the owner until it spawns.
-            unsafe { ring.push(i, &inj) };
+            unsafe { ring.push(i, &*inj) };
         }
         let thief = {
             let ring = ring.clone();
             thread::spawn(move || {
-                let mine = Deque::new();
+                let mine = ring_near_wrap();
                 let mut got = Vec::new();
                 // SAFETY: this thread owns `mine`.
                 if let Some((v, _)) = unsafe { ring.steal_half_into(&mine) } {
@@ -89,7 +98,7 @@ fn owner_overflow_races_a_thief() {
         // the one value there if the thief is mid-steal.
         for i in CAPACITY - 1..n {
             // SAFETY: owner thread.
-            unsafe { ring.push(i, &inj) };
+            unsafe { ring.push(i, &*inj) };
         }
         let mut got = thief.join().unwrap();
         drain(&ring, &inj, &mut got);
@@ -100,7 +109,7 @@ fn owner_overflow_races_a_thief() {
 #[test]
 fn two_thieves_and_the_owner() {
     crate::model("deque::two_thieves_and_the_owner", || {
-        let ring = Arc::new(Deque::new());
+        let ring = Arc::new(ring_near_wrap());
         let n = 4;
         for i in 0..n {
             // SAFETY: the model thread is the owner until it spawns.
@@ -110,7 +119,7 @@ fn two_thieves_and_the_owner() {
             .map(|_| {
                 let ring = ring.clone();
                 thread::spawn(move || {
-                    let mine = Deque::new();
+                    let mine = ring_near_wrap();
                     let mut got = Vec::new();
                     // SAFETY: this thread owns `mine`.
                     if let Some((v, _)) = unsafe { ring.steal_half_into(&mine) } {

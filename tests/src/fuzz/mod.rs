@@ -7,6 +7,7 @@
 pub mod scheduler_ops;
 pub mod slab_ops;
 pub mod steal_protocol;
+pub mod steal_tiers;
 pub mod task_state;
 
 /// Reads an input as a stream of small numbers; an exhausted input reads
