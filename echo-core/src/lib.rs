@@ -56,6 +56,7 @@ mod sync;
 mod task;
 #[cfg(all(test, not(echo_loom)))]
 mod test_host;
+mod timer;
 mod worker;
 
 pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
@@ -66,6 +67,7 @@ pub use priority::Priority;
 pub use room::SpawnWhenRoom;
 pub use spawn::TaskOptions;
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
+pub use timer::Sleep;
 
 #[cfg(all(test, not(echo_loom)))]
 mod layout_tests {
@@ -103,6 +105,7 @@ pub mod internals {
     pub use crate::deque::{CAPACITY, Deque};
     pub use crate::idle::Idle;
     pub use crate::inject::Injector;
+    pub use crate::timer::Sleeper;
     pub use crate::slab::{
         CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,
         free_remote, large_offset, release_page,
