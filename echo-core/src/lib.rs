@@ -105,7 +105,6 @@ pub mod internals {
     pub use crate::deque::{CAPACITY, Deque};
     pub use crate::idle::Idle;
     pub use crate::inject::Injector;
-    pub use crate::timer::Sleeper;
     pub use crate::slab::{
         CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,
         free_remote, large_offset, release_page,
@@ -113,4 +112,5 @@ pub mod internals {
     pub use crate::task::state::{
         AfterPoll, Claim, DropRef, Notify, Reprioritize, Snapshot, State,
     };
+    pub use crate::timer::Sleeper;
 }

@@ -481,10 +481,11 @@ impl<P: Platform> Shared<P> {
             }
             let deadline = self.timers.sleeper.arm(self.timers.next_word());
             if deadline == u64::MAX || self.platform().now_nanos() < deadline {
-                // SAFETY (both borrows): owner's thread, short borrows; the
-                // platform's wakers borrow `local` only between them.
+                // SAFETY: owner's thread, short borrow; the platform's
+                // wakers borrow `local` only after it.
                 unsafe { worker.local_mut() }.sleeping = true;
                 self.platform().park_until(w, deadline);
+                // SAFETY: as above, after the wakers' borrows.
                 unsafe { worker.local_mut() }.sleeping = false;
             }
             if self.is_closed() {

@@ -17,11 +17,16 @@ thread_local! {
 ///
 /// Each worker has its own parker (an atomic token before a mutex and
 /// condvar); the clock is the invariant TSC where there is one, else
-/// `Instant`; panics are contained with `catch_unwind`.
+/// `Instant`; panics are contained with `catch_unwind`. With the `tokio`
+/// feature the sleeper parks inside the tokio reactor and busy workers poll
+/// it (see [the bridge](crate::tokio_bridge)).
 pub struct StdPlatform {
     parkers: Box<[Parker]>,
     clock: Clock,
     seed: u64,
+    /// The reactor the workers drive, when the scheduler owns one.
+    #[cfg(feature = "tokio")]
+    reactor: Option<std::sync::Arc<crate::tokio_bridge::Reactor>>,
 }
 
 impl StdPlatform {
@@ -33,7 +38,35 @@ impl StdPlatform {
             parkers: (0..workers).map(|_| Parker::default()).collect(),
             clock: Clock::new(),
             seed: h.finish(),
+            #[cfg(feature = "tokio")]
+            reactor: None,
         }
+    }
+
+    /// The same platform, whose workers drive `reactor`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn with_reactor(
+        mut self,
+        reactor: std::sync::Arc<crate::tokio_bridge::Reactor>,
+    ) -> StdPlatform {
+        self.reactor = Some(reactor);
+        self
+    }
+
+    /// The platform clock's reading for `instant` (0 before the origin,
+    /// `u64::MAX` beyond range).
+    pub(crate) fn nanos_at(&self, instant: Instant) -> u64 {
+        let nanos = instant.saturating_duration_since(self.origin()).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX)
+    }
+
+    /// The instant of a platform clock reading (`None` for `u64::MAX`).
+    pub(crate) fn instant_at(&self, nanos: u64) -> Option<Instant> {
+        if nanos == u64::MAX {
+            return None;
+        }
+        self.origin()
+            .checked_add(std::time::Duration::from_nanos(nanos))
     }
 
     /// The instant the platform's clock counts from.
@@ -56,6 +89,24 @@ unsafe impl Platform for StdPlatform {
 
     fn unpark(&self, worker: usize) {
         self.parkers[worker].unpark();
+    }
+
+    fn park_until(&self, worker: usize, deadline_nanos: u64) {
+        let deadline = self.instant_at(deadline_nanos);
+        #[cfg(feature = "tokio")]
+        if let Some(reactor) = &self.reactor {
+            if reactor.park_until(&self.parkers[worker], deadline) {
+                return;
+            }
+        }
+        self.parkers[worker].park_deadline(deadline);
+    }
+
+    #[cfg(feature = "tokio")]
+    fn poll_events(&self, _worker: usize) {
+        if let Some(reactor) = &self.reactor {
+            reactor.poll();
+        }
     }
 
     #[inline]

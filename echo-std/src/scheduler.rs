@@ -21,6 +21,12 @@ type Core = echo_core::Scheduler<StdPlatform>;
 /// are exiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
+/// How often a busy worker polls the tokio reactor when the workers drive
+/// it: often enough that readiness waits about as long as a poll, rarely
+/// enough that the poll (about a microsecond) stays in the noise.
+#[cfg(feature = "tokio")]
+const EVENT_POLL_INTERVAL: Duration = Duration::from_micros(100);
+
 /// Builds a [`Scheduler`].
 ///
 /// ```
@@ -327,11 +333,32 @@ impl SchedulerBuilder {
         if self.thread_name.contains('\0') {
             return Err(BuildError::InvalidThreadName(self.thread_name));
         }
-        let config = self.config();
+        #[allow(unused_mut)]
+        let mut config = self.config();
         config.validate().map_err(BuildError::Config)?;
         let n = config.worker_count;
-        let core = Core::new(StdPlatform::new(n), config).map_err(BuildError::Config)?;
-        let services = crate::services::Services::start(&self.services, &core, &self.thread_name)?;
+        #[allow(unused_mut)]
+        let mut platform = StdPlatform::new(n);
+        // The default with the `tokio` feature: the workers drive a runtime
+        // of the scheduler's own (see `tokio_bridge`).
+        #[cfg(feature = "tokio")]
+        let reactor = if self.services.tokio.is_none() && !self.services.tokio_driver_thread {
+            let reactor = crate::tokio_bridge::Reactor::start(&self.thread_name)
+                .map_err(BuildError::Spawn)?;
+            platform = platform.with_reactor(reactor.clone());
+            config.event_poll_interval = Some(EVENT_POLL_INTERVAL);
+            Some(reactor)
+        } else {
+            None
+        };
+        let core = Core::new(platform, config).map_err(BuildError::Config)?;
+        let services = crate::services::Services::start(
+            &self.services,
+            &core,
+            &self.thread_name,
+            #[cfg(feature = "tokio")]
+            reactor,
+        )?;
         let scheduler = Scheduler {
             core: core.clone(),
             threads: Mutex::new(Vec::with_capacity(n)),

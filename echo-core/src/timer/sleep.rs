@@ -87,9 +87,11 @@ impl<P: Platform> Future for Sleep<P> {
         let timers = &shared.timers;
         let entry = NonNull::from(&this.entry);
         let mut wheel = timers.wheel.lock();
-        // SAFETY (all wheel calls below): the lock is held; the entry is
-        // ours and pinned (we are `!Unpin`), and `Drop` unlinks it.
-        match unsafe { wheel.place(entry) } {
+        // SAFETY: the lock is held; the entry is ours and pinned (we are
+        // `!Unpin`), and `Drop` unlinks it. The same holds for every wheel
+        // call below.
+        let place = unsafe { wheel.place(entry) };
+        match place {
             Place::Fired => {
                 // SAFETY: as above. Back to `Unlinked`, so a `reset` can
                 // insert it again.
@@ -105,9 +107,9 @@ impl<P: Platform> Future for Sleep<P> {
             Place::Unlinked => {
                 let now = shared.platform.now_nanos();
                 // SAFETY: as above.
-                if now < this.deadline
-                    && unsafe { wheel.insert(entry, wheel::tick_for(this.deadline)) }
-                {
+                let linked = now < this.deadline
+                    && unsafe { wheel.insert(entry, wheel::tick_for(this.deadline)) };
+                if linked {
                     // SAFETY: as above.
                     unsafe { wheel.set_waker(entry, cx.waker()) };
                     this.armed = true;

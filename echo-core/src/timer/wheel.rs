@@ -406,6 +406,8 @@ mod tests {
     use alloc::boxed::Box;
     use alloc::vec::Vec;
 
+    /// Boxed: an entry must not move while linked.
+    #[allow(clippy::vec_box)]
     fn entries(n: usize) -> Vec<Box<TimerEntry>> {
         (0..n).map(|_| Box::new(TimerEntry::new())).collect()
     }
