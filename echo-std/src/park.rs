@@ -100,6 +100,7 @@ impl Parker {
     /// For a wait inside the reactor: `Ready` (consuming the token) once
     /// unparked, else stores the waker that `unpark` will wake. End the
     /// wait with [`end_wait`](Parker::end_wait).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn poll_unparked(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.take_token() {
             return Poll::Ready(());
@@ -125,6 +126,7 @@ impl Parker {
 
     /// Ends a reactor wait that its deadline ended (a token that arrives
     /// meanwhile stays for the next park).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn end_wait(&self) {
         let mut waker = self.lock();
         let _ = self

@@ -53,25 +53,32 @@ impl StdPlatform {
         self
     }
 
-    /// The platform clock's reading for `instant` (0 before the origin,
-    /// `u64::MAX` beyond range).
+    /// The platform clock's reading at `instant`, measured from now on
+    /// both clocks (the TSC and `Instant` may drift apart a little over
+    /// the process's life; from now, they agree). Saturates at 0 and
+    /// `u64::MAX`.
     pub(crate) fn nanos_at(&self, instant: Instant) -> u64 {
-        let nanos = instant.saturating_duration_since(self.origin()).as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX)
+        let (now, nanos) = (Instant::now(), self.clock.now_nanos());
+        if instant >= now {
+            let ahead = u64::try_from((instant - now).as_nanos()).unwrap_or(u64::MAX);
+            nanos.saturating_add(ahead)
+        } else {
+            let behind = u64::try_from((now - instant).as_nanos()).unwrap_or(u64::MAX);
+            nanos.saturating_sub(behind)
+        }
     }
 
-    /// The instant of a platform clock reading (`None` for `u64::MAX`).
+    /// The instant of a platform clock reading, measured from now as
+    /// `nanos_at` does (`None` for `u64::MAX`, or beyond `Instant`'s range).
     pub(crate) fn instant_at(&self, nanos: u64) -> Option<Instant> {
         if nanos == u64::MAX {
             return None;
         }
-        self.origin()
-            .checked_add(std::time::Duration::from_nanos(nanos))
-    }
-
-    /// The instant the platform's clock counts from.
-    pub fn origin(&self) -> Instant {
-        self.clock.origin()
+        let (now, now_nanos) = (Instant::now(), self.clock.now_nanos());
+        match nanos.checked_sub(now_nanos) {
+            Some(ahead) => now.checked_add(std::time::Duration::from_nanos(ahead)),
+            None => Some(now),
+        }
     }
 
     fn id(&self) -> usize {

@@ -728,6 +728,28 @@ impl Scheduler {
         self.core.metrics()
     }
 
+    /// Echo timers ([`time`](crate::time)) armed and not yet fired or
+    /// dropped. A timer is armed by its first poll.
+    ///
+    /// ```
+    /// use echo_std::time::{sleep, Duration};
+    /// let scheduler = echo_std::Scheduler::builder().worker_count(1).build()?;
+    /// scheduler.block_on(async {
+    ///     let mut nap = std::pin::pin!(sleep(Duration::from_secs(3600)));
+    ///     assert!(futures_poll_once(nap.as_mut()));
+    /// });
+    /// # fn futures_poll_once(f: std::pin::Pin<&mut echo_std::time::Sleep>) -> bool {
+    /// #     use std::future::Future;
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     f.poll(&mut cx).is_pending()
+    /// # }
+    /// assert_eq!(scheduler.armed_timers(), 0, "dropped with its future");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn armed_timers(&self) -> usize {
+        self.core.armed_timers()
+    }
+
     /// The number of worker threads.
     ///
     /// ```

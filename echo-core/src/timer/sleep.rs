@@ -41,6 +41,11 @@ impl<P: Platform> Sleep<P> {
         self.deadline
     }
 
+    /// The scheduler whose timers this one is among.
+    pub fn scheduler(&self) -> &Scheduler<P> {
+        &self.scheduler
+    }
+
     /// Whether the timer has completed (a poll returned `Ready`).
     pub fn is_elapsed(&self) -> bool {
         self.done
