@@ -53,6 +53,11 @@ impl StdPlatform {
         self
     }
 
+    /// The instant the platform's clock counts from.
+    pub fn origin(&self) -> Instant {
+        self.clock.origin()
+    }
+
     /// The platform clock's reading at `instant`, measured from now on
     /// both clocks (the TSC and `Instant` may drift apart a little over
     /// the process's life; from now, they agree). Saturates at 0 and
