@@ -65,7 +65,7 @@ impl Timers {
 
     /// Stores the wheel's earliest deadline in `next`; returns it.
     fn publish(&self, wheel: &Wheel) -> u64 {
-        let next = wheel.next_tick().map_or(u64::MAX, wheel::nanos_of);
+        let next = wheel.next_deadline().unwrap_or(u64::MAX);
         self.next.store(next, Ordering::SeqCst);
         next
     }
@@ -75,9 +75,20 @@ impl Timers {
         self.wheel.lock().len()
     }
 
+    /// Whether a timer is due at `now_nanos`. Advances the wheel (moving
+    /// timers to lower levels as their slots come up) and publishes the
+    /// earliest deadline, which that makes more precise: a sleeper woken by
+    /// a far slot's start checks this and sleeps on instead of waking up.
+    pub(crate) fn has_due(&self, now_nanos: u64) -> bool {
+        let mut wheel = self.wheel.lock();
+        // SAFETY: the lock is held.
+        let due = unsafe { wheel.first_due(now_nanos) }.is_some();
+        self.publish(&wheel);
+        due
+    }
+
     /// Fires every timer due at `now_nanos`. Returns how many fired.
     pub(crate) fn fire(&self, now_nanos: u64) -> usize {
-        let now_tick = now_nanos >> wheel::TICK_SHIFT;
         let mut fired = 0;
         loop {
             let mut batch: [Option<Waker>; FIRE_BATCH] = Default::default();
@@ -86,7 +97,7 @@ impl Timers {
                 let mut wheel = self.wheel.lock();
                 while n < FIRE_BATCH {
                     // SAFETY: the lock is held; linked entries are alive.
-                    let Some(entry) = (unsafe { wheel.pop_expired(now_tick) }) else {
+                    let Some(entry) = (unsafe { wheel.pop_expired(now_nanos) }) else {
                         break;
                     };
                     // SAFETY: as above; the entry is still alive until its
@@ -164,7 +175,7 @@ impl<P: Platform> Scheduler<P> {
     /// let timer = scheduler.sleep_until(5_000);
     /// let task = scheduler.spawn(async move { timer.await; "rang" }, Priority::Normal);
     /// scheduler.run_until_idle(0);
-    /// assert_eq!(scheduler.next_timer_deadline(), Some(5_120)); // rounded up to a tick
+    /// assert_eq!(scheduler.next_timer_deadline(), Some(5_000));
     /// scheduler.platform().now.set(6_000);
     /// scheduler.run_until_idle(0); // fires the timer, then runs the task
     /// assert_eq!(scheduler.next_timer_deadline(), None);
@@ -177,8 +188,9 @@ impl<P: Platform> Scheduler<P> {
 
     /// The earliest armed timer's deadline on the platform clock, if any:
     /// for a host that calls [`run_until_idle`](Scheduler::run_until_idle)
-    /// from its own loop, when to call it again. It may be up to a wheel
-    /// tick (about 1 µs) before the deadline itself, never after.
+    /// from its own loop, when to call it again. It may be before the
+    /// deadline itself (by up to the wheel's slot for a far timer: the
+    /// host then calls again, gets a nearer answer), never after.
     pub fn next_timer_deadline(&self) -> Option<u64> {
         let next = self.shared.timers.next.load(Ordering::SeqCst);
         (next != u64::MAX).then_some(next)
