@@ -210,3 +210,110 @@ impl<P: Platform> Scheduler<P> {
         self.shared.spend_budget()
     }
 }
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use crate::Platform;
+    use crate::test_host::TestHost;
+    use crate::{Config, Priority, Scheduler};
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::future::Future;
+    use core::pin::pin;
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use core::task::{Context, Poll, Waker};
+    use std::sync::Mutex;
+
+    fn scheduler() -> Scheduler<TestHost> {
+        Scheduler::new(TestHost::default(), Config::new(1)).unwrap()
+    }
+
+    #[test]
+    fn timers_fire_through_the_worker_loop_in_order_and_cancel_on_drop() {
+        let s = scheduler();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for (i, at) in [(2u32, 3_000u64), (0, 1_000), (1, 2_000)] {
+            let (order, timer) = (order.clone(), s.sleep_until(at));
+            let clock = s.clone();
+            drop(s.spawn(
+                async move {
+                    timer.await;
+                    assert!(clock.platform().now_nanos() >= at);
+                    order.lock().unwrap().push(i);
+                },
+                Priority::Normal,
+            ));
+        }
+        // Armed by their first polls; one more, dropped while armed.
+        let dropped = {
+            let timer = s.sleep_until(1_500);
+            s.spawn(timer, Priority::Low)
+        };
+        s.run_until_idle(0);
+        assert_eq!(s.armed_timers(), 4);
+        dropped.abort();
+        s.run_until_idle(0);
+        assert_eq!(s.armed_timers(), 3);
+        while let Some(next) = s.next_timer_deadline() {
+            let now = s.platform().now_nanos();
+            s.platform().advance(next.saturating_sub(now));
+            s.run_until_idle(0);
+        }
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
+        assert_eq!(s.live_tasks(), 0);
+        s.shutdown();
+    }
+
+    #[test]
+    fn reset_rearms_and_a_due_timer_yields_when_the_budget_is_spent() {
+        let s = scheduler();
+        let mut cx = Context::from_waker(Waker::noop());
+        {
+            let mut timer = pin!(s.sleep_until(u64::MAX));
+            assert!(timer.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(s.armed_timers(), 1);
+            timer.as_mut().reset(0);
+            assert_eq!(s.armed_timers(), 0, "reset disarms");
+            assert!(timer.as_mut().poll(&mut cx).is_ready());
+            assert!(timer.is_elapsed());
+            timer.as_mut().reset(u64::MAX);
+            assert!(!timer.is_elapsed());
+            assert!(timer.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(s.armed_timers(), 0, "dropped while armed");
+
+        // Inside a task: 300 due timers spend the budget of 128 per poll,
+        // so the task yields, and a task queued behind it gets to run.
+        let spy_runs = Arc::new(AtomicUsize::new(0));
+        let busy_done = Arc::new(AtomicBool::new(false));
+        let (clock, done) = (s.clone(), busy_done.clone());
+        let busy = s.spawn(
+            async move {
+                for _ in 0..300 {
+                    clock.sleep_until(0).await;
+                }
+                done.store(true, Ordering::SeqCst);
+            },
+            Priority::Normal,
+        );
+        let (runs, done) = (spy_runs.clone(), busy_done.clone());
+        let spy = s.spawn(
+            core::future::poll_fn(move |cx| {
+                if done.load(Ordering::SeqCst) {
+                    return Poll::Ready(());
+                }
+                runs.fetch_add(1, Ordering::SeqCst);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }),
+            Priority::Normal,
+        );
+        s.run_until_idle(0);
+        assert!(busy.is_finished() && spy.is_finished());
+        assert!(
+            spy_runs.load(Ordering::SeqCst) >= 2,
+            "the due timers never yielded"
+        );
+        s.shutdown();
+    }
+}
