@@ -8,14 +8,14 @@
 
 #[cfg(not(echo_loom))]
 mod imp {
+    #[cfg(not(target_has_atomic = "64"))]
+    pub(crate) use super::lock_u64::AtomicU64;
     pub(crate) use alloc::sync::Arc;
     #[cfg(target_has_atomic = "64")]
     pub(crate) use core::sync::atomic::AtomicU64;
     pub(crate) use core::sync::atomic::{
         AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicUsize, Ordering, fence,
     };
-    #[cfg(not(target_has_atomic = "64"))]
-    pub(crate) use super::lock_u64::AtomicU64;
 
     /// Tells the CPU (or loom) that this thread is waiting on another.
     #[inline]

@@ -504,6 +504,13 @@ impl<P: Platform> Shared<P> {
                     unsafe { worker.local_mut() }.searching = true;
                     worker.counters.unparks.inc();
                 }
+                if woken
+                    && worker.ring(Priority::Normal).len() + worker.ring(Priority::Low).len() > 1
+                {
+                    // Readiness woke several tasks here: as a push to a
+                    // busy worker's ring would, offer them to a thief.
+                    self.notify_one();
+                }
                 return;
             }
         }
