@@ -374,6 +374,8 @@ impl SchedulerBuilder {
                 b = b.stack_size(bytes);
             }
             let spawned = b.spawn(move || {
+                // Timers fire on time when this worker is the sleeper.
+                crate::platform::tighten_timer_slack();
                 let _ctx = context::enter(core.clone());
                 // spawn_blocking's pool and (feature tokio) tokio's runtime.
                 let _services = services.enter();
