@@ -5,4 +5,5 @@ pub mod peers;
 pub mod special;
 pub mod stats;
 pub mod sys;
+pub mod timers;
 pub mod workloads;

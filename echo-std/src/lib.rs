@@ -33,17 +33,23 @@
 //!   [`#[echo_std::test]`](macro@test), [`Handle`],
 //!   [`task::JoinSet`], [`task_local!`] and the worker thread hooks
 //!   ([`SchedulerBuilder::on_thread_start`]).
+//! - Echo has timers of its own, with or without any feature:
+//!   [`time::sleep`], [`time::interval`], [`time::timeout`], and a
+//!   cooperative budget ([`task::consume_budget`]).
 //! - With the `tokio` feature, tasks use tokio's sockets, timers and files
-//!   unchanged: the scheduler runs a small tokio driver of its own, or uses
-//!   a runtime you give it (see the `tokio_bridge` module). Libraries that
+//!   unchanged: the workers drive a tokio runtime of the scheduler's own,
+//!   or it uses a runtime you give it (see the `tokio_bridge` module). Libraries that
 //!   bring their own reactor or need only a waker (async-io,
 //!   async-channel, futures) work without any feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod block_on;
 mod blocking;
+mod budget;
 mod clock;
 mod context;
+#[cfg(all(feature = "tokio", target_os = "linux"))]
+mod deadline_fd;
 mod handle;
 mod join_set;
 mod macro_support;
@@ -55,6 +61,7 @@ mod task_builder;
 mod task_local;
 mod thread_hooks;
 mod threads;
+pub mod time;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio_bridge;
@@ -73,8 +80,10 @@ pub use task_builder::TaskBuilder;
 pub use yield_now::{YieldNow, yield_now};
 
 /// The running task's identity, task-local values
-/// ([`task_local!`]) and [`JoinSet`](task::JoinSet).
+/// ([`task_local!`]), [`JoinSet`](task::JoinSet) and the cooperative
+/// budget ([`consume_budget`](task::consume_budget)).
 pub mod task {
+    pub use crate::budget::consume_budget;
     pub use crate::context::{builder, current};
     pub use crate::join_set::JoinSet;
     pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};

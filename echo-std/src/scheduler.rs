@@ -21,6 +21,12 @@ type Core = echo_core::Scheduler<StdPlatform>;
 /// are exiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
+/// How often a busy worker polls the tokio reactor when the workers drive
+/// it: often enough that readiness waits about as long as a poll, rarely
+/// enough that the poll (about a microsecond) stays in the noise.
+#[cfg(feature = "tokio")]
+const EVENT_POLL_INTERVAL: Duration = Duration::from_micros(100);
+
 /// Builds a [`Scheduler`].
 ///
 /// ```
@@ -86,7 +92,7 @@ impl SchedulerBuilder {
 
     /// Prefix for worker thread names (`{prefix}-{index}`). Defaults to
     /// `echo-worker`. The blocking pool's threads and, with the `tokio`
-    /// feature, the tokio driver's thread take their names from it too.
+    /// feature, tokio's blocking threads take their names from it too.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -304,8 +310,8 @@ impl SchedulerBuilder {
     }
 
     /// Starts the worker threads (and, with the `tokio` feature and no
-    /// [`tokio_handle`](SchedulerBuilder::tokio_handle), the tokio driver's
-    /// thread).
+    /// [`tokio_handle`](SchedulerBuilder::tokio_handle), makes the tokio
+    /// runtime that they drive).
     ///
     /// # Errors
     ///
@@ -327,11 +333,32 @@ impl SchedulerBuilder {
         if self.thread_name.contains('\0') {
             return Err(BuildError::InvalidThreadName(self.thread_name));
         }
-        let config = self.config();
+        #[allow(unused_mut)]
+        let mut config = self.config();
         config.validate().map_err(BuildError::Config)?;
         let n = config.worker_count;
-        let core = Core::new(StdPlatform::new(n), config).map_err(BuildError::Config)?;
-        let services = crate::services::Services::start(&self.services, &core, &self.thread_name)?;
+        #[allow(unused_mut)]
+        let mut platform = StdPlatform::new(n);
+        // The default with the `tokio` feature: the workers drive a runtime
+        // of the scheduler's own (see `tokio_bridge`).
+        #[cfg(feature = "tokio")]
+        let reactor = if self.services.tokio.is_none() && !self.services.tokio_driver_thread {
+            let reactor = crate::tokio_bridge::Reactor::start(&self.thread_name)
+                .map_err(BuildError::Spawn)?;
+            platform = platform.with_reactor(reactor.clone());
+            config.event_poll_interval = Some(EVENT_POLL_INTERVAL);
+            Some(reactor)
+        } else {
+            None
+        };
+        let core = Core::new(platform, config).map_err(BuildError::Config)?;
+        let services = crate::services::Services::start(
+            &self.services,
+            &core,
+            &self.thread_name,
+            #[cfg(feature = "tokio")]
+            reactor,
+        )?;
         let scheduler = Scheduler {
             core: core.clone(),
             threads: Mutex::new(Vec::with_capacity(n)),
@@ -347,6 +374,8 @@ impl SchedulerBuilder {
                 b = b.stack_size(bytes);
             }
             let spawned = b.spawn(move || {
+                // Timers fire on time when this worker is the sleeper.
+                crate::platform::tighten_timer_slack();
                 let _ctx = context::enter(core.clone());
                 // spawn_blocking's pool and (feature tokio) tokio's runtime.
                 let _services = services.enter();
@@ -379,7 +408,7 @@ pub enum BuildError {
     /// The configuration is invalid (for example zero workers).
     Config(ConfigError),
     /// The operating system refused to start a worker thread (or, with
-    /// the `tokio` feature, the tokio driver).
+    /// the `tokio` feature, to make the tokio runtime).
     Spawn(std::io::Error),
     /// [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)
     /// was zero: blocking closures could never run.
@@ -701,6 +730,28 @@ impl Scheduler {
         self.core.metrics()
     }
 
+    /// Echo timers ([`time`](crate::time)) armed and not yet fired or
+    /// dropped. A timer is armed by its first poll.
+    ///
+    /// ```
+    /// use echo_std::time::{sleep, Duration};
+    /// let scheduler = echo_std::Scheduler::builder().worker_count(1).build()?;
+    /// scheduler.block_on(async {
+    ///     let mut nap = std::pin::pin!(sleep(Duration::from_secs(3600)));
+    ///     assert!(futures_poll_once(nap.as_mut()));
+    /// });
+    /// # fn futures_poll_once(f: std::pin::Pin<&mut echo_std::time::Sleep>) -> bool {
+    /// #     use std::future::Future;
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     f.poll(&mut cx).is_pending()
+    /// # }
+    /// assert_eq!(scheduler.armed_timers(), 0, "dropped with its future");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn armed_timers(&self) -> usize {
+        self.core.armed_timers()
+    }
+
     /// The number of worker threads.
     ///
     /// ```
@@ -751,8 +802,8 @@ impl Scheduler {
     /// After the workers, the [blocking pool](crate::spawn_blocking) stops:
     /// queued closures are dropped unrun, running ones finish, and its
     /// threads are joined; then, with the `tokio` feature, the scheduler's
-    /// own tokio driver (module `tokio_bridge`) stops and its thread is
-    /// joined. No thread the scheduler started outlives this call, except
+    /// own tokio runtime (module `tokio_bridge`) is shut down, which joins
+    /// tokio's blocking threads. No thread the scheduler started outlives this call, except
     /// the caller's own.
     ///
     /// It may be called from any thread at any moment, including from a
@@ -786,7 +837,7 @@ impl Scheduler {
             threads::join(t, join);
         }
         // After the workers: the blocking pool (queued closures dropped,
-        // running ones finished), then the tokio driver.
+        // running ones finished), then the tokio runtime.
         self.services.shutdown(join);
     }
 

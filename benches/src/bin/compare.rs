@@ -18,7 +18,8 @@ use echo_benches::workloads::{Bench, THROUGHPUT};
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 9] = [
+const SPECIAL: [&str; 10] = [
+    "timer_lateness",
     "metrics_cost",
     "submit_batch",
     "prio_latency",
@@ -128,6 +129,9 @@ fn main() {
         }
         if wanted("idle_cpu") {
             child_row("idle_cpu", w);
+        }
+        if wanted("timer_lateness") {
+            timer_lateness_rows(w);
         }
     }
     if wanted("scaling") {
@@ -556,4 +560,24 @@ fn run_child(kind: &str, peer: &str, w: usize) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// timer_lateness: a 16 ms interval's tick lateness, Echo's timers beside
+/// tokio::time (async-executor has no timers of its own).
+fn timer_lateness_rows(w: usize) {
+    use echo_benches::timers::{echo_timer_lateness, tokio_timer_lateness};
+    eprintln!("timer_lateness W={w} ...");
+    let echo = echo_timer_lateness(w, 100);
+    let tokio = tokio_timer_lateness(w, 100);
+    for (phase, e, t) in [
+        ("idle", echo.idle, tokio.idle),
+        ("Normal flood, Echo ticker High", echo.flood, tokio.flood),
+    ] {
+        println!(
+            "| timer_lateness (16 ms interval, {phase}) | {w} | {} | {} | n/a | p99 {} | | p99 < 100 µs idle |",
+            lat(&e),
+            lat(&t),
+            ratio(t.p99, e.p99),
+        );
+    }
 }

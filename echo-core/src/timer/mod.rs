@@ -1,0 +1,325 @@
+//! Echo's timers: deadlines kept by the core, on the platform's clock.
+//!
+//! - Deadlines live in one hierarchical wheel per scheduler (`wheel.rs`)
+//!   behind a spin lock; each timer's link lives in its future ([`Sleep`]),
+//!   so arming and cancelling allocate nothing and cost O(1).
+//! - `next` holds the earliest deadline in nanoseconds (`u64::MAX`: none),
+//!   written under the wheel's lock. Every scheduling point loads it
+//!   (relaxed) and reads the clock only when a timer is armed; expired
+//!   timers are fired there, by a busy worker, so their tasks wake on a
+//!   worker thread and take the local path.
+//! - A worker about to park with no work becomes *the sleeper* if none is
+//!   (`sleeper.rs`) and parks until the earliest deadline
+//!   ([`Platform::park_until`](crate::Platform::park_until)); arming an
+//!   earlier timer wakes it to re-arm.
+//! - Firing takes the wakers out under the lock and wakes them after it,
+//!   in batches, so no waker runs under the lock.
+
+mod sleep;
+mod sleeper;
+mod wheel;
+
+pub use sleep::Sleep;
+pub use sleeper::Sleeper;
+
+use crate::platform::Platform;
+use crate::spin::SpinLock;
+use crate::sync::{AtomicU64, Ordering};
+use crate::{Scheduler, scheduler::Shared};
+use core::task::Waker;
+use wheel::Wheel;
+
+/// Wakers taken per lock hold while firing.
+const FIRE_BATCH: usize = 32;
+
+/// The units of cooperative budget a task gets per poll.
+pub(crate) const BUDGET: u32 = 128;
+
+/// The timers of one scheduler.
+pub(crate) struct Timers {
+    wheel: SpinLock<Wheel>,
+    /// The earliest deadline, in platform nanoseconds (`u64::MAX`: none).
+    next: AtomicU64,
+    pub(crate) sleeper: Sleeper,
+}
+
+impl Timers {
+    pub(crate) fn new() -> Timers {
+        Timers {
+            wheel: SpinLock::new(Wheel::new()),
+            next: AtomicU64::new(u64::MAX),
+            sleeper: Sleeper::new(),
+        }
+    }
+
+    /// The earliest deadline, unfenced: the scheduling points' cheap check.
+    #[inline]
+    pub(crate) fn next_deadline(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
+    }
+
+    /// The word the sleeper arms against.
+    pub(crate) fn next_word(&self) -> &AtomicU64 {
+        &self.next
+    }
+
+    /// Stores the wheel's earliest deadline in `next`; returns it.
+    fn publish(&self, wheel: &Wheel) -> u64 {
+        let next = wheel.next_deadline().unwrap_or(u64::MAX);
+        self.next.store(next, Ordering::SeqCst);
+        next
+    }
+
+    /// Live timers (linked in the wheel).
+    pub(crate) fn len(&self) -> usize {
+        self.wheel.lock().len()
+    }
+
+    /// Whether a timer is due at `now_nanos`. Advances the wheel (moving
+    /// timers to lower levels as their slots come up) and publishes the
+    /// earliest deadline, which that makes more precise: a sleeper woken by
+    /// a far slot's start checks this and sleeps on instead of waking up.
+    pub(crate) fn has_due(&self, now_nanos: u64) -> bool {
+        let mut wheel = self.wheel.lock();
+        // SAFETY: the lock is held.
+        let due = unsafe { wheel.first_due(now_nanos) }.is_some();
+        self.publish(&wheel);
+        due
+    }
+
+    /// Fires every timer due at `now_nanos`. Returns how many fired.
+    pub(crate) fn fire(&self, now_nanos: u64) -> usize {
+        let mut fired = 0;
+        loop {
+            let mut batch: [Option<Waker>; FIRE_BATCH] = Default::default();
+            let mut n = 0;
+            {
+                let mut wheel = self.wheel.lock();
+                while n < FIRE_BATCH {
+                    // SAFETY: the lock is held; linked entries are alive.
+                    let Some(entry) = (unsafe { wheel.pop_expired(now_nanos) }) else {
+                        break;
+                    };
+                    // SAFETY: as above; the entry is still alive until its
+                    // future takes the lock again.
+                    batch[n] = unsafe { wheel.take_waker(entry) };
+                    n += 1;
+                }
+                self.publish(&wheel);
+            }
+            fired += n;
+            for waker in batch.iter_mut().take(n) {
+                if let Some(w) = waker.take() {
+                    w.wake();
+                }
+            }
+            if n < FIRE_BATCH {
+                return fired;
+            }
+        }
+    }
+}
+
+impl<P: Platform> Shared<P> {
+    /// Wakes the sleeper if `deadline` (just published as the earliest) is
+    /// before what it sleeps until.
+    pub(crate) fn timer_armed(&self, deadline: u64) {
+        if let Some(w) = self.timers.sleeper.to_wake(deadline) {
+            self.platform.unpark(w);
+        }
+    }
+
+    /// Whether the task being polled on this thread has budget left.
+    /// Threads that are not polling a task of this scheduler have no
+    /// budget to spend.
+    pub(crate) fn budget_left(&self) -> bool {
+        match self.current_worker() {
+            Some(w) if self.workers[w].current().is_some() => self.workers[w].budget() > 0,
+            _ => true,
+        }
+    }
+
+    /// Spends one unit of the polled task's budget; false if none was left.
+    pub(crate) fn spend_budget(&self) -> bool {
+        match self.current_worker() {
+            Some(w) if self.workers[w].current().is_some() => self.workers[w].spend_budget(),
+            _ => true,
+        }
+    }
+}
+
+impl<P: Platform> Scheduler<P> {
+    /// A timer that completes once the platform clock reaches
+    /// `deadline_nanos` (never before), as a future. Arming it (its first
+    /// poll) and dropping it cost O(1) and allocate nothing.
+    ///
+    /// ```
+    /// use echo_core::{Config, Priority, Scheduler};
+    /// # use echo_core::{PanicPayload, Platform};
+    /// # use core::cell::Cell;
+    /// # struct Host { worker: Cell<Option<usize>>, now: Cell<u64> }
+    /// # unsafe impl Send for Host {}
+    /// # unsafe impl Sync for Host {}
+    /// # unsafe impl Platform for Host {
+    /// #     fn park(&self, _: usize) {}
+    /// #     fn unpark(&self, _: usize) {}
+    /// #     fn now_nanos(&self) -> u64 { self.now.get() }
+    /// #     fn random_seed(&self) -> u64 { 1 }
+    /// #     fn current_worker(&self) -> Option<usize> { self.worker.get() }
+    /// #     fn set_current_worker(&self, w: Option<usize>) { self.worker.set(w) }
+    /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
+    /// # }
+    /// // A host whose clock is a counter it advances itself.
+    /// let host = Host { worker: Cell::new(None), now: Cell::new(0) };
+    /// let scheduler = Scheduler::new(host, Config::new(1)).unwrap();
+    /// let timer = scheduler.sleep_until(5_000);
+    /// let task = scheduler.spawn(async move { timer.await; "rang" }, Priority::Normal);
+    /// scheduler.run_until_idle(0); // arms the timer
+    /// // The host loop: sleep until the next deadline (here: set the
+    /// // clock), run again; the run fires the timer and runs the task.
+    /// while let Some(deadline) = scheduler.next_timer_deadline() {
+    ///     assert!(deadline <= 5_000);
+    ///     scheduler.platform().now.set(deadline);
+    ///     scheduler.run_until_idle(0);
+    /// }
+    /// assert!(task.is_finished());
+    /// assert!(scheduler.platform().now.get() >= 5_000, "never early");
+    /// # scheduler.shutdown();
+    /// ```
+    pub fn sleep_until(&self, deadline_nanos: u64) -> Sleep<P> {
+        Sleep::new(self.clone(), deadline_nanos)
+    }
+
+    /// The earliest armed timer's deadline on the platform clock, if any:
+    /// for a host that calls [`run_until_idle`](Scheduler::run_until_idle)
+    /// from its own loop, when to call it again. It may be before the
+    /// deadline itself (by up to the wheel's slot for a far timer: the
+    /// host then calls again, gets a nearer answer), never after.
+    pub fn next_timer_deadline(&self) -> Option<u64> {
+        let next = self.shared.timers.next.load(Ordering::SeqCst);
+        (next != u64::MAX).then_some(next)
+    }
+
+    /// Timers armed and not yet fired or dropped.
+    pub fn armed_timers(&self) -> usize {
+        self.shared.timers.len()
+    }
+
+    /// Spends one unit of the cooperative budget of the task polled on the
+    /// calling thread (each poll of a task starts with 128). Returns false
+    /// when the budget is spent: the task should yield (wake itself and
+    /// return `Pending`) so other tasks get the worker. Always true on a
+    /// thread that is not polling a task of this scheduler. Timers
+    /// ([`Sleep`]) and [`JoinHandle`](crate::JoinHandle)s spend it too
+    /// when they complete.
+    pub fn consume_budget(&self) -> bool {
+        self.shared.spend_budget()
+    }
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use crate::Platform;
+    use crate::test_host::TestHost;
+    use crate::{Config, Priority, Scheduler};
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::future::Future;
+    use core::pin::pin;
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use core::task::{Context, Poll, Waker};
+    use std::sync::Mutex;
+
+    fn scheduler() -> Scheduler<TestHost> {
+        Scheduler::new(TestHost::default(), Config::new(1)).unwrap()
+    }
+
+    #[test]
+    fn timers_fire_through_the_worker_loop_in_order_and_cancel_on_drop() {
+        let s = scheduler();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for (i, at) in [(2u32, 3_000u64), (0, 1_000), (1, 2_000)] {
+            let (order, timer) = (order.clone(), s.sleep_until(at));
+            let clock = s.clone();
+            drop(s.spawn(
+                async move {
+                    timer.await;
+                    assert!(clock.platform().now_nanos() >= at);
+                    order.lock().unwrap().push(i);
+                },
+                Priority::Normal,
+            ));
+        }
+        // Armed by their first polls; one more, dropped while armed.
+        let dropped = {
+            let timer = s.sleep_until(1_500);
+            s.spawn(timer, Priority::Low)
+        };
+        s.run_until_idle(0);
+        assert_eq!(s.armed_timers(), 4);
+        dropped.abort();
+        s.run_until_idle(0);
+        assert_eq!(s.armed_timers(), 3);
+        while let Some(next) = s.next_timer_deadline() {
+            let now = s.platform().now_nanos();
+            s.platform().advance(next.saturating_sub(now));
+            s.run_until_idle(0);
+        }
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
+        assert_eq!(s.live_tasks(), 0);
+        s.shutdown();
+    }
+
+    #[test]
+    fn reset_rearms_and_a_due_timer_yields_when_the_budget_is_spent() {
+        let s = scheduler();
+        let mut cx = Context::from_waker(Waker::noop());
+        {
+            let mut timer = pin!(s.sleep_until(u64::MAX));
+            assert!(timer.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(s.armed_timers(), 1);
+            timer.as_mut().reset(0);
+            assert_eq!(s.armed_timers(), 0, "reset disarms");
+            assert!(timer.as_mut().poll(&mut cx).is_ready());
+            assert!(timer.is_elapsed());
+            timer.as_mut().reset(u64::MAX);
+            assert!(!timer.is_elapsed());
+            assert!(timer.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(s.armed_timers(), 0, "dropped while armed");
+
+        // Inside a task: 300 due timers spend the budget of 128 per poll,
+        // so the task yields, and a task queued behind it gets to run.
+        let spy_runs = Arc::new(AtomicUsize::new(0));
+        let busy_done = Arc::new(AtomicBool::new(false));
+        let (clock, done) = (s.clone(), busy_done.clone());
+        let busy = s.spawn(
+            async move {
+                for _ in 0..300 {
+                    clock.sleep_until(0).await;
+                }
+                done.store(true, Ordering::SeqCst);
+            },
+            Priority::Normal,
+        );
+        let (runs, done) = (spy_runs.clone(), busy_done.clone());
+        let spy = s.spawn(
+            core::future::poll_fn(move |cx| {
+                if done.load(Ordering::SeqCst) {
+                    return Poll::Ready(());
+                }
+                runs.fetch_add(1, Ordering::SeqCst);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }),
+            Priority::Normal,
+        );
+        s.run_until_idle(0);
+        assert!(busy.is_finished() && spy.is_finished());
+        assert!(
+            spy_runs.load(Ordering::SeqCst) >= 2,
+            "the due timers never yielded"
+        );
+        s.shutdown();
+    }
+}
