@@ -41,6 +41,14 @@ pub fn thread_cpu_times() -> Vec<(String, Duration)> {
         .collect()
 }
 
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The CPU model and logical CPU count, for the table's header.
 pub fn machine() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")

@@ -45,6 +45,16 @@ const SPECIAL: [&str; 11] = [
     "http_flood",
 ];
 
+/// The special workloads with a row in the main table.
+const MAIN_SPECIAL: [&str; 6] = [
+    "prio_latency",
+    "fairness",
+    "wake_latency",
+    "task_memory",
+    "idle_cpu",
+    "scaling",
+];
+
 struct Args {
     workers: Vec<usize>,
     reps: usize,
@@ -134,17 +144,22 @@ fn main() {
     );
     println!("machine: {}; date: {}", sys::machine(), sys::today());
     println!("command: `{}`", command.trim_end());
-    println!(
-        "Throughput rows: median wall time of one run over {} runs, peers interleaved \
-         (5 ms pause before each run); \"echo vs X\" is X's time / Echo's time \
-         (above 1: Echo is faster).",
-        args.reps
-    );
-    println!();
-    println!(
-        "| workload | W | echo | tokio | async-executor | echo vs tokio | echo vs async-executor | target (W=2) |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    // The rows of the main table; the other workloads print tables of
+    // their own.
+    let main_table = THROUGHPUT.iter().chain(&MAIN_SPECIAL).any(|w| wanted(w));
+    if main_table {
+        println!(
+            "Throughput rows: median wall time of one run over {} runs, peers interleaved \
+             (5 ms pause before each run); \"echo vs X\" is X's time / Echo's time \
+             (above 1: Echo is faster).",
+            args.reps
+        );
+        println!();
+        println!(
+            "| workload | W | echo | tokio | async-executor | echo vs tokio | echo vs async-executor | target (W=2) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    }
     for &w in &args.workers {
         throughput_rows(w, args.reps, &wanted);
         if wanted("prio_latency") {
@@ -623,6 +638,7 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
     }
     columns.push((Tokio::NAME, exe, "tokio"));
     let secs = Duration::from_secs(args.server_secs);
+    let load_before = sys::load_average();
     println!(
         "HTTP servers: hyper 1.x HTTP/1.1 on tokio sockets (Echo: through its tokio bridge), one task \
          per connection, in a child process; loaded by `wrk -t{WRK_THREADS} -c{CONNECTIONS} \
@@ -666,6 +682,11 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
             flood_row(w, &names, &runs);
         }
     }
+    println!();
+    println!(
+        "Load average (1/5/15 min) before the server tables: {load_before}; after: {}.",
+        sys::load_average()
+    );
 }
 
 /// Runs every spec `runs` times, interleaved; each column's successful
