@@ -42,6 +42,12 @@ pub struct Config {
     /// every task its own allocation from the global allocator, which is
     /// slower; it exists to measure the slab against it.
     pub pooled_slab: bool,
+    /// How often a busy worker calls
+    /// [`Platform::poll_events`](crate::Platform::poll_events) at its
+    /// scheduling points, by the platform clock, or `None` (the default)
+    /// for never: the host has no event source for busy workers to poll.
+    /// `echo-std` sets 100 µs when its workers drive the tokio reactor.
+    pub event_poll_interval: Option<core::time::Duration>,
 }
 
 impl Config {
@@ -60,6 +66,7 @@ impl Config {
             max_tasks: None,
             detailed_metrics: true,
             pooled_slab: true,
+            event_poll_interval: None,
         }
     }
 

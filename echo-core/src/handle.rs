@@ -29,7 +29,7 @@ use core::future::Future;
 /// before the last handle goes: tasks hold the scheduler's memory until
 /// shutdown cancels them.
 pub struct Scheduler<P: Platform> {
-    shared: Arc<Shared<P>>,
+    pub(crate) shared: Arc<Shared<P>>,
 }
 
 impl<P: Platform> Clone for Scheduler<P> {
@@ -82,6 +82,7 @@ impl<P: Platform> Scheduler<P> {
             pool: PagePool::new(),
             room: max_tasks.map(Room::new),
             started_nanos,
+            timers: crate::timer::Timers::new(),
         };
         Ok(Scheduler {
             shared: Arc::new(shared),

@@ -56,6 +56,7 @@ mod sync;
 mod task;
 #[cfg(all(test, not(echo_loom)))]
 mod test_host;
+mod timer;
 mod worker;
 
 pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
@@ -66,6 +67,7 @@ pub use priority::Priority;
 pub use room::SpawnWhenRoom;
 pub use spawn::TaskOptions;
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
+pub use timer::Sleep;
 
 #[cfg(all(test, not(echo_loom)))]
 mod layout_tests {
@@ -110,4 +112,5 @@ pub mod internals {
     pub use crate::task::state::{
         AfterPoll, Claim, DropRef, Notify, Reprioritize, Snapshot, State,
     };
+    pub use crate::timer::Sleeper;
 }

@@ -3,7 +3,10 @@
 //! The core never starts threads, reads a clock or blocks on its own: it
 //! asks its [`Platform`]. `echo-std` implements this with OS threads; an
 //! embedded host implements it with its own loop, interrupt flags and
-//! timer.
+//! timer. Timers are kept by the core, in the platform's nanoseconds; the
+//! host only parks until a deadline (`park_until`), and a host that runs
+//! `run_until_idle` asks `Scheduler::next_timer_deadline` when to call
+//! again.
 
 use alloc::boxed::Box;
 use core::any::Any;
@@ -59,6 +62,29 @@ pub unsafe trait Platform: Send + Sync + Sized + 'static {
     /// Wakes worker `worker` from [`park`](Platform::park), or makes its
     /// next `park` return at once.
     fn unpark(&self, worker: usize);
+
+    /// Like [`park`](Platform::park), but returns by `deadline_nanos` on the
+    /// [`now_nanos`](Platform::now_nanos) clock at the latest (`u64::MAX`:
+    /// no deadline). [`unpark`](Platform::unpark) must interrupt it, and a
+    /// token left before the call makes it return at once.
+    ///
+    /// The core calls it on one parked worker at a time, *the sleeper*,
+    /// when timers are armed (and always, so a host can wait for its own
+    /// events there: `echo-std` sleeps in the I/O reactor). The default
+    /// ignores the deadline and parks: a host that keeps it fires timers
+    /// only when something else wakes a worker.
+    fn park_until(&self, worker: usize, deadline_nanos: u64) {
+        let _ = deadline_nanos;
+        self.park(worker);
+    }
+
+    /// Polls the host's event source without blocking, on a busy worker,
+    /// about every [`Config::event_poll_interval`](crate::Config::event_poll_interval).
+    /// Wakers it runs see the calling thread as worker `worker`, so the
+    /// tasks they wake take the local path. The default does nothing.
+    fn poll_events(&self, worker: usize) {
+        let _ = worker;
+    }
 
     /// A monotonic clock in nanoseconds from an arbitrary origin.
     fn now_nanos(&self) -> u64;

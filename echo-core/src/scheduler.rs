@@ -27,6 +27,7 @@ use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::task::header::Header;
 use crate::task::raw::{Entry, RawTask};
 use crate::task::{TaskId, TaskInfo, TaskName};
+use crate::timer::Timers;
 use crate::worker::Worker;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -55,6 +56,8 @@ pub(crate) struct Shared<P: Platform> {
     pub(crate) room: Option<Room>,
     /// When the scheduler was made, on the platform clock.
     pub(crate) started_nanos: u64,
+    /// The timers, and the sleeper role.
+    pub(crate) timers: Timers,
 }
 
 impl<P: Platform> Shared<P> {
@@ -86,9 +89,20 @@ impl<P: Platform> Shared<P> {
             self.push_injector(entry, priority);
             return;
         }
-        let ring = self.workers[w].ring(priority);
+        let worker = &self.workers[w];
+        let ring = worker.ring(priority);
         // SAFETY: the caller runs as worker `w`, the ring's owner.
         unsafe { ring.push(entry, &self.injectors[priority.index()]) };
+        // SAFETY: owner's thread, short borrow (no other is live: a waker
+        // runs between the worker's own borrows).
+        let local = unsafe { worker.local_mut() };
+        if local.sleeping {
+            // The platform runs wakers on the sleeper inside `park_until`
+            // (I/O readiness): end that park so this worker runs the entry.
+            local.woken_while_sleeping = true;
+            self.platform.unpark(w);
+            return;
+        }
         // A lone entry is run by this worker next; only a second one is
         // worth waking a thief for. This worker is awake and will run the
         // entry itself if nobody steals it, so waking a thief is only a

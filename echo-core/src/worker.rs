@@ -22,6 +22,7 @@ use crate::task::raw::{Entry, RawTask};
 use crate::task::state::{AfterPoll, Claim};
 use crate::task::waker::waker_ref;
 use core::task::Context;
+use core::time::Duration;
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro128PlusPlus;
 
@@ -40,6 +41,13 @@ pub(crate) struct Local {
     pub(crate) left_parked: bool,
     /// Injector-first ticks until the next queue-depth sample.
     pub(crate) until_depth: u32,
+    /// When this worker next polls the platform's events (platform clock).
+    next_event_poll: u64,
+    /// The worker is inside `park_until` as the sleeper: wakers that the
+    /// platform runs on this thread there push to its rings.
+    pub(crate) sleeping: bool,
+    /// A waker pushed to this worker's ring while it was `sleeping`.
+    pub(crate) woken_while_sleeping: bool,
     ids: IdClock,
 }
 
@@ -55,6 +63,8 @@ pub(crate) struct Worker {
     current: UnsafeCell<Option<RawTask>>,
     /// The task being polled woke itself (see `State::after_poll_woken`).
     self_woken: UnsafeCell<bool>,
+    /// The cooperative budget left to the task being polled.
+    budget: UnsafeCell<u32>,
 }
 
 // SAFETY: the cells are owner-only (see the module docs); everything else
@@ -78,11 +88,15 @@ impl Worker {
                 searching: false,
                 left_parked: false,
                 until_depth: 0,
+                next_event_poll: 0,
+                sleeping: false,
+                woken_while_sleeping: false,
                 ids: IdClock::new(index as u64 + 1),
             }),
             heap: UnsafeCell::new(Heap::new(index as u32)),
             current: UnsafeCell::new(None),
             self_woken: UnsafeCell::new(false),
+            budget: UnsafeCell::new(0),
         }
     }
 
@@ -137,6 +151,32 @@ impl Worker {
     fn self_woken(&self) -> bool {
         // SAFETY: owner-only.
         self.self_woken.with(|p| unsafe { *p })
+    }
+
+    /// The budget left to the task being polled. Owner-only.
+    #[inline]
+    pub(crate) fn budget(&self) -> u32 {
+        // SAFETY: owner-only, like `current`.
+        self.budget.with(|p| unsafe { *p })
+    }
+
+    /// Spends one unit of budget; false if none was left. Owner-only.
+    #[inline]
+    pub(crate) fn spend_budget(&self) -> bool {
+        // SAFETY: owner-only, like `current`.
+        self.budget.with_mut(|p| unsafe {
+            if *p == 0 {
+                return false;
+            }
+            *p -= 1;
+            true
+        })
+    }
+
+    #[inline]
+    fn set_budget(&self, units: u32) {
+        // SAFETY: owner-only, like `current`.
+        self.budget.with_mut(|p| unsafe { *p = units });
     }
 
     #[inline]
@@ -199,6 +239,7 @@ impl<P: Platform> Shared<P> {
         }
         let mut ran = 0;
         while !self.is_closed() {
+            self.at_scheduling_point(index);
             if let Some((entry, tier)) = self.next_task(index).or_else(|| self.search(index)) {
                 self.leave_searching(index);
                 self.run_entry(index, entry, tier);
@@ -267,6 +308,7 @@ impl<P: Platform> Shared<P> {
             Claim::Run => {}
         }
         worker.set_current(Some(task));
+        worker.set_budget(crate::timer::BUDGET);
         #[cfg(feature = "tracing")]
         let _span = self.task_span(task).entered();
         let waker = waker_ref(task);
@@ -355,7 +397,37 @@ impl<P: Platform> Shared<P> {
         }
     }
 
-    /// Parks worker `w` until a notifier picks it (or shutdown).
+    /// The timers' and the host's share of a scheduling point: fires the
+    /// expired timers, and polls the host's events when it is time. One
+    /// relaxed load when neither is in use, a clock read otherwise.
+    #[inline]
+    fn at_scheduling_point(&self, w: usize) {
+        let next = self.timers.next_deadline();
+        let events = self.config().event_poll_interval;
+        if next == u64::MAX && events.is_none() {
+            return;
+        }
+        self.fire_timers_and_poll_events(w, next, events);
+    }
+
+    fn fire_timers_and_poll_events(&self, w: usize, next: u64, events: Option<Duration>) {
+        let now = self.platform().now_nanos();
+        if now >= next {
+            self.timers.fire(now);
+        }
+        if let Some(every) = events {
+            // SAFETY: owner's thread, short borrow (it ends before the
+            // platform runs any waker).
+            let local = unsafe { self.workers[w].local_mut() };
+            if now >= local.next_event_poll {
+                local.next_event_poll = now.saturating_add(every.as_nanos() as u64);
+                self.platform().poll_events(w);
+            }
+        }
+    }
+
+    /// Parks worker `w` until a notifier picks it (or shutdown). The first
+    /// to park takes the sleeper role and parks until the earliest timer.
     fn park(&self, w: usize) {
         let worker = &self.workers[w];
         self.trim_before_idle(w);
@@ -365,7 +437,12 @@ impl<P: Platform> Shared<P> {
             .detailed_metrics
             .then(|| self.platform().now_nanos());
         self.enter_parked(w);
-        self.park_until_picked(w);
+        if self.timers.sleeper.try_take(w) {
+            self.sleep_until_picked_or_due(w);
+            self.timers.sleeper.release();
+        } else {
+            self.park_until_picked(w);
+        }
         if let Some(since) = since {
             let parked = self.platform().now_nanos().saturating_sub(since);
             worker.counters.parked_nanos.add(parked as usize);
@@ -387,6 +464,45 @@ impl<P: Platform> Shared<P> {
                 // SAFETY: owner's thread, short borrow.
                 unsafe { worker.local_mut() }.searching = true;
                 worker.counters.unparks.inc();
+                return;
+            }
+        }
+    }
+
+    /// Parks as the sleeper (see `timer/sleeper.rs`) until a notifier picks
+    /// this worker, a timer is due, a waker run by the platform inside
+    /// `park_until` queued work here, or shutdown. The caller releases the
+    /// role afterwards.
+    fn sleep_until_picked_or_due(&self, w: usize) {
+        let worker = &self.workers[w];
+        loop {
+            if self.is_closed() {
+                return;
+            }
+            let deadline = self.timers.sleeper.arm(self.timers.next_word());
+            if deadline == u64::MAX || self.platform().now_nanos() < deadline {
+                // SAFETY: owner's thread, short borrow; the platform's
+                // wakers borrow `local` only after it.
+                unsafe { worker.local_mut() }.sleeping = true;
+                self.platform().park_until(w, deadline);
+                // SAFETY: as above, after the wakers' borrows.
+                unsafe { worker.local_mut() }.sleeping = false;
+            }
+            if self.is_closed() {
+                return;
+            }
+            let picked = !self.idle.is_parked(w);
+            // SAFETY: owner's thread, short borrow.
+            let woken = core::mem::take(&mut unsafe { worker.local_mut() }.woken_while_sleeping);
+            let due = self.platform().now_nanos() >= self.timers.next_deadline();
+            if picked || woken || due {
+                // Awake again: counted as searching if a notifier took us
+                // off the list, else as plainly unparked.
+                if picked || !self.idle.unpark_self(w) {
+                    // SAFETY: owner's thread, short borrow.
+                    unsafe { worker.local_mut() }.searching = true;
+                    worker.counters.unparks.inc();
+                }
                 return;
             }
         }

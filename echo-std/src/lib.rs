@@ -42,6 +42,7 @@
 
 mod block_on;
 mod blocking;
+mod budget;
 mod clock;
 mod context;
 mod handle;
@@ -55,6 +56,7 @@ mod task_builder;
 mod task_local;
 mod thread_hooks;
 mod threads;
+pub mod time;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio_bridge;
@@ -73,8 +75,10 @@ pub use task_builder::TaskBuilder;
 pub use yield_now::{YieldNow, yield_now};
 
 /// The running task's identity, task-local values
-/// ([`task_local!`]) and [`JoinSet`](task::JoinSet).
+/// ([`task_local!`]), [`JoinSet`](task::JoinSet) and the cooperative
+/// budget ([`consume_budget`](task::consume_budget)).
 pub mod task {
+    pub use crate::budget::consume_budget;
     pub use crate::context::{builder, current};
     pub use crate::join_set::JoinSet;
     pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};

@@ -17,11 +17,16 @@ thread_local! {
 ///
 /// Each worker has its own parker (an atomic token before a mutex and
 /// condvar); the clock is the invariant TSC where there is one, else
-/// `Instant`; panics are contained with `catch_unwind`.
+/// `Instant`; panics are contained with `catch_unwind`. With the `tokio`
+/// feature the sleeper parks inside the tokio reactor and busy workers poll
+/// it (see [the bridge](crate::tokio_bridge)).
 pub struct StdPlatform {
     parkers: Box<[Parker]>,
     clock: Clock,
     seed: u64,
+    /// The reactor the workers drive, when the scheduler owns one.
+    #[cfg(feature = "tokio")]
+    reactor: Option<std::sync::Arc<crate::tokio_bridge::Reactor>>,
 }
 
 impl StdPlatform {
@@ -33,12 +38,52 @@ impl StdPlatform {
             parkers: (0..workers).map(|_| Parker::default()).collect(),
             clock: Clock::new(),
             seed: h.finish(),
+            #[cfg(feature = "tokio")]
+            reactor: None,
         }
+    }
+
+    /// The same platform, whose workers drive `reactor`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn with_reactor(
+        mut self,
+        reactor: std::sync::Arc<crate::tokio_bridge::Reactor>,
+    ) -> StdPlatform {
+        self.reactor = Some(reactor);
+        self
     }
 
     /// The instant the platform's clock counts from.
     pub fn origin(&self) -> Instant {
         self.clock.origin()
+    }
+
+    /// The platform clock's reading at `instant`, measured from now on
+    /// both clocks (the TSC and `Instant` may drift apart a little over
+    /// the process's life; from now, they agree). Saturates at 0 and
+    /// `u64::MAX`.
+    pub(crate) fn nanos_at(&self, instant: Instant) -> u64 {
+        let (now, nanos) = (Instant::now(), self.clock.now_nanos());
+        if instant >= now {
+            let ahead = u64::try_from((instant - now).as_nanos()).unwrap_or(u64::MAX);
+            nanos.saturating_add(ahead)
+        } else {
+            let behind = u64::try_from((now - instant).as_nanos()).unwrap_or(u64::MAX);
+            nanos.saturating_sub(behind)
+        }
+    }
+
+    /// The instant of a platform clock reading, measured from now as
+    /// `nanos_at` does (`None` for `u64::MAX`, or beyond `Instant`'s range).
+    pub(crate) fn instant_at(&self, nanos: u64) -> Option<Instant> {
+        if nanos == u64::MAX {
+            return None;
+        }
+        let (now, now_nanos) = (Instant::now(), self.clock.now_nanos());
+        match nanos.checked_sub(now_nanos) {
+            Some(ahead) => now.checked_add(std::time::Duration::from_nanos(ahead)),
+            None => Some(now),
+        }
     }
 
     fn id(&self) -> usize {
@@ -56,6 +101,24 @@ unsafe impl Platform for StdPlatform {
 
     fn unpark(&self, worker: usize) {
         self.parkers[worker].unpark();
+    }
+
+    fn park_until(&self, worker: usize, deadline_nanos: u64) {
+        let deadline = self.instant_at(deadline_nanos);
+        #[cfg(feature = "tokio")]
+        if let Some(reactor) = &self.reactor {
+            if reactor.park_until(&self.parkers[worker], deadline) {
+                return;
+            }
+        }
+        self.parkers[worker].park_deadline(deadline);
+    }
+
+    #[cfg(feature = "tokio")]
+    fn poll_events(&self, _worker: usize) {
+        if let Some(reactor) = &self.reactor {
+            reactor.poll();
+        }
     }
 
     #[inline]

@@ -21,6 +21,12 @@ type Core = echo_core::Scheduler<StdPlatform>;
 /// are exiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
+/// How often a busy worker polls the tokio reactor when the workers drive
+/// it: often enough that readiness waits about as long as a poll, rarely
+/// enough that the poll (about a microsecond) stays in the noise.
+#[cfg(feature = "tokio")]
+const EVENT_POLL_INTERVAL: Duration = Duration::from_micros(100);
+
 /// Builds a [`Scheduler`].
 ///
 /// ```
@@ -327,11 +333,32 @@ impl SchedulerBuilder {
         if self.thread_name.contains('\0') {
             return Err(BuildError::InvalidThreadName(self.thread_name));
         }
-        let config = self.config();
+        #[allow(unused_mut)]
+        let mut config = self.config();
         config.validate().map_err(BuildError::Config)?;
         let n = config.worker_count;
-        let core = Core::new(StdPlatform::new(n), config).map_err(BuildError::Config)?;
-        let services = crate::services::Services::start(&self.services, &core, &self.thread_name)?;
+        #[allow(unused_mut)]
+        let mut platform = StdPlatform::new(n);
+        // The default with the `tokio` feature: the workers drive a runtime
+        // of the scheduler's own (see `tokio_bridge`).
+        #[cfg(feature = "tokio")]
+        let reactor = if self.services.tokio.is_none() && !self.services.tokio_driver_thread {
+            let reactor = crate::tokio_bridge::Reactor::start(&self.thread_name)
+                .map_err(BuildError::Spawn)?;
+            platform = platform.with_reactor(reactor.clone());
+            config.event_poll_interval = Some(EVENT_POLL_INTERVAL);
+            Some(reactor)
+        } else {
+            None
+        };
+        let core = Core::new(platform, config).map_err(BuildError::Config)?;
+        let services = crate::services::Services::start(
+            &self.services,
+            &core,
+            &self.thread_name,
+            #[cfg(feature = "tokio")]
+            reactor,
+        )?;
         let scheduler = Scheduler {
             core: core.clone(),
             threads: Mutex::new(Vec::with_capacity(n)),
@@ -699,6 +726,28 @@ impl Scheduler {
     /// ```
     pub fn metrics(&self) -> Metrics {
         self.core.metrics()
+    }
+
+    /// Echo timers ([`time`](crate::time)) armed and not yet fired or
+    /// dropped. A timer is armed by its first poll.
+    ///
+    /// ```
+    /// use echo_std::time::{sleep, Duration};
+    /// let scheduler = echo_std::Scheduler::builder().worker_count(1).build()?;
+    /// scheduler.block_on(async {
+    ///     let mut nap = std::pin::pin!(sleep(Duration::from_secs(3600)));
+    ///     assert!(futures_poll_once(nap.as_mut()));
+    /// });
+    /// # fn futures_poll_once(f: std::pin::Pin<&mut echo_std::time::Sleep>) -> bool {
+    /// #     use std::future::Future;
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     f.poll(&mut cx).is_pending()
+    /// # }
+    /// assert_eq!(scheduler.armed_timers(), 0, "dropped with its future");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn armed_timers(&self) -> usize {
+        self.core.armed_timers()
     }
 
     /// The number of worker threads.

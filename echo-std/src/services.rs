@@ -17,6 +17,9 @@ pub(crate) struct ServicesConfig {
     /// A runtime to use instead of starting a driver.
     #[cfg(feature = "tokio")]
     pub(crate) tokio: Option<tokio::runtime::Handle>,
+    /// Drive the owned runtime from a thread of its own (the old mode).
+    #[cfg(feature = "tokio")]
+    pub(crate) tokio_driver_thread: bool,
 }
 
 /// The services of one scheduler.
@@ -29,18 +32,21 @@ pub(crate) struct Services {
 
 impl Services {
     /// Starts the services of a scheduler whose core is `core`: the tokio
-    /// driver (unless given a runtime) and an empty blocking pool.
+    /// bridge (the workers' `reactor`, a given runtime, or a driver thread)
+    /// and an empty blocking pool.
     pub(crate) fn start(
         config: &ServicesConfig,
         core: &Core,
         thread_name: &str,
+        #[cfg(feature = "tokio")] reactor: Option<std::sync::Arc<crate::tokio_bridge::Reactor>>,
     ) -> Result<Services, BuildError> {
         if config.blocking.max_threads == 0 {
             return Err(BuildError::ZeroBlockingThreads);
         }
         #[cfg(feature = "tokio")]
-        let tokio = crate::tokio_bridge::TokioBridge::start(config.tokio.as_ref(), thread_name)
-            .map_err(BuildError::Spawn)?;
+        let tokio =
+            crate::tokio_bridge::TokioBridge::start(config.tokio.as_ref(), reactor, thread_name)
+                .map_err(BuildError::Spawn)?;
         let blocking = BlockingPool::new(
             &config.blocking,
             thread_name,
@@ -73,8 +79,9 @@ impl Services {
     }
 
     /// Stops the services after the workers: first the blocking pool
-    /// (running closures may still use tokio), then the tokio driver, and
-    /// joins their threads as `join` says.
+    /// (running closures may still use tokio), then the tokio runtime (and
+    /// its driver thread, in that mode), and joins their threads as `join`
+    /// says.
     pub(crate) fn shutdown(&self, join: Join) {
         self.blocking.shutdown(join);
         #[cfg(feature = "tokio")]

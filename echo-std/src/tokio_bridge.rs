@@ -78,13 +78,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::park::Parker;
 use crate::scheduler::{Scheduler, SchedulerBuilder};
 use crate::threads::Join;
+use std::cell::Cell;
+use std::future::Future;
 use std::io;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::task::Poll;
 use std::thread;
-use std::time::Instant;
-use tokio::runtime::{Builder, Handle};
+use std::time::{Duration, Instant};
+use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::sync::oneshot;
 
 impl SchedulerBuilder {
@@ -136,6 +140,36 @@ impl SchedulerBuilder {
     }
 }
 
+impl SchedulerBuilder {
+    /// Drives the scheduler's own tokio runtime from a dedicated thread
+    /// (`{thread_name}-tokio`) instead of from the workers (feature
+    /// `tokio`; default `false`).
+    ///
+    /// This is the bridge's earlier design, kept to compare against: every
+    /// readiness event then crosses from that thread to the workers. By
+    /// default the workers drive the reactor themselves (see [the
+    /// bridge](crate::tokio_bridge)). Ignored with
+    /// [`tokio_handle`](SchedulerBuilder::tokio_handle).
+    ///
+    /// ```
+    /// use echo_std::{Priority, Scheduler};
+    /// use std::time::Duration;
+    ///
+    /// let scheduler = Scheduler::builder().worker_count(1).tokio_driver_thread(true).build()?;
+    /// let task = scheduler.submit(async {
+    ///     tokio::time::sleep(Duration::from_millis(1)).await;
+    ///     "slept"
+    /// }, Priority::Normal);
+    /// assert_eq!(scheduler.block_on(task)?, "slept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub fn tokio_driver_thread(mut self, on: bool) -> Self {
+        self.services.tokio_driver_thread = on;
+        self
+    }
+}
+
 impl Scheduler {
     /// The tokio runtime that tasks' tokio resources use (feature
     /// `tokio`): the scheduler's own driver, or the one given to
@@ -165,12 +199,168 @@ impl Scheduler {
     }
 }
 
-/// The runtime a scheduler's threads enter, and its driver if the
-/// scheduler owns it.
+/// How long before an Echo deadline the sleeper stops waiting in the
+/// reactor and parks on its precise parker instead: tokio's timer and
+/// `epoll_wait` both count whole milliseconds, rounding up, so a reactor
+/// wait may end up to about 2 ms after the time asked.
+const PRECISE_WINDOW: Duration = Duration::from_millis(3);
+
+thread_local! {
+    /// This thread is inside the reactor's `block_on`.
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as driving the reactor until dropped.
+struct Driving;
+
+impl Driving {
+    fn enter() -> Driving {
+        DRIVING.with(|d| d.set(true));
+        Driving
+    }
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        DRIVING.with(|d| d.set(false));
+    }
+}
+
+/// The tokio runtime that the workers drive (the default mode): a
+/// current-thread runtime that no thread of its own runs. One worker at a
+/// time is inside its `block_on`, either the sleeper (waiting for events,
+/// an unpark or a deadline) or a busy worker polling it without blocking;
+/// the mutex decides which.
+pub(crate) struct Reactor {
+    /// `None` once shut down.
+    runtime: Mutex<Option<Runtime>>,
+    handle: Handle,
+}
+
+impl Reactor {
+    /// A runtime with I/O and time enabled, whose blocking threads (for
+    /// `tokio::fs`) are named `{thread_name}-tokio-blocking`.
+    pub(crate) fn start(thread_name: &str) -> io::Result<Arc<Reactor>> {
+        let runtime = Builder::new_current_thread()
+            .enable_all()
+            .thread_name(format!("{thread_name}-tokio-blocking"))
+            .build()?;
+        Ok(Arc::new(Reactor {
+            handle: runtime.handle().clone(),
+            runtime: Mutex::new(Some(runtime)),
+        }))
+    }
+
+    /// A busy worker's turn: unless another worker is in the runtime, polls
+    /// the reactor and the timers once without blocking, and runs the
+    /// futures given to `tokio::spawn` that are ready. The wakers that this
+    /// runs see the calling worker, so the Echo tasks they wake go to its
+    /// own ring (Normal, Low) or the High injector.
+    pub(crate) fn poll(&self) {
+        let guard = match self.runtime.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if let Some(runtime) = guard.as_ref() {
+            let _driving = Driving::enter();
+            // `yield_now` defers its wake-up, so tokio parks with a zero
+            // timeout (polls epoll and the timer wheel), runs what that
+            // woke, then completes the future.
+            runtime.block_on(tokio::task::yield_now());
+        }
+    }
+
+    /// The sleeper's park: waits inside the reactor until `parker` is
+    /// unparked or `deadline` is near. Returns false, having waited for
+    /// nothing, when the deadline is too near for the reactor's millisecond
+    /// timer (the caller parks precisely instead) or after shutdown.
+    pub(crate) fn park_until(&self, parker: &Parker, deadline: Option<Instant>) -> bool {
+        let leave_at = match deadline {
+            None => None,
+            Some(d) => match d.checked_sub(PRECISE_WINDOW) {
+                Some(at) if at > Instant::now() => Some(at),
+                _ => return false,
+            },
+        };
+        let guard = self.runtime.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(runtime) = guard.as_ref() else {
+            return false;
+        };
+        let _driving = Driving::enter();
+        runtime.block_on(async {
+            let mut timer = std::pin::pin!(leave_at.map(|at| tokio::time::sleep_until(at.into())));
+            std::future::poll_fn(|cx| {
+                if parker.poll_unparked(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                match timer.as_mut().as_pin_mut() {
+                    Some(t) => t.poll(cx),
+                    None => Poll::Pending,
+                }
+            })
+            .await
+        });
+        parker.end_wait();
+        true
+    }
+
+    /// Shuts the runtime down after the workers stopped: drops it (joining
+    /// tokio's blocking threads), or with a deadline, gives them until
+    /// then. Never from inside the runtime (a `tokio::spawn`ed future
+    /// shutting the scheduler down): the runtime is then left to the
+    /// reactor's drop.
+    fn shutdown(&self, join: Join) {
+        if DRIVING.with(Cell::get) {
+            return;
+        }
+        let runtime = self
+            .runtime
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match (runtime, join) {
+            (None, _) => {}
+            (Some(rt), Join::Wait) => drop(rt),
+            (Some(rt), Join::Until(d)) => {
+                rt.shutdown_timeout(d.saturating_duration_since(Instant::now()))
+            }
+        }
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        let runtime = self
+            .runtime
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(rt) = runtime {
+            if DRIVING.with(Cell::get) {
+                // Inside this very runtime: it cannot be shut down here.
+                std::mem::forget(rt);
+            } else {
+                rt.shutdown_background();
+            }
+        }
+    }
+}
+
+/// The runtime a scheduler's threads enter, and what the scheduler owns of
+/// it.
 pub(crate) struct TokioBridge {
     handle: Handle,
-    /// `None` for a runtime given by the user.
-    driver: Option<Mutex<Driver>>,
+    owned: Owned,
+}
+
+enum Owned {
+    /// A runtime given by the user.
+    Nothing,
+    /// The default: a runtime the workers drive.
+    Reactor(Arc<Reactor>),
+    /// The old mode, kept for comparison: a thread of its own drives it.
+    DriverThread(Mutex<Driver>),
 }
 
 struct Driver {
@@ -182,13 +372,23 @@ struct Driver {
 }
 
 impl TokioBridge {
-    /// Uses `external`, or starts a driver whose thread is named
-    /// `{thread_name}-tokio`. Returns once the driver runs.
-    pub(crate) fn start(external: Option<&Handle>, thread_name: &str) -> io::Result<TokioBridge> {
+    /// Uses `external`, or the workers' `reactor`, or else starts a driver
+    /// thread named `{thread_name}-tokio`.
+    pub(crate) fn start(
+        external: Option<&Handle>,
+        reactor: Option<Arc<Reactor>>,
+        thread_name: &str,
+    ) -> io::Result<TokioBridge> {
         if let Some(handle) = external {
             return Ok(TokioBridge {
                 handle: handle.clone(),
-                driver: None,
+                owned: Owned::Nothing,
+            });
+        }
+        if let Some(reactor) = reactor {
+            return Ok(TokioBridge {
+                handle: reactor.handle.clone(),
+                owned: Owned::Reactor(reactor),
             });
         }
         let runtime = Builder::new_current_thread()
@@ -221,7 +421,7 @@ impl TokioBridge {
         let _ = running.recv();
         Ok(TokioBridge {
             handle,
-            driver: Some(Mutex::new(Driver {
+            owned: Owned::DriverThread(Mutex::new(Driver {
                 stop: Some(stop),
                 thread: Some(thread),
             })),
@@ -232,11 +432,14 @@ impl TokioBridge {
         &self.handle
     }
 
-    /// Tells an owned driver to stop and joins its thread as `join` says
-    /// (never when called on that thread, from a `tokio::spawn`ed future).
+    /// After the workers have stopped: shuts an owned runtime down, and
+    /// joins a driver thread as `join` says (never when called on that
+    /// thread, from a `tokio::spawn`ed future).
     pub(crate) fn shutdown(&self, join: Join) {
-        let Some(driver) = &self.driver else {
-            return;
+        let driver = match &self.owned {
+            Owned::Nothing => return,
+            Owned::Reactor(reactor) => return reactor.shutdown(join),
+            Owned::DriverThread(driver) => driver,
         };
         let mut driver = driver.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(stop) = driver.stop.take() {

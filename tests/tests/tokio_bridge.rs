@@ -208,7 +208,7 @@ fn tokio_fs_inside_a_task() {
 }
 
 #[test]
-fn owned_driver_is_a_current_thread_runtime_on_its_own_thread() {
+fn owned_runtime_is_current_thread_and_driven_by_the_workers() {
     let s = Scheduler::builder()
         .worker_count(2)
         .thread_name("own-rt")
@@ -223,13 +223,17 @@ fn owned_driver_is_a_current_thread_runtime_on_its_own_thread() {
         s.tokio_handle().runtime_flavor(),
         RuntimeFlavor::CurrentThread
     );
-    // A future given to tokio::spawn runs on the driver thread.
+    // A future given to tokio::spawn runs on a worker that drives the
+    // runtime: there is no driver thread.
     let on = run(&s, async {
         tokio::spawn(async { std::thread::current().name().map(str::to_owned) })
             .await
             .unwrap()
     });
-    assert_eq!(on.as_deref(), Some("own-rt-tokio"));
+    assert!(
+        matches!(on.as_deref(), Some("own-rt-0" | "own-rt-1")),
+        "ran on {on:?}"
+    );
     s.shutdown();
     // Afterwards the driver is gone: the runtime refuses new work.
     let after = s.tokio_handle().spawn(async { 1 });
@@ -307,4 +311,21 @@ fn thread_names() -> Vec<String> {
     dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
         .map(|n| n.trim_end().to_owned())
         .collect()
+}
+
+#[test]
+fn the_driver_thread_mode_still_runs_tokio_on_its_own_thread() {
+    let s = Scheduler::builder()
+        .worker_count(1)
+        .thread_name("old-rt")
+        .tokio_driver_thread(true)
+        .build()
+        .unwrap();
+    let on = run(&s, async {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        tokio::spawn(async { std::thread::current().name().map(str::to_owned) })
+            .await
+            .unwrap()
+    });
+    assert_eq!(on.as_deref(), Some("old-rt-tokio"));
 }

@@ -1,0 +1,530 @@
+//! A hierarchical timing wheel with intrusive entries.
+//!
+//! Invariants (all state is guarded by the lock around the wheel):
+//! - Time is counted in ticks of `2^TICK_SHIFT` ns (about 1 µs). A deadline
+//!   of `d` ns gets the tick `ceil(d / tick)`, and an entry fires only once
+//!   the wheel has reached its tick, so never before its deadline.
+//! - Level `L` has 64 slots of `64^L` ticks each. An entry with tick `t`
+//!   sits at the level of the highest 6-bit group in which `t` and
+//!   `elapsed` differ (capped at the top level), in slot `(t >> 6L) % 64`.
+//!   So every entry of a lower level comes before every entry of a higher
+//!   one, and the next expiry is found by looking at one bitmap per level.
+//! - A linked entry is in exactly one list: a slot's, or `due` (its tick
+//!   has been reached, it waits to be popped). Bit `s` of a level's
+//!   `occupied` is set exactly when slot `s`'s list is not empty.
+//! - The wheel owns no entry. An entry lives inside its timer future, which
+//!   is pinned while the entry is linked and unlinks it (under the lock)
+//!   before it is dropped; that is what makes the raw links valid.
+//!
+//! Insert and remove are O(1). Popping expired entries cascades an entry
+//! at most once per level on its way down, as in any hierarchical wheel.
+
+use core::cell::UnsafeCell;
+use core::marker::PhantomPinned;
+use core::ptr::NonNull;
+use core::task::Waker;
+
+/// log2 of a tick in nanoseconds.
+pub(crate) const TICK_SHIFT: u32 = 10;
+const LEVELS: usize = 6;
+const SLOT_BITS: u32 = 6;
+const SLOTS: usize = 1 << SLOT_BITS;
+
+/// The tick of a deadline in nanoseconds, rounded up.
+#[inline]
+pub(crate) fn tick_for(deadline_nanos: u64) -> u64 {
+    deadline_nanos.div_ceil(1 << TICK_SHIFT)
+}
+
+/// The first nanosecond of `tick`.
+#[inline]
+pub(crate) fn nanos_of(tick: u64) -> u64 {
+    tick.saturating_mul(1 << TICK_SHIFT)
+}
+
+/// Where an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// In no list: never inserted, removed, or reset.
+    Unlinked,
+    /// Popped as expired; its waker was taken.
+    Fired,
+    /// In a slot's list.
+    Slot { level: u8, slot: u8 },
+    /// In the `due` list.
+    Due,
+}
+
+struct Node {
+    tick: u64,
+    prev: Option<NonNull<TimerEntry>>,
+    next: Option<NonNull<TimerEntry>>,
+    place: Place,
+    waker: Option<Waker>,
+}
+
+/// One timer's link in the wheel. It lives inside its timer future.
+pub(crate) struct TimerEntry {
+    node: UnsafeCell<Node>,
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: the node is only touched under the wheel's lock.
+unsafe impl Send for TimerEntry {}
+// SAFETY: as above.
+unsafe impl Sync for TimerEntry {}
+
+impl TimerEntry {
+    pub(crate) const fn new() -> TimerEntry {
+        TimerEntry {
+            node: UnsafeCell::new(Node {
+                tick: 0,
+                prev: None,
+                next: None,
+                place: Place::Unlinked,
+                waker: None,
+            }),
+            _pinned: PhantomPinned,
+        }
+    }
+}
+
+/// The node of `entry`.
+///
+/// # Safety
+///
+/// The caller holds the wheel's lock (or has the only access to the
+/// entry), `entry` is alive, and no other reference to the node is live.
+#[allow(clippy::mut_from_ref)]
+unsafe fn node<'a>(entry: NonNull<TimerEntry>) -> &'a mut Node {
+    // SAFETY: per the contract.
+    unsafe { &mut *(*entry.as_ptr()).node.get() }
+}
+
+#[derive(Clone, Copy, Default)]
+struct List {
+    head: Option<NonNull<TimerEntry>>,
+    tail: Option<NonNull<TimerEntry>>,
+}
+
+impl List {
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive and in no list.
+    unsafe fn push_back(&mut self, entry: NonNull<TimerEntry>) {
+        // SAFETY: per the contract; the tail is a live linked entry.
+        unsafe {
+            let n = node(entry);
+            n.prev = self.tail;
+            n.next = None;
+            match self.tail {
+                Some(tail) => node(tail).next = Some(entry),
+                None => self.head = Some(entry),
+            }
+        }
+        self.tail = Some(entry);
+    }
+
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive and in this list.
+    unsafe fn unlink(&mut self, entry: NonNull<TimerEntry>) {
+        // SAFETY: per the contract; its neighbours are live linked entries.
+        unsafe {
+            let n = node(entry);
+            match n.prev {
+                Some(prev) => node(prev).next = n.next,
+                None => self.head = n.next,
+            }
+            match n.next {
+                Some(next) => node(next).prev = n.prev,
+                None => self.tail = n.prev,
+            }
+            n.prev = None;
+            n.next = None;
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Wheel lock held.
+    unsafe fn pop_front(&mut self) -> Option<NonNull<TimerEntry>> {
+        let head = self.head?;
+        // SAFETY: the head is a live linked entry.
+        unsafe { self.unlink(head) };
+        Some(head)
+    }
+}
+
+struct Level {
+    occupied: u64,
+    slots: [List; SLOTS],
+}
+
+/// The timers of one scheduler.
+pub(crate) struct Wheel {
+    /// Every tick up to here has been processed.
+    elapsed: u64,
+    levels: [Level; LEVELS],
+    due: List,
+    len: usize,
+}
+
+// SAFETY: the links point into pinned futures that unlink themselves under
+// the lock guarding the wheel; the wheel may move between threads with it.
+unsafe impl Send for Wheel {}
+
+/// The level for an entry at `tick` seen from `elapsed`.
+fn level_for(elapsed: u64, tick: u64) -> usize {
+    // `| (SLOTS - 1)`: when only the lowest group differs, level 0.
+    let masked = (elapsed ^ tick) | (SLOTS as u64 - 1);
+    let top_bit = 63 - masked.leading_zeros();
+    ((top_bit / SLOT_BITS) as usize).min(LEVELS - 1)
+}
+
+impl Wheel {
+    pub(crate) fn new() -> Wheel {
+        Wheel {
+            elapsed: 0,
+            levels: core::array::from_fn(|_| Level {
+                occupied: 0,
+                slots: [List::default(); SLOTS],
+            }),
+            due: List::default(),
+            len: 0,
+        }
+    }
+
+    /// Linked entries.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Where `entry` is.
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive.
+    pub(crate) unsafe fn place(&self, entry: NonNull<TimerEntry>) -> Place {
+        // SAFETY: per the contract.
+        unsafe { node(entry) }.place
+    }
+
+    /// Stores the waker to wake when `entry` fires, unless it would wake
+    /// the same task already.
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive.
+    pub(crate) unsafe fn set_waker(&mut self, entry: NonNull<TimerEntry>, waker: &Waker) {
+        // SAFETY: per the contract.
+        let n = unsafe { node(entry) };
+        match &n.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => n.waker = Some(waker.clone()),
+        }
+    }
+
+    /// Takes the waker of a fired entry.
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive.
+    pub(crate) unsafe fn take_waker(&mut self, entry: NonNull<TimerEntry>) -> Option<Waker> {
+        // SAFETY: per the contract.
+        unsafe { node(entry) }.waker.take()
+    }
+
+    /// Links `entry` to fire at `tick`. Returns false, linking nothing, if
+    /// the wheel has already passed `tick` (the timer is due now).
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` is unlinked, pinned, and stays alive until
+    /// it is removed or popped.
+    pub(crate) unsafe fn insert(&mut self, entry: NonNull<TimerEntry>, tick: u64) -> bool {
+        if tick <= self.elapsed {
+            return false;
+        }
+        // SAFETY: per the contract.
+        unsafe {
+            debug_assert_eq!(node(entry).place, Place::Unlinked);
+            node(entry).tick = tick;
+            self.link(entry);
+        }
+        self.len += 1;
+        true
+    }
+
+    /// Files `entry` by its tick: in `due` if reached, else in its slot.
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive and in no list.
+    unsafe fn link(&mut self, entry: NonNull<TimerEntry>) {
+        // SAFETY: per the contract.
+        let n = unsafe { node(entry) };
+        if n.tick <= self.elapsed {
+            n.place = Place::Due;
+            // SAFETY: per the contract.
+            unsafe { self.due.push_back(entry) };
+            return;
+        }
+        let level = level_for(self.elapsed, n.tick);
+        let slot = ((n.tick >> (SLOT_BITS * level as u32)) % SLOTS as u64) as usize;
+        n.place = Place::Slot {
+            level: level as u8,
+            slot: slot as u8,
+        };
+        let lvl = &mut self.levels[level];
+        lvl.occupied |= 1 << slot;
+        // SAFETY: per the contract.
+        unsafe { lvl.slots[slot].push_back(entry) };
+    }
+
+    /// Unlinks `entry` if it is linked; afterwards it is `Unlinked`, ready
+    /// to be inserted again.
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive.
+    pub(crate) unsafe fn remove(&mut self, entry: NonNull<TimerEntry>) {
+        // SAFETY: per the contract.
+        let place = unsafe { node(entry) }.place;
+        match place {
+            Place::Unlinked => return,
+            Place::Fired => {
+                // SAFETY: per the contract.
+                unsafe { node(entry) }.place = Place::Unlinked;
+                return;
+            }
+            Place::Due => {
+                // SAFETY: it is in `due`.
+                unsafe { self.due.unlink(entry) }
+            }
+            Place::Slot { level, slot } => {
+                let lvl = &mut self.levels[level as usize];
+                let list = &mut lvl.slots[slot as usize];
+                // SAFETY: it is in this slot's list.
+                unsafe { list.unlink(entry) };
+                if list.is_empty() {
+                    lvl.occupied &= !(1 << slot);
+                }
+            }
+        }
+        // SAFETY: per the contract.
+        unsafe { node(entry) }.place = Place::Unlinked;
+        self.len -= 1;
+    }
+
+    /// The earliest occupied slot: its level, index and first tick.
+    fn next_slot(&self) -> Option<(usize, usize, u64)> {
+        for (level, lvl) in self.levels.iter().enumerate() {
+            if lvl.occupied == 0 {
+                continue;
+            }
+            let shift = SLOT_BITS * level as u32;
+            // Search from the slot after `elapsed`'s: the slot of `elapsed`
+            // itself (only ever occupied at the top level, by an entry a
+            // whole turn away) comes last.
+            let start = ((self.elapsed >> shift) + 1) % SLOTS as u64;
+            let offset = u64::from(lvl.occupied.rotate_right(start as u32).trailing_zeros());
+            let slot = (start + offset) % SLOTS as u64;
+            let slot_range = 1u64 << shift;
+            let level_range = slot_range << SLOT_BITS;
+            let level_start = self.elapsed & !(level_range - 1);
+            let mut tick = level_start + slot * slot_range;
+            if tick <= self.elapsed {
+                // Only at the top level, for entries beyond its span: the
+                // slot is in the next turn of the wheel.
+                tick += level_range;
+            }
+            return Some((level, slot as usize, tick));
+        }
+        None
+    }
+
+    /// The earliest tick at which an entry may be due, if any: a lower
+    /// bound, exact for entries within the next 64 ticks.
+    pub(crate) fn next_tick(&self) -> Option<u64> {
+        if !self.due.is_empty() {
+            return Some(self.elapsed);
+        }
+        self.next_slot().map(|(_, _, tick)| tick)
+    }
+
+    /// Unlinks and returns one entry whose tick is at most `now_tick`,
+    /// marked `Fired`, or `None` once there is none (the wheel has then
+    /// reached `now_tick`).
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held.
+    pub(crate) unsafe fn pop_expired(&mut self, now_tick: u64) -> Option<NonNull<TimerEntry>> {
+        loop {
+            // SAFETY: lock held; linked entries are alive.
+            if let Some(entry) = unsafe { self.due.pop_front() } {
+                // SAFETY: as above.
+                unsafe { node(entry) }.place = Place::Fired;
+                self.len -= 1;
+                return Some(entry);
+            }
+            let Some((level, slot, tick)) = self.next_slot().filter(|s| s.2 <= now_tick) else {
+                self.elapsed = self.elapsed.max(now_tick);
+                return None;
+            };
+            self.elapsed = tick;
+            let lvl = &mut self.levels[level];
+            let mut list = core::mem::take(&mut lvl.slots[slot]);
+            lvl.occupied &= !(1 << slot);
+            // Cascade: each entry moves to `due` or to a lower level.
+            // SAFETY: lock held; the entries are alive and leave `list`
+            // before they are filed again.
+            while let Some(entry) = unsafe { list.pop_front() } {
+                // SAFETY: as above.
+                unsafe { self.link(entry) };
+            }
+        }
+    }
+}
+
+impl Drop for Wheel {
+    fn drop(&mut self) {
+        // Every timer future unlinks itself before it drops, and each holds
+        // its scheduler (and so this wheel) alive until then.
+        debug_assert_eq!(self.len, 0, "a timer outlived its wheel");
+    }
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use super::*;
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+
+    /// Boxed: an entry must not move while linked.
+    #[allow(clippy::vec_box)]
+    fn entries(n: usize) -> Vec<Box<TimerEntry>> {
+        (0..n).map(|_| Box::new(TimerEntry::new())).collect()
+    }
+
+    fn ptr(e: &TimerEntry) -> NonNull<TimerEntry> {
+        NonNull::from(e)
+    }
+
+    /// Pops everything due by `now`, as indexes into `es`.
+    fn fire(wheel: &mut Wheel, es: &[Box<TimerEntry>], now: u64) -> Vec<usize> {
+        let mut out = Vec::new();
+        // SAFETY: single thread stands in for the lock; entries are alive.
+        while let Some(e) = unsafe { wheel.pop_expired(now) } {
+            out.push(es.iter().position(|x| ptr(x) == e).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn fires_in_tick_order_and_never_early() {
+        let mut wheel = Wheel::new();
+        let es = entries(6);
+        let ticks = [5u64, 1, 64, 63, 4096 + 7, 70];
+        for (e, &t) in es.iter().zip(&ticks) {
+            // SAFETY: entries are boxed (do not move) and outlive the test's
+            // use of the wheel; all removed or fired before the end.
+            assert!(unsafe { wheel.insert(ptr(e), t) });
+        }
+        assert_eq!(wheel.len(), 6);
+        assert_eq!(wheel.next_tick(), Some(1));
+        assert_eq!(fire(&mut wheel, &es, 0), Vec::<usize>::new());
+        assert_eq!(fire(&mut wheel, &es, 4), [1]);
+        assert_eq!(fire(&mut wheel, &es, 62), [0]);
+        assert_eq!(wheel.next_tick(), Some(63));
+        assert_eq!(fire(&mut wheel, &es, 69), [3, 2]);
+        assert_eq!(fire(&mut wheel, &es, 4096 + 6), [5]);
+        assert_eq!(fire(&mut wheel, &es, u64::MAX / 2), [4]);
+        assert_eq!(wheel.len(), 0);
+        assert_eq!(wheel.next_tick(), None);
+    }
+
+    #[test]
+    fn a_passed_tick_is_refused_and_remove_unlinks() {
+        let mut wheel = Wheel::new();
+        let es = entries(3);
+        // SAFETY: as above.
+        unsafe {
+            assert!(wheel.insert(ptr(&es[0]), 100));
+            assert!(wheel.insert(ptr(&es[1]), 100));
+            assert!(wheel.insert(ptr(&es[2]), 1 << 20));
+            wheel.remove(ptr(&es[0]));
+            assert_eq!(wheel.place(ptr(&es[0])), Place::Unlinked);
+            wheel.remove(ptr(&es[0])); // twice is fine
+        }
+        assert_eq!(fire(&mut wheel, &es, 200), [1]);
+        // SAFETY: as above.
+        unsafe {
+            assert!(!wheel.insert(ptr(&es[0]), 150), "tick 150 has passed");
+            wheel.remove(ptr(&es[2]));
+        }
+        assert_eq!(wheel.len(), 0);
+        assert_eq!(wheel.next_tick(), None);
+    }
+
+    #[test]
+    fn far_deadlines_beyond_the_top_level_wait_their_turn() {
+        let mut wheel = Wheel::new();
+        let es = entries(2);
+        let far = 5u64 << 36; // several turns of the top level
+        // SAFETY: as above.
+        unsafe {
+            assert!(wheel.insert(ptr(&es[0]), far));
+            assert!(wheel.insert(ptr(&es[1]), u64::MAX));
+        }
+        let mut now = 0;
+        // Advance in big steps: nothing fires before its tick.
+        while now < far - 1 {
+            now = (now + (1 << 35)).min(far - 1);
+            assert!(fire(&mut wheel, &es, now).is_empty(), "early at {now}");
+        }
+        assert_eq!(fire(&mut wheel, &es, far), [0]);
+        // SAFETY: as above.
+        unsafe { wheel.remove(ptr(&es[1])) };
+        assert_eq!(wheel.len(), 0);
+    }
+
+    #[test]
+    fn many_timers_insert_and_cancel() {
+        let mut wheel = Wheel::new();
+        let es = entries(10_000);
+        for (i, e) in es.iter().enumerate() {
+            // SAFETY: as above.
+            assert!(unsafe { wheel.insert(ptr(e), 1 + (i as u64 * 7919) % 1_000_000) });
+        }
+        assert_eq!(wheel.len(), 10_000);
+        for e in es.iter().step_by(2) {
+            // SAFETY: as above.
+            unsafe { wheel.remove(ptr(e)) };
+        }
+        let fired = fire(&mut wheel, &es, 2_000_000);
+        assert_eq!(fired.len(), 5_000);
+        assert!(fired.iter().all(|i| i % 2 == 1));
+        // In tick order.
+        let ticks: Vec<u64> = fired
+            .iter()
+            .map(|&i| 1 + (i as u64 * 7919) % 1_000_000)
+            .collect();
+        assert!(ticks.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(wheel.len(), 0);
+    }
+
+    #[test]
+    fn ticks_round_up() {
+        assert_eq!(tick_for(0), 0);
+        assert_eq!(tick_for(1), 1);
+        assert_eq!(tick_for(1024), 1);
+        assert_eq!(tick_for(1025), 2);
+        assert!(nanos_of(tick_for(123_456_789)) >= 123_456_789);
+    }
+}

@@ -1,0 +1,291 @@
+//! Echo's own timers (`echo_std::time`) and the cooperative budget.
+//!
+//! These run with and without the tokio bridge: `cargo test -p echo-tests
+//! --test timers` (workers drive the tokio reactor) and `cargo test -p
+//! echo-tests --no-default-features --test timers` (the core's timers
+//! only, parking on the workers' own parkers).
+//!
+//! No assertion is about how late a timer is (the machine may be loaded):
+//! only that it fires, never before its deadline, and in order.
+
+use echo_std::time::{
+    self, Duration, Instant, MissedTickBehavior, interval, sleep, sleep_until, timeout,
+};
+use echo_std::{Priority, Scheduler};
+use futures::FutureExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+fn scheduler(workers: usize) -> Scheduler {
+    Scheduler::builder().worker_count(workers).build().unwrap()
+}
+
+/// Polls `f` once with a waker that does nothing.
+fn poll_once<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn sleep_is_never_early_at_any_priority() {
+    let s = scheduler(2);
+    let handles: Vec<_> = (0..30u64)
+        .map(|i| {
+            let p = Priority::ALL[i as usize % 3];
+            s.submit(
+                async move {
+                    let d = Duration::from_micros(100 * (i % 10) + 50);
+                    let start = Instant::now();
+                    sleep(d).await;
+                    (start.elapsed(), d)
+                },
+                p,
+            )
+        })
+        .collect();
+    for h in handles {
+        let (took, asked) = s.block_on(h).unwrap();
+        assert!(took >= asked, "woke after {took:?} of {asked:?}");
+    }
+    assert_eq!(s.armed_timers(), 0);
+}
+
+#[test]
+fn sleep_until_a_passed_deadline_is_ready_at_once_and_reset_rearms() {
+    let s = scheduler(1);
+    s.block_on(async {
+        let past = Instant::now() - Duration::from_millis(1);
+        assert!(sleep_until(past).now_or_never().is_some());
+        assert!(sleep(Duration::ZERO).now_or_never().is_some());
+
+        let mut nap = std::pin::pin!(sleep(Duration::from_secs(3600)));
+        assert!(poll_once(nap.as_mut()).is_pending());
+        assert!(!nap.is_elapsed());
+        let soon = Instant::now() + Duration::from_millis(2);
+        nap.as_mut().reset(soon);
+        nap.as_mut().await;
+        assert!(Instant::now() >= soon);
+        assert!(nap.is_elapsed());
+        // Reset after completion arms it again.
+        let later = Instant::now() + Duration::from_millis(1);
+        nap.as_mut().reset(later);
+        assert!(!nap.is_elapsed());
+        nap.as_mut().await;
+        assert!(Instant::now() >= later);
+    });
+    assert_eq!(s.armed_timers(), 0);
+}
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    // One worker: the timers fire in tick order, their tasks run in the
+    // order they were woken.
+    let s = scheduler(1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now() + Duration::from_millis(5);
+    let handles: Vec<_> = (0..20u32)
+        .rev()
+        .map(|i| {
+            let order = order.clone();
+            s.submit(
+                async move {
+                    let deadline = start + Duration::from_micros(300 * u64::from(i));
+                    sleep_until(deadline).await;
+                    assert!(Instant::now() >= deadline);
+                    order.lock().unwrap().push(i);
+                },
+                Priority::Normal,
+            )
+        })
+        .collect();
+    for h in handles {
+        s.block_on(h).unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn interval_ticks_at_once_then_every_period_on_schedule() {
+    let s = scheduler(2);
+    let ticks = s.submit(
+        async {
+            let period = Duration::from_millis(2);
+            let mut every = interval(period);
+            assert_eq!(every.period(), period);
+            assert_eq!(every.missed_tick_behavior(), MissedTickBehavior::Burst);
+            let first = every.tick().now_or_never().expect("first tick at once");
+            assert!(every.tick().now_or_never().is_none(), "second is pending");
+            let mut scheduled = vec![first];
+            for _ in 0..5 {
+                let t = every.tick().await;
+                assert!(Instant::now() >= t, "tick before its instant");
+                scheduled.push(t);
+            }
+            scheduled
+        },
+        Priority::High,
+    );
+    let scheduled = s.block_on(ticks).unwrap();
+    for pair in scheduled.windows(2) {
+        assert_eq!(pair[1] - pair[0], Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn interval_delay_restarts_after_a_missed_tick() {
+    let s = scheduler(1);
+    s.block_on(async {
+        let period = Duration::from_millis(1);
+        let mut every = time::interval(period);
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        every.tick().await;
+        std::thread::sleep(Duration::from_millis(5)); // miss some ticks
+        let late = every.tick().await; // the missed one, at once
+        let next = every.tick().await;
+        assert!(next >= late + period);
+        assert!(Instant::now() >= next);
+    });
+}
+
+#[test]
+fn timeout_gives_the_output_or_elapsed() {
+    let s = scheduler(1);
+    s.block_on(async {
+        assert_eq!(timeout(Duration::from_secs(3600), async { 7 }).await, Ok(7));
+        let start = Instant::now();
+        let late = timeout(Duration::from_millis(3), std::future::pending::<()>()).await;
+        assert!(late.is_err());
+        assert!(start.elapsed() >= Duration::from_millis(3));
+        let err: Box<dyn std::error::Error> = Box::new(late.unwrap_err());
+        assert_eq!(err.to_string(), "deadline has elapsed");
+        // The inner future finishing first wins, even with a sleep inside.
+        let inner = timeout(Duration::from_secs(3600), async {
+            sleep(Duration::from_millis(1)).await;
+            "inner"
+        });
+        assert_eq!(inner.await, Ok("inner"));
+    });
+    assert_eq!(s.armed_timers(), 0);
+}
+
+#[test]
+fn dropping_a_timer_frees_its_entry_and_100k_timers_cancel() {
+    let s = scheduler(2);
+    s.block_on(async {
+        let mut timers: Vec<Pin<Box<time::Sleep>>> = (0..100_000u64)
+            .map(|i| Box::pin(sleep(Duration::from_secs(3600 + i))))
+            .collect();
+        for t in &mut timers {
+            assert!(poll_once(t.as_mut()).is_pending());
+        }
+        assert_eq!(s.armed_timers(), 100_000);
+        // Cancel every other one, then the rest.
+        let mut i = 0;
+        timers.retain(|_| {
+            i += 1;
+            i % 2 == 0
+        });
+        assert_eq!(s.armed_timers(), 50_000);
+        drop(timers);
+        assert_eq!(s.armed_timers(), 0);
+    });
+}
+
+#[test]
+fn an_earlier_timer_wakes_the_sleeper_to_rearm() {
+    let s = scheduler(2);
+    // The idle sleeper arms for an hour...
+    let long = s.submit(
+        async { sleep(Duration::from_secs(3600)).await },
+        Priority::Low,
+    );
+    assert!(echo_tests::wait_until(Duration::from_secs(5), || s
+        .armed_timers()
+        == 1));
+    // ...then a short timer armed from outside the pool must still fire.
+    s.block_on(async { sleep(Duration::from_millis(2)).await });
+    assert!(!long.is_finished());
+    long.abort();
+}
+
+#[test]
+fn a_high_timer_fires_under_a_normal_flood() {
+    let s = scheduler(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = stop.clone();
+            s.submit(
+                async move {
+                    // Bounded, so a broken timer fails the test instead of
+                    // hanging it.
+                    let give_up = Instant::now() + Duration::from_secs(20);
+                    while !stop.load(Ordering::SeqCst) && Instant::now() < give_up {
+                        echo_std::yield_now().await;
+                    }
+                    stop.load(Ordering::SeqCst)
+                },
+                Priority::Normal,
+            )
+        })
+        .collect();
+    let stopper = stop.clone();
+    let high = s.submit(
+        async move {
+            let deadline = Instant::now() + Duration::from_millis(5);
+            sleep_until(deadline).await;
+            let on_time = Instant::now() >= deadline;
+            stopper.store(true, Ordering::SeqCst);
+            on_time
+        },
+        Priority::High,
+    );
+    assert!(s.block_on(high).unwrap());
+    for f in flood {
+        assert!(
+            s.block_on(f).unwrap(),
+            "the flood ended before the timer fired"
+        );
+    }
+}
+
+#[test]
+fn consume_budget_lets_others_run() {
+    let s = scheduler(1);
+    let other_ran = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let (ran, finished) = (other_ran.clone(), done.clone());
+    // Queued first: on one worker, it only runs if the busy task yields.
+    let other = s.submit(
+        async move {
+            while !finished.load(Ordering::SeqCst) {
+                ran.fetch_add(1, Ordering::SeqCst);
+                echo_std::yield_now().await;
+            }
+        },
+        Priority::Normal,
+    );
+    let seen = other_ran.clone();
+    let busy = s.submit(
+        async move {
+            for _ in 0..1_000 {
+                echo_std::task::consume_budget().await;
+            }
+            // Ready timers spend budget too.
+            let before = seen.load(Ordering::SeqCst);
+            for _ in 0..1_000 {
+                sleep(Duration::ZERO).await;
+            }
+            let after = seen.load(Ordering::SeqCst);
+            done.store(true, Ordering::SeqCst);
+            (before, after)
+        },
+        Priority::Normal,
+    );
+    let (before, after) = s.block_on(busy).unwrap();
+    assert!(before >= 1_000 / 128, "other ran {before} times");
+    assert!(after - before >= 1_000 / 128, "ready timers never yielded");
+    s.block_on(other).unwrap();
+}
