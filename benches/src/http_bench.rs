@@ -55,6 +55,8 @@ pub struct ServerUsage {
     pub driver_cpu: Duration,
     /// Requests it answered.
     pub requests: u64,
+    /// Wall time between `start` and `stop`.
+    pub wall: Duration,
 }
 
 impl ServerUsage {
@@ -67,6 +69,13 @@ impl ServerUsage {
     pub fn driver_per_request(&self) -> Duration {
         self.driver_cpu / (self.requests.max(1) as u32)
     }
+
+    /// How many CPUs the server kept busy on average: on a shared machine,
+    /// a server that got less CPU than its peer answers fewer requests for
+    /// that reason alone.
+    pub fn cpus(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
+    }
 }
 
 /// A server child process.
@@ -74,6 +83,7 @@ pub struct ServerProcess {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
+    counting_since: Instant,
     /// The port of the listener whose connections run at Normal.
     pub normal_port: u16,
     /// The port of the listener whose connections run at High.
@@ -95,6 +105,7 @@ impl ServerProcess {
             child,
             stdin,
             stdout,
+            counting_since: Instant::now(),
             normal_port: 0,
             high_port: 0,
         };
@@ -130,7 +141,9 @@ impl ServerProcess {
     /// Starts counting CPU time and requests.
     pub fn start_counting(&mut self) -> io::Result<()> {
         writeln!(self.stdin, "start")?;
-        self.stdin.flush()
+        self.stdin.flush()?;
+        self.counting_since = Instant::now();
+        Ok(())
     }
 
     /// Stops the server; what it used since
@@ -138,6 +151,7 @@ impl ServerProcess {
     pub fn stop(mut self) -> io::Result<ServerUsage> {
         writeln!(self.stdin, "stop")?;
         self.stdin.flush()?;
+        let wall = self.counting_since.elapsed();
         let line = self.read_line()?;
         let n: Vec<u64> = line
             .split_whitespace()
@@ -150,6 +164,7 @@ impl ServerProcess {
             cpu: Duration::from_nanos(cpu),
             driver_cpu: Duration::from_nanos(driver),
             requests,
+            wall,
         })
     }
 }
@@ -213,6 +228,8 @@ pub struct FloodRun {
     pub bulk: WrkReport,
     /// The `/ui` probe on the High listener.
     pub ui: ProbeLatency,
+    /// What the server used (its requests include the probe's).
+    pub usage: ServerUsage,
 }
 
 /// Runs `http_flood` for `duration` (at least a second).
@@ -233,7 +250,7 @@ pub fn flood_run(spec: &ServerSpec, duration: Duration) -> io::Result<FloodRun> 
     let times = probe.time_requests(PROBE_INTERVAL, duration - 2 * PROBE_MARGIN);
     let bulk = WrkLoad::finish(wrk)?;
     drop(probe);
-    server.stop()?;
+    let usage = server.stop()?;
     let mut times = times?;
     Ok(FloodRun {
         bulk,
@@ -243,5 +260,6 @@ pub fn flood_run(spec: &ServerSpec, duration: Duration) -> io::Result<FloodRun> 
             p99: percentile(&mut times, 0.99),
             count: times.len(),
         },
+        usage,
     })
 }

@@ -644,7 +644,8 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
          per connection, in a child process; loaded by `wrk -t{WRK_THREADS} -c{CONNECTIONS} \
          --latency` in a process of its own, 127.0.0.1. Medians of {} runs of {} s per column, \
          columns interleaved. CPU/req: the server process's CPU time over the run / the requests \
-         it answered (\"driver\": the part on the bridge's driver thread). http_flood: wrk floods \
+         it answered (\"driver\": the part on the bridge's driver thread); CPUs: the server's CPU time / the run's wall time. \
+         http_flood: wrk floods \
          the Normal listener with /work ({} of CPU each) while one connection asks the High \
          listener for /ui every {} (timed from send to last byte, in this process); tokio has no \
          tiers, its two listeners are equal.",
@@ -749,11 +750,12 @@ fn hello_row(w: usize, names: &[&str], runs: &[Vec<HelloRun>]) {
                 format!(" (driver {})", fmt_duration(driver))
             };
             format!(
-                "{}; p50 {} / p99 {}; CPU {}/req{driver}{}",
+                "{}; p50 {} / p99 {}; CPU {}/req{driver}, {:.2} CPUs{}",
                 kreq(rate(r)),
                 fmt_duration(med(r, |x| x.wrk.p50)),
                 fmt_duration(med(r, |x| x.wrk.p99)),
                 fmt_duration(cpu(r)),
+                med_rate(r, |x| x.usage.cpus()),
                 errors_note(r.iter().map(|x| x.wrk.errors).sum()),
             )
         })
@@ -798,12 +800,14 @@ fn flood_row(w: usize, names: &[&str], runs: &[Vec<FloodRun>]) {
                 return "n/a".into();
             }
             format!(
-                "/ui p50 {} / p90 {} / p99 {} ({} probes); bulk {}{}",
+                "/ui p50 {} / p90 {} / p99 {} ({} probes); bulk {}; CPU {}/req, {:.2} CPUs{}",
                 fmt_duration(med(r, |x| x.ui.p50)),
                 fmt_duration(med(r, |x| x.ui.p90)),
                 fmt_duration(med(r, |x| x.ui.p99)),
                 r.iter().map(|x| x.ui.count).sum::<usize>(),
                 kreq(rate(r)),
+                fmt_duration(med(r, |x| x.usage.cpu_per_request())),
+                med_rate(r, |x| x.usage.cpus()),
                 errors_note(r.iter().map(|x| x.bulk.errors).sum()),
             )
         })
