@@ -25,9 +25,18 @@ use std::time::{Duration, Instant};
 
 /// Connections wrk keeps busy.
 pub const CONNECTIONS: usize = 64;
-/// wrk's threads: one, so that wrk takes at most one of the two CPUs of
-/// the machine the tables come from.
+/// wrk's threads by default: one, so that wrk takes at most one of the
+/// two CPUs of the machine the tables come from.
 pub const WRK_THREADS: usize = 1;
+
+/// How the load generator runs.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadSettings {
+    /// How long each run lasts.
+    pub duration: Duration,
+    /// wrk's threads.
+    pub wrk_threads: usize,
+}
 /// The pause between two probe requests.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(1);
 /// How long after wrk starts the probe starts, and how long before wrk
@@ -193,13 +202,17 @@ pub struct HelloRun {
     pub usage: ServerUsage,
 }
 
-/// Runs `http_hello` for `duration`.
-pub fn hello_run(spec: &ServerSpec, duration: Duration) -> io::Result<HelloRun> {
+/// Runs `http_hello`.
+pub fn hello_run(spec: &ServerSpec, load: LoadSettings) -> io::Result<HelloRun> {
+    let LoadSettings {
+        duration,
+        wrk_threads,
+    } = load;
     let mut server = ServerProcess::start(spec)?;
     let load = WrkLoad {
         url: format!("http://{}/hello", server.addr(false)),
         connections: CONNECTIONS,
-        threads: WRK_THREADS,
+        threads: wrk_threads,
         duration,
     };
     server.start_counting()?;
@@ -232,16 +245,17 @@ pub struct FloodRun {
     pub usage: ServerUsage,
 }
 
-/// Runs `http_flood` for `duration` (at least a second).
-pub fn flood_run(spec: &ServerSpec, duration: Duration) -> io::Result<FloodRun> {
-    let duration = duration.max(Duration::from_secs(1));
+/// Runs `http_flood` (for at least a second).
+pub fn flood_run(spec: &ServerSpec, load: LoadSettings) -> io::Result<FloodRun> {
+    let duration = load.duration.max(Duration::from_secs(1));
+    let wrk_threads = load.wrk_threads;
     let mut server = ServerProcess::start(spec)?;
     // Connected before the flood, as a user's session would be.
     let mut probe = Probe::connect(server.addr(true), "/ui")?;
     let load = WrkLoad {
         url: format!("http://{}/work", server.addr(false)),
         connections: CONNECTIONS,
-        threads: WRK_THREADS,
+        threads: wrk_threads,
         duration,
     };
     server.start_counting()?;

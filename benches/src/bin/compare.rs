@@ -13,12 +13,13 @@
 //! `http_hello` and `http_flood` (Echo beside tokio only) print a table of
 //! their own: a hyper server in a child process (this binary, with
 //! `--child server`), loaded by `wrk` (which must be on the `PATH`), each
-//! peer `--server-runs` times for `--server-secs` seconds, interleaved.
+//! peer `--server-runs` times for `--server-secs` seconds, interleaved
+//! (`--wrk-threads` sets wrk's threads).
 //! `--baseline PATH` adds a column for the Echo server of another build of
 //! this binary, run in the same rounds, to judge a change to Echo itself.
 
 use echo_benches::http_bench::{
-    self, CONNECTIONS, FloodRun, HelloRun, PROBE_INTERVAL, ServerSpec, WRK_THREADS,
+    self, CONNECTIONS, FloodRun, HelloRun, LoadSettings, PROBE_INTERVAL, ServerSpec, WRK_THREADS,
 };
 use echo_benches::http_server::{EchoServer, TokioServer, WORK_CPU, serve_child};
 use echo_benches::peers::{AsyncExecutor, Echo, EchoCountersOnly, EchoGlobalAlloc, Peer, Tokio};
@@ -63,6 +64,7 @@ struct Args {
     peer: Option<String>,
     server_runs: usize,
     server_secs: u64,
+    wrk_threads: usize,
     baseline: Option<PathBuf>,
 }
 
@@ -75,6 +77,7 @@ fn parse_args() -> Args {
         peer: None,
         server_runs: 3,
         server_secs: 5,
+        wrk_threads: WRK_THREADS,
         baseline: None,
     };
     let mut it = std::env::args().skip(1);
@@ -105,6 +108,11 @@ fn parse_args() -> Args {
                     .parse()
                     .unwrap_or_else(|_| usage("bad --server-secs"))
             }
+            "--wrk-threads" => {
+                args.wrk_threads = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --wrk-threads"))
+            }
             "--baseline" => args.baseline = Some(value().into()),
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown argument {other}")),
@@ -119,7 +127,7 @@ fn usage(msg: &str) -> ! {
     }
     eprintln!(
         "usage: compare [--workers 1,2] [--reps N | --quick] [--only workload,...]\n\
-         \x20              [--server-runs 3] [--server-secs 5] [--baseline OTHER_COMPARE_BINARY]\n\
+         \x20              [--server-runs 3] [--server-secs 5] [--wrk-threads 1] [--baseline OTHER_COMPARE_BINARY]\n\
          workloads: {} {}",
         THROUGHPUT.join(" "),
         SPECIAL.join(" ")
@@ -637,11 +645,14 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
         columns.insert(0, ("echo (baseline)", baseline.clone(), "echo"));
     }
     columns.push((Tokio::NAME, exe, "tokio"));
-    let secs = Duration::from_secs(args.server_secs);
+    let load = LoadSettings {
+        duration: Duration::from_secs(args.server_secs),
+        wrk_threads: args.wrk_threads,
+    };
     let load_before = sys::load_average();
     println!(
         "HTTP servers: hyper 1.x HTTP/1.1 on tokio sockets (Echo: through its tokio bridge), one task \
-         per connection, in a child process; loaded by `wrk -t{WRK_THREADS} -c{CONNECTIONS} \
+         per connection, in a child process; loaded by `wrk -t{} -c{CONNECTIONS} \
          --latency` in a process of its own, 127.0.0.1. Medians of {} runs of {} s per column, \
          columns interleaved. CPU/req: the server process's CPU time over the run / the requests \
          it answered (\"driver\": the part on the bridge's driver thread); CPUs: the server's CPU time / the run's wall time. \
@@ -649,6 +660,7 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
          the Normal listener with /work ({} of CPU each) while one connection asks the High \
          listener for /ui every {} (timed from send to last byte, in this process); tokio has no \
          tiers, its two listeners are equal.",
+        args.wrk_threads,
         args.server_runs,
         args.server_secs,
         fmt_duration(WORK_CPU),
@@ -673,13 +685,13 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
         if wanted("http_hello") {
             eprintln!("http_hello W={w} ...");
             let runs =
-                interleaved_runs(&specs, args.server_runs, |s| http_bench::hello_run(s, secs));
+                interleaved_runs(&specs, args.server_runs, |s| http_bench::hello_run(s, load));
             hello_row(w, &names, &runs);
         }
         if wanted("http_flood") {
             eprintln!("http_flood W={w} ...");
             let runs =
-                interleaved_runs(&specs, args.server_runs, |s| http_bench::flood_run(s, secs));
+                interleaved_runs(&specs, args.server_runs, |s| http_bench::flood_run(s, load));
             flood_row(w, &names, &runs);
         }
     }
