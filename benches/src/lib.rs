@@ -9,5 +9,6 @@ pub mod probe;
 pub mod special;
 pub mod stats;
 pub mod sys;
+pub mod timers;
 pub mod workloads;
 pub mod wrk;

@@ -11,14 +11,20 @@
 //! 1. run the scheduler until it has nothing to do (`run_until_idle`);
 //! 2. if the scheduler asked to be run again (`Platform::unpark`, raised by
 //!    any wake or submission while it was idle), go to 1;
-//! 3. otherwise sleep until the next interrupt (here: advance the clock to
-//!    the next timer deadline and fire it), then go to 1.
+//! 3. otherwise sleep until the next timer interrupt: the scheduler keeps
+//!    the timers (`Scheduler::sleep_until`, on the platform clock) and says
+//!    when the next is due (`Scheduler::next_timer_deadline`); here the
+//!    "sleep" just advances the clock to it. The next `run_until_idle`
+//!    fires the timer and runs the task it woke. Then go to 1.
 
 use echo_core::{Config, PanicPayload, Platform, Priority, Scheduler};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+
+/// Nanoseconds per millisecond (the host's clock ticks).
+const MS: u64 = 1_000_000;
 
 /// The host: everything lives on one thread, so plain cells will do.
 struct LoopHost {
@@ -61,49 +67,9 @@ unsafe impl Platform for LoopHost {
     }
 }
 
-thread_local! {
-    /// The host's timer list: (deadline in ticks, waker). Tasks run on this
-    /// thread, so a thread-local is their way to reach it.
-    static TIMERS: RefCell<Vec<(u64, Waker)>> = const { RefCell::new(Vec::new()) };
-    /// The clock as the tasks see it.
-    static NOW: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A future that completes at tick `deadline`.
-struct Sleep {
-    deadline: u64,
-}
-
-fn sleep_until(deadline: u64) -> Sleep {
-    Sleep { deadline }
-}
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if NOW.get() >= self.deadline {
-            return Poll::Ready(());
-        }
-        TIMERS.with_borrow_mut(|t| t.push((self.deadline, cx.waker().clone())));
-        Poll::Pending
-    }
-}
-
-/// The "interrupt": jump the clock to the next deadline and wake its timers.
-/// Returns false if no timer is pending.
-fn next_timer_interrupt(host: &LoopHost) -> bool {
-    let Some(next) = TIMERS.with_borrow(|t| t.iter().map(|(at, _)| *at).min()) else {
-        return false;
-    };
-    host.ticks.set(next);
-    NOW.set(next);
-    let due: Vec<Waker> = TIMERS.with_borrow_mut(|t| {
-        let (due, rest): (Vec<_>, Vec<_>) = t.drain(..).partition(|(at, _)| *at <= next);
-        *t = rest;
-        due.into_iter().map(|(_, w)| w).collect()
-    });
-    due.into_iter().for_each(Waker::wake);
-    true
+/// Milliseconds on the host's clock.
+fn now_ms(scheduler: &Scheduler<LoopHost>) -> u64 {
+    scheduler.platform().now_nanos() / 1_000_000
 }
 
 fn main() {
@@ -116,11 +82,12 @@ fn main() {
 
     // A "UI" task at High every 16 ticks, a background job at Normal and
     // maintenance at Low that sleeps a while first.
+    let clock = scheduler.clone();
     let ui = scheduler.spawn(
-        async {
+        async move {
             for frame in 0..3 {
-                sleep_until((frame + 1) * 16).await;
-                println!("[{:>3} ms] High: frame {frame}", NOW.get());
+                clock.sleep_until((frame + 1) * 16 * MS).await;
+                println!("[{:>3} ms] High: frame {frame}", now_ms(&clock));
             }
             3
         },
@@ -137,15 +104,16 @@ fn main() {
             for p in parts {
                 sum += p.await.expect("a part never fails");
             }
-            println!("[{:>3} ms] Normal: background sum {sum}", NOW.get());
+            println!("[{:>3} ms] Normal: background sum {sum}", now_ms(&inner));
             sum
         },
         Priority::Normal,
     );
+    let clock = scheduler.clone();
     let maintenance = scheduler.spawn(
-        async {
-            sleep_until(40).await;
-            println!("[{:>3} ms] Low: maintenance done", NOW.get());
+        async move {
+            clock.sleep_until(40 * MS).await;
+            println!("[{:>3} ms] Low: maintenance done", now_ms(&clock));
         },
         Priority::Low,
     );
@@ -159,11 +127,13 @@ fn main() {
         if scheduler.platform().run_again.get() {
             continue;
         }
-        if !next_timer_interrupt(scheduler.platform()) {
+        let Some(deadline) = scheduler.next_timer_deadline() else {
             break; // nothing runnable, no timer pending: all done
-        }
-        // A timer woke a task, so the scheduler raised `run_again`.
-        assert!(scheduler.platform().run_again.get());
+        };
+        // "Sleep" until the timer interrupt: the clock jumps to the first
+        // whole tick at or after the deadline.
+        let host = scheduler.platform();
+        host.ticks.set(host.ticks.get().max(deadline.div_ceil(MS)));
     }
     println!("{runs} runs of the host loop");
 

@@ -8,9 +8,13 @@
 
 #[cfg(not(echo_loom))]
 mod imp {
+    #[cfg(not(target_has_atomic = "64"))]
+    pub(crate) use super::lock_u64::AtomicU64;
     pub(crate) use alloc::sync::Arc;
+    #[cfg(target_has_atomic = "64")]
+    pub(crate) use core::sync::atomic::AtomicU64;
     pub(crate) use core::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+        AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicUsize, Ordering, fence,
     };
 
     /// Tells the CPU (or loom) that this thread is waiting on another.
@@ -62,3 +66,53 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// A 64-bit atomic for targets without 64-bit atomic instructions (such as
+/// `thumbv7em`): the timers' deadlines are nanoseconds in a `u64`. A flag
+/// guards the value; the few operations the core needs take it SeqCst.
+#[cfg(all(not(echo_loom), not(target_has_atomic = "64")))]
+mod lock_u64 {
+    use core::cell::UnsafeCell;
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    /// `load` and `store` of a `u64` under a spin flag.
+    pub struct AtomicU64 {
+        locked: AtomicBool,
+        value: UnsafeCell<u64>,
+    }
+
+    // SAFETY: the value is only read or written while the flag is held.
+    unsafe impl Sync for AtomicU64 {}
+
+    impl AtomicU64 {
+        pub const fn new(value: u64) -> Self {
+            AtomicU64 {
+                locked: AtomicBool::new(false),
+                value: UnsafeCell::new(value),
+            }
+        }
+
+        fn with<R>(&self, f: impl FnOnce(*mut u64) -> R) -> R {
+            while self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+            {
+                core::hint::spin_loop();
+            }
+            let r = f(self.value.get());
+            self.locked.store(false, Ordering::SeqCst);
+            r
+        }
+
+        pub fn load(&self, _order: Ordering) -> u64 {
+            // SAFETY: the flag is held.
+            self.with(|p| unsafe { *p })
+        }
+
+        pub fn store(&self, value: u64, _order: Ordering) {
+            // SAFETY: the flag is held.
+            self.with(|p| unsafe { *p = value })
+        }
+    }
+}

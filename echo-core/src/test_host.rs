@@ -30,6 +30,11 @@ impl TestHost {
         *self.on_unpark.borrow_mut() = Some(hook);
     }
 
+    /// Moves the clock forward by `nanos`.
+    pub(crate) fn advance(&self, nanos: u64) {
+        self.ticks.set(self.ticks.get() + nanos);
+    }
+
     /// `unpark` calls so far.
     pub(crate) fn unparks(&self) -> usize {
         self.unparks.get()

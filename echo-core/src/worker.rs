@@ -494,7 +494,8 @@ impl<P: Platform> Shared<P> {
             let picked = !self.idle.is_parked(w);
             // SAFETY: owner's thread, short borrow.
             let woken = core::mem::take(&mut unsafe { worker.local_mut() }.woken_while_sleeping);
-            let due = self.platform().now_nanos() >= self.timers.next_deadline();
+            let now = self.platform().now_nanos();
+            let due = now >= self.timers.next_deadline() && self.timers.has_due(now);
             if picked || woken || due {
                 // Awake again: counted as searching if a notifier took us
                 // off the list, else as plainly unparked.
@@ -502,6 +503,13 @@ impl<P: Platform> Shared<P> {
                     // SAFETY: owner's thread, short borrow.
                     unsafe { worker.local_mut() }.searching = true;
                     worker.counters.unparks.inc();
+                }
+                if woken
+                    && worker.ring(Priority::Normal).len() + worker.ring(Priority::Low).len() > 1
+                {
+                    // Readiness woke several tasks here: as a push to a
+                    // busy worker's ring would, offer them to a thief.
+                    self.notify_one();
                 }
                 return;
             }

@@ -22,6 +22,8 @@ mod deque;
 mod idle;
 #[path = "loom/slab.rs"]
 mod slab;
+#[path = "loom/sleeper.rs"]
+mod sleeper;
 #[path = "loom/state.rs"]
 mod state;
 

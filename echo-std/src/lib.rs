@@ -33,9 +33,12 @@
 //!   [`#[echo_std::test]`](macro@test), [`Handle`],
 //!   [`task::JoinSet`], [`task_local!`] and the worker thread hooks
 //!   ([`SchedulerBuilder::on_thread_start`]).
+//! - Echo has timers of its own, with or without any feature:
+//!   [`time::sleep`], [`time::interval`], [`time::timeout`], and a
+//!   cooperative budget ([`task::consume_budget`]).
 //! - With the `tokio` feature, tasks use tokio's sockets, timers and files
-//!   unchanged: the scheduler runs a small tokio driver of its own, or uses
-//!   a runtime you give it (see the `tokio_bridge` module). Libraries that
+//!   unchanged: the workers drive a tokio runtime of the scheduler's own,
+//!   or it uses a runtime you give it (see the `tokio_bridge` module). Libraries that
 //!   bring their own reactor or need only a waker (async-io,
 //!   async-channel, futures) work without any feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -92,7 +92,7 @@ impl SchedulerBuilder {
 
     /// Prefix for worker thread names (`{prefix}-{index}`). Defaults to
     /// `echo-worker`. The blocking pool's threads and, with the `tokio`
-    /// feature, the tokio driver's thread take their names from it too.
+    /// feature, tokio's blocking threads take their names from it too.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -310,8 +310,8 @@ impl SchedulerBuilder {
     }
 
     /// Starts the worker threads (and, with the `tokio` feature and no
-    /// [`tokio_handle`](SchedulerBuilder::tokio_handle), the tokio driver's
-    /// thread).
+    /// [`tokio_handle`](SchedulerBuilder::tokio_handle), makes the tokio
+    /// runtime that they drive).
     ///
     /// # Errors
     ///
@@ -374,6 +374,8 @@ impl SchedulerBuilder {
                 b = b.stack_size(bytes);
             }
             let spawned = b.spawn(move || {
+                // Timers fire on time when this worker is the sleeper.
+                crate::platform::tighten_timer_slack();
                 let _ctx = context::enter(core.clone());
                 // spawn_blocking's pool and (feature tokio) tokio's runtime.
                 let _services = services.enter();
@@ -406,7 +408,7 @@ pub enum BuildError {
     /// The configuration is invalid (for example zero workers).
     Config(ConfigError),
     /// The operating system refused to start a worker thread (or, with
-    /// the `tokio` feature, the tokio driver).
+    /// the `tokio` feature, to make the tokio runtime).
     Spawn(std::io::Error),
     /// [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)
     /// was zero: blocking closures could never run.
@@ -800,8 +802,8 @@ impl Scheduler {
     /// After the workers, the [blocking pool](crate::spawn_blocking) stops:
     /// queued closures are dropped unrun, running ones finish, and its
     /// threads are joined; then, with the `tokio` feature, the scheduler's
-    /// own tokio driver (module `tokio_bridge`) stops and its thread is
-    /// joined. No thread the scheduler started outlives this call, except
+    /// own tokio runtime (module `tokio_bridge`) is shut down, which joins
+    /// tokio's blocking threads. No thread the scheduler started outlives this call, except
     /// the caller's own.
     ///
     /// It may be called from any thread at any moment, including from a
@@ -835,7 +837,7 @@ impl Scheduler {
             threads::join(t, join);
         }
         // After the workers: the blocking pool (queued closures dropped,
-        // running ones finished), then the tokio driver.
+        // running ones finished), then the tokio runtime.
         self.services.shutdown(join);
     }
 

@@ -14,7 +14,7 @@ type Core = echo_core::Scheduler<StdPlatform>;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ServicesConfig {
     pub(crate) blocking: BlockingConfig,
-    /// A runtime to use instead of starting a driver.
+    /// A runtime to use instead of one of the scheduler's own.
     #[cfg(feature = "tokio")]
     pub(crate) tokio: Option<tokio::runtime::Handle>,
     /// Drive the owned runtime from a thread of its own (the old mode).

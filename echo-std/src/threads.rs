@@ -1,5 +1,5 @@
 //! Joining the threads a scheduler started (workers, blocking-pool
-//! threads, the tokio driver) when it shuts down.
+//! threads, the tokio driver thread in that mode) when it shuts down.
 //!
 //! Rules:
 //! - A thread never joins itself: shutdown may run on any of them (a task

@@ -4,40 +4,74 @@
 //! tokio's resources (`TcpStream`, `sleep`, `tokio::fs`, ...) work in any
 //! executor's tasks, provided the thread that creates or polls them is
 //! inside some tokio runtime's *context*, and that runtime's driver (the
-//! epoll/kqueue loop and the timer wheel) keeps running somewhere. The
-//! bridge provides both:
+//! epoll/kqueue loop and the timer wheel) keeps running somewhere. Every
+//! worker thread, [`Scheduler::block_on`] and the blocking-pool threads
+//! enter the runtime's context (`Handle::enter`) for their whole life.
+//! Which runtime, and who drives it:
 //!
-//! - **By default the scheduler starts and owns a small driver**: a tokio
-//!   current-thread runtime with I/O and time enabled, run by one dedicated
-//!   thread (`{thread_name}-tokio`) that sits in the runtime's `block_on`
-//!   until the scheduler shuts down. Each worker thread enters that
-//!   runtime's context (`Handle::enter`) for its whole life, as do
-//!   [`Scheduler::block_on`] and the blocking-pool threads.
+//! - **By default the workers drive a runtime of the scheduler's own**: a
+//!   tokio current-thread runtime with I/O and time enabled, and no thread
+//!   of its own. A current-thread runtime is driven by whichever thread is
+//!   inside its `block_on`, one at a time:
+//!   - a worker with nothing to do that becomes *the sleeper* (one at a
+//!     time; the others park on their condvars as before) waits inside
+//!     `block_on` on a future that completes when the worker is unparked,
+//!     so it sleeps in `epoll_wait`. A submission wakes it the way it wakes
+//!     any parked worker (the idle protocol picks whom to wake), and the
+//!     unpark wakes that future, which interrupts the wait;
+//!   - a busy worker polls the runtime without blocking at its scheduling
+//!     points, about every 100 µs of polling (`block_on(yield_now())`:
+//!     about 1.3 µs here, so about 1 % of a busy worker), unless another
+//!     worker is inside it already.
+//!
+//!   Either way the wakers of ready sockets and expired tokio timers run
+//!   on a worker thread, so the tasks they wake take the worker's local
+//!   path (Normal and Low to its own ring, High to the High injector), with
+//!   no cross-thread hand-off and no third thread competing for the CPUs.
+//!   Futures given to `tokio::spawn` run there too, in both cases.
 //! - **Or hand it a runtime you already have**, with
 //!   [`SchedulerBuilder::tokio_handle`]: Echo enters that handle on the same
-//!   threads, starts no driver and owns nothing of tokio's. The runtime's
+//!   threads, drives nothing and owns nothing of tokio's. The runtime's
 //!   owner keeps it driven (a multi-thread runtime drives itself; a
 //!   current-thread one only while someone is in its `block_on`) and alive
 //!   for as long as the scheduler runs.
+//! - **Or, for comparison, the earlier design**:
+//!   [`SchedulerBuilder::tokio_driver_thread`] runs the scheduler's runtime
+//!   on a dedicated thread (`{thread_name}-tokio`) that sleeps in
+//!   `epoll_wait` and hands every readiness event across threads to the
+//!   injectors. Measured here on a TCP request/response loop it served
+//!   fewer requests per second than the worker-driven default.
 //!
-//! Why a driver of its own by default: a desktop application that adopts
-//! Echo as its one pool should not need a second executor to make timers
-//! fire. A current-thread runtime on one thread is the smallest thing that
-//! drives tokio's reactor and timers; it does no work of its own (Echo's
-//! workers poll every future, the driver thread only waits for events and
-//! wakes the tasks), so priorities stay Echo's. Owning it also makes
-//! shutdown complete: [`Scheduler::shutdown`] stops the driver after the
-//! workers and the blocking pool and joins its thread, and dropping the
-//! runtime there joins tokio's own blocking threads (used by `tokio::fs`),
-//! so no thread is left behind. The handle option is for applications that
-//! already run tokio and want one reactor for everything.
+//! **Timers.** Echo's own timers ([`time`](crate::time)) live in the core,
+//! and the sleeper sleeps until the earliest of them. tokio's park timeout
+//! (its timer wheel and `epoll_wait`) counts whole milliseconds and rounds
+//! up, so the sleeper stays in the reactor only while the next Echo
+//! deadline is more than 3 ms away: it asks tokio to return 3 ms early, and
+//! spends the last stretch on its precise parker (a futex with a
+//! nanosecond timeout). In that stretch nobody waits in `epoll_wait` if
+//! every worker is idle, so readiness that arrives then waits up to 3 ms
+//! (until the Echo timer fires and the worker polls the reactor); while
+//! any worker is busy, its 100 µs polls see it. tokio's own timers
+//! (`tokio::time`) keep tokio's 1 ms resolution.
+//!
+//! Why a runtime of its own by default: a desktop application that adopts
+//! Echo as its one pool should not need a second executor to make I/O
+//! work. Owning it also makes shutdown complete: [`Scheduler::shutdown`]
+//! shuts the runtime down after the workers and the blocking pool have
+//! stopped, which joins tokio's own blocking threads (used by `tokio::fs`),
+//! so no thread is left behind.
 //!
 //! What to know:
 //!
 //! - `tokio::spawn` inside an Echo task runs its future on the tokio
-//!   runtime, not on Echo: with the owned driver, that is the single driver
-//!   thread. Use [`echo_std::spawn`](crate::spawn) for work.
-//! - After shutdown the driver is gone: tokio resources kept outside the
+//!   runtime, not as an Echo task: by default inside a worker's poll of the
+//!   reactor, with no priority, and only while some worker drives it (the
+//!   sleeper, or a busy worker every 100 µs). Use
+//!   [`echo_std::spawn`](crate::spawn) for work.
+//! - tokio's resources keep their cooperative budget only inside tokio's
+//!   own scheduler: polled by an Echo task they never ask it to yield. See
+//!   [`consume_budget`](crate::task::consume_budget).
+//! - After shutdown the runtime is gone: tokio resources kept outside the
 //!   scheduler stop making progress (their operations fail).
 //! - A tokio resource binds to a runtime when it is *created* (a `Sleep`,
 //!   a `TcpStream`): create it inside a task or inside the future given to
@@ -74,7 +108,7 @@
 //! let (greeting, elapsed) = scheduler.block_on(task)??;
 //! assert_eq!(greeting, "hello");
 //! assert!(elapsed >= Duration::from_millis(20));
-//! scheduler.shutdown(); // stops and joins the driver thread too
+//! scheduler.shutdown(); // shuts the runtime down too
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -93,11 +127,11 @@ use tokio::sync::oneshot;
 
 impl SchedulerBuilder {
     /// Uses an existing tokio runtime for the tasks' tokio resources
-    /// instead of starting a driver (feature `tokio`).
+    /// instead of one of the scheduler's own (feature `tokio`).
     ///
-    /// Without this, [`build`](SchedulerBuilder::build) starts a tokio
-    /// current-thread runtime on one thread of its own, which the scheduler
-    /// owns and stops at shutdown; see [the bridge](crate::tokio_bridge)
+    /// Without this, [`build`](SchedulerBuilder::build) makes a tokio
+    /// current-thread runtime that the workers drive, which the scheduler
+    /// owns and shuts down at shutdown; see [the bridge](crate::tokio_bridge)
     /// for why. With it, workers, [`Scheduler::block_on`] and blocking
     /// threads enter `handle`'s context, and Echo owns nothing of tokio's:
     /// the runtime must be driven by its owner (a multi-thread runtime
@@ -172,7 +206,7 @@ impl SchedulerBuilder {
 
 impl Scheduler {
     /// The tokio runtime that tasks' tokio resources use (feature
-    /// `tokio`): the scheduler's own driver, or the one given to
+    /// `tokio`): the scheduler's own, or the one given to
     /// [`SchedulerBuilder::tokio_handle`].
     ///
     /// Enter it (`handle.enter()`) on a thread of your own to create tokio

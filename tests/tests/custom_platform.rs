@@ -196,3 +196,55 @@ fn a_host_loop_drives_the_core_single_threaded() {
     // Firing the dead timer's waker after shutdown is harmless.
     timers.fire(u64::MAX);
 }
+
+/// The core's own timers on a `run_until_idle` host: the host asks
+/// `next_timer_deadline` when to run again, jumps its clock there, and the
+/// next run fires the timers (in deadline order, never early) and runs the
+/// tasks they woke. A dropped timer leaves nothing armed.
+#[test]
+fn core_timers_drive_a_run_until_idle_host() {
+    let sched = Scheduler::new(LoopHost::default(), Config::new(1)).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    // Deadlines in nanoseconds; the clock ticks in microseconds.
+    for (name, at) in [("c", 30_500u64), ("a", 10_000), ("b", 20_001)] {
+        let (log, s) = (log.clone(), sched.clone());
+        let timer = sched.sleep_until(at);
+        drop(sched.spawn(
+            async move {
+                timer.await;
+                let now = s.platform().now_nanos();
+                assert!(now >= at, "{name} fired at {now}, before {at}");
+                log.lock().unwrap().push(name);
+            },
+            Priority::Normal,
+        ));
+    }
+    // A timer that is armed, then dropped with its task.
+    let forgotten = {
+        let timer = sched.sleep_until(5_000);
+        sched.spawn(timer, Priority::Low)
+    };
+    sched.run_until_idle(0);
+    assert_eq!(sched.armed_timers(), 4);
+    forgotten.abort();
+    sched.run_until_idle(0);
+    assert_eq!(sched.armed_timers(), 3);
+
+    let mut wakeups = 0;
+    while let Some(deadline) = sched.next_timer_deadline() {
+        wakeups += 1;
+        assert!(wakeups < 50, "the host loop did not converge");
+        let host = sched.platform();
+        let ticks = deadline.div_ceil(1_000);
+        assert!(
+            ticks >= host.ticks.load(Ordering::SeqCst),
+            "deadline in the past"
+        );
+        host.ticks.store(ticks, Ordering::SeqCst);
+        sched.run_until_idle(0);
+    }
+    assert_eq!(*log.lock().unwrap(), ["a", "b", "c"]);
+    assert_eq!(sched.armed_timers(), 0);
+    assert_eq!(sched.live_tasks(), 0);
+    sched.shutdown();
+}

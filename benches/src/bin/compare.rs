@@ -32,7 +32,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 11] = [
+const SPECIAL: [&str; 12] = [
+    "timer_lateness",
     "metrics_cost",
     "submit_batch",
     "prio_latency",
@@ -47,7 +48,8 @@ const SPECIAL: [&str; 11] = [
 ];
 
 /// The special workloads with a row in the main table.
-const MAIN_SPECIAL: [&str; 6] = [
+const MAIN_SPECIAL: [&str; 7] = [
+    "timer_lateness",
     "prio_latency",
     "fairness",
     "wake_latency",
@@ -184,6 +186,9 @@ fn main() {
         }
         if wanted("idle_cpu") {
             child_row("idle_cpu", w);
+        }
+        if wanted("timer_lateness") {
+            timer_lateness_rows(w);
         }
     }
     if wanted("scaling") {
@@ -868,5 +873,25 @@ fn met(judged: &[(String, bool)]) -> String {
             .map(|(text, ok)| format!("{}: {}", text.split(':').next().unwrap_or(""), word(*ok)))
             .collect::<Vec<_>>()
             .join("; "),
+    }
+}
+
+/// timer_lateness: a 16 ms interval's tick lateness, Echo's timers beside
+/// tokio::time (async-executor has no timers of its own).
+fn timer_lateness_rows(w: usize) {
+    use echo_benches::timers::{echo_timer_lateness, tokio_timer_lateness};
+    eprintln!("timer_lateness W={w} ...");
+    let echo = echo_timer_lateness(w, 100);
+    let tokio = tokio_timer_lateness(w, 100);
+    for (phase, e, t) in [
+        ("idle", echo.idle, tokio.idle),
+        ("Normal flood, Echo ticker High", echo.flood, tokio.flood),
+    ] {
+        println!(
+            "| timer_lateness (16 ms interval, {phase}) | {w} | {} | {} | n/a | p99 {} | | p99 < 100 µs idle |",
+            lat(&e),
+            lat(&t),
+            ratio(t.p99, e.p99),
+        );
     }
 }

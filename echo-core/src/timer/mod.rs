@@ -65,7 +65,7 @@ impl Timers {
 
     /// Stores the wheel's earliest deadline in `next`; returns it.
     fn publish(&self, wheel: &Wheel) -> u64 {
-        let next = wheel.next_tick().map_or(u64::MAX, wheel::nanos_of);
+        let next = wheel.next_deadline().unwrap_or(u64::MAX);
         self.next.store(next, Ordering::SeqCst);
         next
     }
@@ -75,9 +75,20 @@ impl Timers {
         self.wheel.lock().len()
     }
 
+    /// Whether a timer is due at `now_nanos`. Advances the wheel (moving
+    /// timers to lower levels as their slots come up) and publishes the
+    /// earliest deadline, which that makes more precise: a sleeper woken by
+    /// a far slot's start checks this and sleeps on instead of waking up.
+    pub(crate) fn has_due(&self, now_nanos: u64) -> bool {
+        let mut wheel = self.wheel.lock();
+        // SAFETY: the lock is held.
+        let due = unsafe { wheel.first_due(now_nanos) }.is_some();
+        self.publish(&wheel);
+        due
+    }
+
     /// Fires every timer due at `now_nanos`. Returns how many fired.
     pub(crate) fn fire(&self, now_nanos: u64) -> usize {
-        let now_tick = now_nanos >> wheel::TICK_SHIFT;
         let mut fired = 0;
         loop {
             let mut batch: [Option<Waker>; FIRE_BATCH] = Default::default();
@@ -86,7 +97,7 @@ impl Timers {
                 let mut wheel = self.wheel.lock();
                 while n < FIRE_BATCH {
                     // SAFETY: the lock is held; linked entries are alive.
-                    let Some(entry) = (unsafe { wheel.pop_expired(now_tick) }) else {
+                    let Some(entry) = (unsafe { wheel.pop_expired(now_nanos) }) else {
                         break;
                     };
                     // SAFETY: as above; the entry is still alive until its
@@ -163,12 +174,16 @@ impl<P: Platform> Scheduler<P> {
     /// let scheduler = Scheduler::new(host, Config::new(1)).unwrap();
     /// let timer = scheduler.sleep_until(5_000);
     /// let task = scheduler.spawn(async move { timer.await; "rang" }, Priority::Normal);
-    /// scheduler.run_until_idle(0);
-    /// assert_eq!(scheduler.next_timer_deadline(), Some(5_120)); // rounded up to a tick
-    /// scheduler.platform().now.set(6_000);
-    /// scheduler.run_until_idle(0); // fires the timer, then runs the task
-    /// assert_eq!(scheduler.next_timer_deadline(), None);
-    /// # let _ = task;
+    /// scheduler.run_until_idle(0); // arms the timer
+    /// // The host loop: sleep until the next deadline (here: set the
+    /// // clock), run again; the run fires the timer and runs the task.
+    /// while let Some(deadline) = scheduler.next_timer_deadline() {
+    ///     assert!(deadline <= 5_000);
+    ///     scheduler.platform().now.set(deadline);
+    ///     scheduler.run_until_idle(0);
+    /// }
+    /// assert!(task.is_finished());
+    /// assert!(scheduler.platform().now.get() >= 5_000, "never early");
     /// # scheduler.shutdown();
     /// ```
     pub fn sleep_until(&self, deadline_nanos: u64) -> Sleep<P> {
@@ -177,8 +192,9 @@ impl<P: Platform> Scheduler<P> {
 
     /// The earliest armed timer's deadline on the platform clock, if any:
     /// for a host that calls [`run_until_idle`](Scheduler::run_until_idle)
-    /// from its own loop, when to call it again. It may be up to a wheel
-    /// tick (about 1 µs) before the deadline itself, never after.
+    /// from its own loop, when to call it again. It may be before the
+    /// deadline itself (by up to the wheel's slot for a far timer: the
+    /// host then calls again, gets a nearer answer), never after.
     pub fn next_timer_deadline(&self) -> Option<u64> {
         let next = self.shared.timers.next.load(Ordering::SeqCst);
         (next != u64::MAX).then_some(next)
@@ -196,5 +212,112 @@ impl<P: Platform> Scheduler<P> {
     /// thread that is not polling a task of this scheduler.
     pub fn consume_budget(&self) -> bool {
         self.shared.spend_budget()
+    }
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use crate::Platform;
+    use crate::test_host::TestHost;
+    use crate::{Config, Priority, Scheduler};
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::future::Future;
+    use core::pin::pin;
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use core::task::{Context, Poll, Waker};
+    use std::sync::Mutex;
+
+    fn scheduler() -> Scheduler<TestHost> {
+        Scheduler::new(TestHost::default(), Config::new(1)).unwrap()
+    }
+
+    #[test]
+    fn timers_fire_through_the_worker_loop_in_order_and_cancel_on_drop() {
+        let s = scheduler();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for (i, at) in [(2u32, 3_000u64), (0, 1_000), (1, 2_000)] {
+            let (order, timer) = (order.clone(), s.sleep_until(at));
+            let clock = s.clone();
+            drop(s.spawn(
+                async move {
+                    timer.await;
+                    assert!(clock.platform().now_nanos() >= at);
+                    order.lock().unwrap().push(i);
+                },
+                Priority::Normal,
+            ));
+        }
+        // Armed by their first polls; one more, dropped while armed.
+        let dropped = {
+            let timer = s.sleep_until(1_500);
+            s.spawn(timer, Priority::Low)
+        };
+        s.run_until_idle(0);
+        assert_eq!(s.armed_timers(), 4);
+        dropped.abort();
+        s.run_until_idle(0);
+        assert_eq!(s.armed_timers(), 3);
+        while let Some(next) = s.next_timer_deadline() {
+            let now = s.platform().now_nanos();
+            s.platform().advance(next.saturating_sub(now));
+            s.run_until_idle(0);
+        }
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
+        assert_eq!(s.live_tasks(), 0);
+        s.shutdown();
+    }
+
+    #[test]
+    fn reset_rearms_and_a_due_timer_yields_when_the_budget_is_spent() {
+        let s = scheduler();
+        let mut cx = Context::from_waker(Waker::noop());
+        {
+            let mut timer = pin!(s.sleep_until(u64::MAX));
+            assert!(timer.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(s.armed_timers(), 1);
+            timer.as_mut().reset(0);
+            assert_eq!(s.armed_timers(), 0, "reset disarms");
+            assert!(timer.as_mut().poll(&mut cx).is_ready());
+            assert!(timer.is_elapsed());
+            timer.as_mut().reset(u64::MAX);
+            assert!(!timer.is_elapsed());
+            assert!(timer.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(s.armed_timers(), 0, "dropped while armed");
+
+        // Inside a task: 300 due timers spend the budget of 128 per poll,
+        // so the task yields, and a task queued behind it gets to run.
+        let spy_runs = Arc::new(AtomicUsize::new(0));
+        let busy_done = Arc::new(AtomicBool::new(false));
+        let (clock, done) = (s.clone(), busy_done.clone());
+        let busy = s.spawn(
+            async move {
+                for _ in 0..300 {
+                    clock.sleep_until(0).await;
+                }
+                done.store(true, Ordering::SeqCst);
+            },
+            Priority::Normal,
+        );
+        let (runs, done) = (spy_runs.clone(), busy_done.clone());
+        let spy = s.spawn(
+            core::future::poll_fn(move |cx| {
+                if done.load(Ordering::SeqCst) {
+                    return Poll::Ready(());
+                }
+                runs.fetch_add(1, Ordering::SeqCst);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }),
+            Priority::Normal,
+        );
+        s.run_until_idle(0);
+        assert!(busy.is_finished() && spy.is_finished());
+        assert!(
+            spy_runs.load(Ordering::SeqCst) >= 2,
+            "the due timers never yielded"
+        );
+        s.shutdown();
     }
 }

@@ -5,7 +5,7 @@
 //! the link stays valid until `Drop` or `reset` unlinks it under the
 //! wheel's lock.
 
-use super::wheel::{self, Place, TimerEntry};
+use super::wheel::{Place, TimerEntry};
 use crate::Scheduler;
 use crate::platform::Platform;
 use core::fmt;
@@ -111,12 +111,12 @@ impl<P: Platform> Future for Sleep<P> {
             }
             Place::Unlinked => {
                 let now = shared.platform.now_nanos();
-                // SAFETY: as above.
-                let linked = now < this.deadline
-                    && unsafe { wheel.insert(entry, wheel::tick_for(this.deadline)) };
-                if linked {
+                if now < this.deadline {
                     // SAFETY: as above.
-                    unsafe { wheel.set_waker(entry, cx.waker()) };
+                    unsafe {
+                        wheel.insert(entry, this.deadline);
+                        wheel.set_waker(entry, cx.waker());
+                    }
                     this.armed = true;
                     let before = timers.next_deadline();
                     let next = timers.publish(&wheel);
