@@ -2,7 +2,16 @@
 //!
 //! Each worker owns a ring per lower tier (Normal, Low; High has only the
 //! global injector), a slab heap, a random-number generator for victim
-//! choice, its anti-starvation counters, and its metrics. Everything in
+//! choice, its anti-starvation counters, its metrics, and the cooperative
+//! budget of the task it polls (128 units, reset before each poll).
+//!
+//! Every turn of the loop is a scheduling point: it fires expired timers
+//! and, with `Config::event_poll_interval`, polls the host's events when
+//! that interval has passed, then takes the next entry. A worker with no
+//! work parks; the first to park becomes the sleeper (`timer/sleeper.rs`)
+//! and parks until the earliest timer with `Platform::park_until`, the
+//! others with `Platform::park`. Wakers that the platform runs inside the
+//! sleeper's park (I/O readiness) push to its own ring and end the park. Everything in
 //! `local`, `heap` and `current` is touched only by the thread running the
 //! worker, in short borrows that never span a poll (a poll may spawn, which
 //! borrows the heap, or read `current`).

@@ -48,6 +48,8 @@ mod blocking;
 mod budget;
 mod clock;
 mod context;
+#[cfg(all(feature = "tokio", target_os = "linux"))]
+mod deadline_fd;
 mod handle;
 mod join_set;
 mod macro_support;

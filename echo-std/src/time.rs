@@ -7,9 +7,9 @@
 //! (a few dozen bytes each), not CPU. Busy workers fire expired timers at
 //! their scheduling points; when every worker is idle, one of them sleeps
 //! until the earliest deadline on a precise parker (with the `tokio`
-//! feature it waits in the reactor and switches to the precise parker for
-//! the last 3 ms, because tokio's timer and `epoll_wait` count whole
-//! milliseconds). A task woken by a timer takes the local path of the
+//! feature it waits in the reactor, which a `timerfd` wakes on time on
+//! Linux; elsewhere it switches to the precise parker for the last 3 ms,
+//! because tokio's timer and `epoll_wait` count whole milliseconds). A task woken by a timer takes the local path of the
 //! worker that fired it: High work goes to the High injector, so a High
 //! timer under a Normal flood fires within one poll plus a wake-up.
 //!

@@ -45,13 +45,14 @@
 //! **Timers.** Echo's own timers ([`time`](crate::time)) live in the core,
 //! and the sleeper sleeps until the earliest of them. tokio's park timeout
 //! (its timer wheel and `epoll_wait`) counts whole milliseconds and rounds
-//! up, so the sleeper stays in the reactor only while the next Echo
-//! deadline is more than 3 ms away: it asks tokio to return 3 ms early, and
-//! spends the last stretch on its precise parker (a futex with a
-//! nanosecond timeout). In that stretch nobody waits in `epoll_wait` if
-//! every worker is idle, so readiness that arrives then waits up to 3 ms
-//! (until the Echo timer fires and the worker polls the reactor); while
-//! any worker is busy, its 100 µs polls see it. tokio's own timers
+//! up, so it cannot end the wait on time. On Linux the sleeper arms a
+//! `timerfd` (registered with the runtime's epoll) for the Echo deadline:
+//! the reactor's wait ends on time, to the microsecond, and the sleeper
+//! sees I/O readiness right up to the deadline. Elsewhere it asks tokio to
+//! return 3 ms early and spends the last stretch on its precise parker (a
+//! nanosecond timeout); readiness that arrives in that stretch while every
+//! worker is idle waits until the Echo timer fires (at most 3 ms), and a
+//! busy worker's 100 µs polls see it sooner. tokio's own timers
 //! (`tokio::time`) keep tokio's 1 ms resolution.
 //!
 //! Why a runtime of its own by default: a desktop application that adopts
@@ -269,6 +270,10 @@ pub(crate) struct Reactor {
     /// `None` once shut down.
     runtime: Mutex<Option<Runtime>>,
     handle: Handle,
+    /// Lets the sleeper wait in the reactor right up to an Echo deadline
+    /// (Linux; `None` if it could not be made).
+    #[cfg(target_os = "linux")]
+    deadline_fd: Option<crate::deadline_fd::DeadlineFd>,
 }
 
 impl Reactor {
@@ -279,9 +284,16 @@ impl Reactor {
             .enable_all()
             .thread_name(format!("{thread_name}-tokio-blocking"))
             .build()?;
+        #[cfg(target_os = "linux")]
+        let deadline_fd = {
+            let _in_runtime = runtime.enter();
+            crate::deadline_fd::DeadlineFd::new().ok()
+        };
         Ok(Arc::new(Reactor {
             handle: runtime.handle().clone(),
             runtime: Mutex::new(Some(runtime)),
+            #[cfg(target_os = "linux")]
+            deadline_fd,
         }))
     }
 
@@ -306,10 +318,18 @@ impl Reactor {
     }
 
     /// The sleeper's park: waits inside the reactor until `parker` is
-    /// unparked or `deadline` is near. Returns false, having waited for
-    /// nothing, when the deadline is too near for the reactor's millisecond
-    /// timer (the caller parks precisely instead) or after shutdown.
+    /// unparked or `deadline` passes. On Linux a timerfd ends the wait on
+    /// time; elsewhere the wait ends `PRECISE_WINDOW` early (tokio counts
+    /// milliseconds) and returns false, having waited for nothing, once the
+    /// deadline is that near: the caller then parks precisely. Also false
+    /// after shutdown.
     pub(crate) fn park_until(&self, parker: &Parker, deadline: Option<Instant>) -> bool {
+        #[cfg(target_os = "linux")]
+        if let (Some(d), Some(fd)) = (deadline, &self.deadline_fd) {
+            if !fd.is_broken() {
+                return self.park_until_fd(parker, d, fd);
+            }
+        }
         let leave_at = match deadline {
             None => None,
             Some(d) => match d.checked_sub(PRECISE_WINDOW) {
@@ -335,6 +355,33 @@ impl Reactor {
             })
             .await
         });
+        parker.end_wait();
+        true
+    }
+
+    /// `park_until` with a timerfd armed for `deadline`.
+    #[cfg(target_os = "linux")]
+    fn park_until_fd(
+        &self,
+        parker: &Parker,
+        deadline: Instant,
+        fd: &crate::deadline_fd::DeadlineFd,
+    ) -> bool {
+        let guard = self.runtime.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(runtime) = guard.as_ref() else {
+            return false;
+        };
+        if fd.set(Some(deadline)).is_err() {
+            return false;
+        }
+        let _driving = Driving::enter();
+        runtime.block_on(std::future::poll_fn(|cx| {
+            if parker.poll_unparked(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            fd.poll_expired(cx)
+        }));
+        let _ = fd.set(None);
         parker.end_wait();
         true
     }
