@@ -1,9 +1,14 @@
 //! Echo beside tokio and async-executor: the workloads of WORKLOADS.md,
-//! shared by the criterion benches and the `compare` binary.
+//! shared by the criterion benches and the `compare` binary, and the HTTP
+//! server workloads (Echo beside tokio only).
 
+pub mod http_bench;
+pub mod http_server;
 pub mod peers;
+pub mod probe;
 pub mod special;
 pub mod stats;
 pub mod sys;
 pub mod timers;
 pub mod workloads;
+pub mod wrk;

@@ -23,6 +23,32 @@ pub fn cpu_time() -> Option<Duration> {
     Some(Duration::from_nanos(total))
 }
 
+/// Each thread of this process with its name (as Linux keeps it: at most
+/// 15 bytes) and its CPU time so far.
+pub fn thread_cpu_times() -> Vec<(String, Duration)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            // A thread may exit between the listing and the reads.
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().next()?.parse().ok()?;
+            Some((name.trim_end().to_owned(), Duration::from_nanos(ns)))
+        })
+        .collect()
+}
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The CPU model and logical CPU count, for the table's header.
 pub fn machine() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")

@@ -9,16 +9,30 @@
 //! `task_memory` and `idle_cpu` run each peer in a fresh child process
 //! (this binary, with `--child`), so one peer's memory and threads do not
 //! count against another's.
+//!
+//! `http_hello` and `http_flood` (Echo beside tokio only) print a table of
+//! their own: a hyper server in a child process (this binary, with
+//! `--child server`), loaded by `wrk` (which must be on the `PATH`), each
+//! peer `--server-runs` times for `--server-secs` seconds, interleaved
+//! (`--wrk-threads` sets wrk's threads).
+//! `--baseline PATH` adds a column for the Echo server of another build of
+//! this binary, run in the same rounds, to judge a change to Echo itself.
 
+use echo_benches::http_bench::{
+    self, CONNECTIONS, FloodRun, HelloRun, LoadSettings, PROBE_INTERVAL, ServerSpec, WRK_THREADS,
+};
+use echo_benches::http_server::{EchoServer, TokioServer, WORK_CPU, serve_child};
 use echo_benches::peers::{AsyncExecutor, Echo, EchoCountersOnly, EchoGlobalAlloc, Peer, Tokio};
 use echo_benches::special::{self, Fairness, Latency, PrioLatency};
 use echo_benches::stats::{fmt_duration, median};
 use echo_benches::sys;
 use echo_benches::workloads::{Bench, THROUGHPUT};
+use echo_benches::wrk;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 10] = [
+const SPECIAL: [&str; 12] = [
     "timer_lateness",
     "metrics_cost",
     "submit_batch",
@@ -29,6 +43,19 @@ const SPECIAL: [&str; 10] = [
     "idle_cpu",
     "scaling",
     "slab_ab",
+    "http_hello",
+    "http_flood",
+];
+
+/// The special workloads with a row in the main table.
+const MAIN_SPECIAL: [&str; 7] = [
+    "timer_lateness",
+    "prio_latency",
+    "fairness",
+    "wake_latency",
+    "task_memory",
+    "idle_cpu",
+    "scaling",
 ];
 
 struct Args {
@@ -37,6 +64,10 @@ struct Args {
     only: Option<Vec<String>>,
     child: Option<String>,
     peer: Option<String>,
+    server_runs: usize,
+    server_secs: u64,
+    wrk_threads: usize,
+    baseline: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -46,6 +77,10 @@ fn parse_args() -> Args {
         only: None,
         child: None,
         peer: None,
+        server_runs: 3,
+        server_secs: 5,
+        wrk_threads: WRK_THREADS,
+        baseline: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -65,6 +100,22 @@ fn parse_args() -> Args {
             "--only" => args.only = Some(value().split(',').map(str::to_owned).collect()),
             "--child" => args.child = Some(value()),
             "--peer" => args.peer = Some(value()),
+            "--server-runs" => {
+                args.server_runs = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --server-runs"))
+            }
+            "--server-secs" => {
+                args.server_secs = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --server-secs"))
+            }
+            "--wrk-threads" => {
+                args.wrk_threads = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --wrk-threads"))
+            }
+            "--baseline" => args.baseline = Some(value().into()),
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -78,6 +129,7 @@ fn usage(msg: &str) -> ! {
     }
     eprintln!(
         "usage: compare [--workers 1,2] [--reps N | --quick] [--only workload,...]\n\
+         \x20              [--server-runs 3] [--server-secs 5] [--wrk-threads 1] [--baseline OTHER_COMPARE_BINARY]\n\
          workloads: {} {}",
         THROUGHPUT.join(" "),
         SPECIAL.join(" ")
@@ -102,17 +154,22 @@ fn main() {
     );
     println!("machine: {}; date: {}", sys::machine(), sys::today());
     println!("command: `{}`", command.trim_end());
-    println!(
-        "Throughput rows: median wall time of one run over {} runs, peers interleaved \
-         (5 ms pause before each run); \"echo vs X\" is X's time / Echo's time \
-         (above 1: Echo is faster).",
-        args.reps
-    );
-    println!();
-    println!(
-        "| workload | W | echo | tokio | async-executor | echo vs tokio | echo vs async-executor | target (W=2) |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    // The rows of the main table; the other workloads print tables of
+    // their own.
+    let main_table = THROUGHPUT.iter().chain(&MAIN_SPECIAL).any(|w| wanted(w));
+    if main_table {
+        println!(
+            "Throughput rows: median wall time of one run over {} runs, peers interleaved \
+             (5 ms pause before each run); \"echo vs X\" is X's time / Echo's time \
+             (above 1: Echo is faster).",
+            args.reps
+        );
+        println!();
+        println!(
+            "| workload | W | echo | tokio | async-executor | echo vs tokio | echo vs async-executor | target (W=2) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    }
     for &w in &args.workers {
         throughput_rows(w, args.reps, &wanted);
         if wanted("prio_latency") {
@@ -145,6 +202,9 @@ fn main() {
     }
     if wanted("submit_batch") {
         submit_batch(&args.workers, args.reps);
+    }
+    if wanted("http_hello") || wanted("http_flood") {
+        http_tables(&args, &wanted);
     }
 }
 
@@ -546,6 +606,19 @@ fn run_child_process(kind: &str, peer: &str, w: usize) -> Option<f64> {
 }
 
 fn run_child(kind: &str, peer: &str, w: usize) {
+    if kind == "server" {
+        let served = match peer {
+            "echo" => serve_child::<EchoServer>(w),
+            "tokio" => serve_child::<TokioServer>(w),
+            _ => usage(&format!("unknown server peer {peer}")),
+        };
+        if let Err(e) = served {
+            eprintln!("server {peer}: {e}");
+            std::process::exit(1);
+        }
+        // Open connections and the runtime are not waited for.
+        std::process::exit(0);
+    }
     let value = match (kind, peer) {
         ("task_memory", "echo") => special::task_memory::<Echo>(w, 200_000),
         ("task_memory", "tokio") => special::task_memory::<Tokio>(w, 200_000),
@@ -560,6 +633,247 @@ fn run_child(kind: &str, peer: &str, w: usize) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// The server tables: `http_hello` and `http_flood` on Echo (and the
+/// `--baseline` build's Echo) beside tokio.
+fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
+    println!();
+    if !wrk::available() {
+        println!("HTTP servers: skipped, `wrk` is not installed.");
+        return;
+    }
+    let exe = std::env::current_exe().expect("this binary's path");
+    // Columns: (name, binary, runtime).
+    let mut columns = vec![(Echo::NAME, exe.clone(), "echo")];
+    if let Some(baseline) = &args.baseline {
+        columns.insert(0, ("echo (baseline)", baseline.clone(), "echo"));
+    }
+    columns.push((Tokio::NAME, exe, "tokio"));
+    let load = LoadSettings {
+        duration: Duration::from_secs(args.server_secs),
+        wrk_threads: args.wrk_threads,
+    };
+    let load_before = sys::load_average();
+    println!(
+        "HTTP servers: hyper 1.x HTTP/1.1 on tokio sockets (Echo: through its tokio bridge), one task \
+         per connection, in a child process; loaded by `wrk -t{} -c{CONNECTIONS} \
+         --latency` in a process of its own, 127.0.0.1. Medians of {} runs of {} s per column, \
+         columns interleaved. CPU/req: the server process's CPU time over the run / the requests \
+         it answered (\"driver\": the part on the bridge's driver thread); CPUs: the server's CPU time / the run's wall time. \
+         http_flood: wrk floods \
+         the Normal listener with /work ({} of CPU each) while one connection asks the High \
+         listener for /ui every {} (timed from send to last byte, in this process); tokio has no \
+         tiers, its two listeners are equal.",
+        args.wrk_threads,
+        args.server_runs,
+        args.server_secs,
+        fmt_duration(WORK_CPU),
+        fmt_duration(PROBE_INTERVAL),
+    );
+    println!();
+    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    println!(
+        "| workload | W | {} | echo vs tokio | target | met |",
+        names.join(" | ")
+    );
+    println!("|---|---:|{}---:|---|---|", "---:|".repeat(names.len()));
+    for &w in &args.workers {
+        let specs: Vec<ServerSpec> = columns
+            .iter()
+            .map(|(_, exe, peer)| ServerSpec {
+                exe: exe.clone(),
+                peer: (*peer).into(),
+                workers: w,
+            })
+            .collect();
+        if wanted("http_hello") {
+            eprintln!("http_hello W={w} ...");
+            let runs =
+                interleaved_runs(&specs, args.server_runs, |s| http_bench::hello_run(s, load));
+            hello_row(w, &names, &runs);
+        }
+        if wanted("http_flood") {
+            eprintln!("http_flood W={w} ...");
+            let runs =
+                interleaved_runs(&specs, args.server_runs, |s| http_bench::flood_run(s, load));
+            flood_row(w, &names, &runs);
+        }
+    }
+    println!();
+    println!(
+        "Load average (1/5/15 min) before the server tables: {load_before}; after: {}.",
+        sys::load_average()
+    );
+}
+
+/// Runs every spec `runs` times, interleaved; each column's successful
+/// runs (failures are reported on stderr).
+fn interleaved_runs<T>(
+    specs: &[ServerSpec],
+    runs: usize,
+    run: impl Fn(&ServerSpec) -> std::io::Result<T>,
+) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = specs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..runs {
+        for (spec, results) in specs.iter().zip(&mut out) {
+            match run(spec) {
+                Ok(r) => results.push(r),
+                Err(e) => eprintln!("{} W={}: {e}", spec.peer, spec.workers),
+            }
+        }
+    }
+    out
+}
+
+/// The median of `f` over `runs`.
+fn med<T>(runs: &[T], f: impl Fn(&T) -> Duration) -> Duration {
+    let mut v: Vec<Duration> = runs.iter().map(f).collect();
+    median(&mut v)
+}
+
+/// The median of a rate over `runs`.
+fn med_rate<T>(runs: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    // Rates as durations (1 s = 1 unit), to share the median.
+    med(runs, |r| Duration::from_secs_f64(f(r).max(0.0))).as_secs_f64()
+}
+
+fn kreq(rate: f64) -> String {
+    format!("{:.1} k req/s", rate / 1e3)
+}
+
+fn errors_note(errors: u64) -> String {
+    if errors == 0 {
+        String::new()
+    } else {
+        format!("; {errors} wrk errors")
+    }
+}
+
+fn hello_row(w: usize, names: &[&str], runs: &[Vec<HelloRun>]) {
+    let tokio = runs.last().expect("tokio column");
+    let rate = |r: &[HelloRun]| med_rate(r, |x| x.wrk.requests_per_sec);
+    let cpu = |r: &[HelloRun]| med(r, |x| x.usage.cpu_per_request());
+    let cells: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            if r.is_empty() {
+                return "n/a".into();
+            }
+            let driver = med(r, |x| x.usage.driver_per_request());
+            let driver = if driver.is_zero() {
+                String::new()
+            } else {
+                format!(" (driver {})", fmt_duration(driver))
+            };
+            format!(
+                "{}; p50 {} / p99 {}; CPU {}/req{driver}, {:.2} CPUs{}",
+                kreq(rate(r)),
+                fmt_duration(med(r, |x| x.wrk.p50)),
+                fmt_duration(med(r, |x| x.wrk.p99)),
+                fmt_duration(cpu(r)),
+                med_rate(r, |x| x.usage.cpus()),
+                errors_note(r.iter().map(|x| x.wrk.errors).sum()),
+            )
+        })
+        .collect();
+    // Each Echo column against tokio: rate ratio (above 1: Echo serves
+    // more) and CPU ratio (below 1: Echo spends less per request).
+    let echo_columns = &runs[..runs.len() - 1];
+    let judged: Vec<(String, bool)> = echo_columns
+        .iter()
+        .zip(names)
+        .map(|(r, name)| {
+            if r.is_empty() || tokio.is_empty() {
+                return (format!("{name}: n/a"), false);
+            }
+            let speed = rate(r) / rate(tokio);
+            let cost = cpu(r).as_secs_f64() / cpu(tokio).as_secs_f64();
+            (
+                format!("{name}: req/s {speed:.2}×, CPU/req {cost:.2}×"),
+                speed >= 1.0 && cost <= 1.0,
+            )
+        })
+        .collect();
+    println!(
+        "| http_hello ({CONNECTIONS} connections, /hello) | {w} | {} | {} | req/s ≥ 1.0× tokio (aim 1.1×), CPU/req ≤ tokio | {} |",
+        cells.join(" | "),
+        judged
+            .iter()
+            .map(|j| j.0.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        met(&judged),
+    );
+}
+
+fn flood_row(w: usize, names: &[&str], runs: &[Vec<FloodRun>]) {
+    let tokio = runs.last().expect("tokio column");
+    let rate = |r: &[FloodRun]| med_rate(r, |x| x.bulk.requests_per_sec);
+    let cells: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            if r.is_empty() {
+                return "n/a".into();
+            }
+            format!(
+                "/ui p50 {} / p90 {} / p99 {} ({} probes); bulk {}; CPU {}/req, {:.2} CPUs{}",
+                fmt_duration(med(r, |x| x.ui.p50)),
+                fmt_duration(med(r, |x| x.ui.p90)),
+                fmt_duration(med(r, |x| x.ui.p99)),
+                r.iter().map(|x| x.ui.count).sum::<usize>(),
+                kreq(rate(r)),
+                fmt_duration(med(r, |x| x.usage.cpu_per_request())),
+                med_rate(r, |x| x.usage.cpus()),
+                errors_note(r.iter().map(|x| x.bulk.errors).sum()),
+            )
+        })
+        .collect();
+    let echo_columns = &runs[..runs.len() - 1];
+    let judged: Vec<(String, bool)> = echo_columns
+        .iter()
+        .zip(names)
+        .map(|(r, name)| {
+            if r.is_empty() || tokio.is_empty() {
+                return (format!("{name}: n/a"), false);
+            }
+            let bulk = rate(r) / rate(tokio);
+            let p50 = med(r, |x| x.ui.p50);
+            let p99 = med(r, |x| x.ui.p99);
+            let tokio_p99 = med(tokio, |x| x.ui.p99);
+            (
+                format!("{name}: bulk {bulk:.2}×, /ui p99 {}", ratio(tokio_p99, p99)),
+                p50 <= Duration::from_micros(100) && p99 <= Duration::from_millis(1) && bulk >= 0.9,
+            )
+        })
+        .collect();
+    let verdict = if w == 2 {
+        met(&judged)
+    } else {
+        "(set for W=2)".into()
+    };
+    println!(
+        "| http_flood (High /ui probe; {CONNECTIONS} connections flood Normal /work) | {w} | {} | {} | W=2: High p50 ≤ 100 µs, p99 ≤ 1 ms; bulk ≥ 0.9× tokio | {verdict} |",
+        cells.join(" | "),
+        judged
+            .iter()
+            .map(|j| j.0.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+}
+
+/// "yes"/"no" for one Echo column, or per column when there are several.
+fn met(judged: &[(String, bool)]) -> String {
+    let word = |ok: bool| if ok { "yes" } else { "no" };
+    match judged {
+        [(_, ok)] => word(*ok).into(),
+        _ => judged
+            .iter()
+            .map(|(text, ok)| format!("{}: {}", text.split(':').next().unwrap_or(""), word(*ok)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// timer_lateness: a 16 ms interval's tick lateness, Echo's timers beside
