@@ -1,4 +1,4 @@
-//! Criterion benches: every throughput workload of WORKLOADS.md on Echo,
+//! Criterion benches: every throughput workload of the compare table on Echo,
 //! tokio and async-executor at W = 1 and 2 (set ECHO_BENCH_WORKERS=1,2,4 to
 //! change). `cargo bench -p echo-benches`.
 

@@ -1,4 +1,4 @@
-//! Echo beside tokio and async-executor: the workloads of WORKLOADS.md,
+//! Echo beside tokio and async-executor: the team's benchmark workloads,
 //! shared by the criterion benches and the `compare` binary, and the HTTP
 //! server workloads (Echo beside tokio only).
 

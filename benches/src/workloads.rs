@@ -1,5 +1,5 @@
-//! The throughput workloads of WORKLOADS.md, one iteration each, generic
-//! over the peer. Completion is signalled the way tokio's own benches do
+//! The throughput workloads (spawning, yielding, ping-pong, chained
+//! spawns), one iteration each, generic over the peer. Completion is signalled the way tokio's own benches do
 //! it: the last task sends on a `std::sync::mpsc` channel that the bench
 //! thread waits on.
 
@@ -24,7 +24,7 @@ pub const PINGS: usize = 1_000;
 /// Links in chained_spawn.
 pub const CHAIN: usize = 1_000;
 
-/// Returns `Pending` once after waking itself (WORKLOADS.md's yield).
+/// Returns `Pending` once after waking itself (the yield of yield_many).
 pub struct YieldOnce(bool);
 
 /// A future that yields once.

@@ -1,4 +1,4 @@
-//! Prints one markdown table: every workload of WORKLOADS.md on Echo, tokio
+//! Prints one markdown table: every benchmark workload on Echo, tokio
 //! and async-executor at the same worker counts, medians over repeated runs,
 //! and Echo's ratio to each peer.
 //!
