@@ -1,7 +1,7 @@
 //! The throughput workloads (spawning, yielding, ping-pong, chained
-//! spawns), one iteration each, generic over the peer. Completion is signalled the way tokio's own benches do
-//! it: the last task sends on a `std::sync::mpsc` channel that the bench
-//! thread waits on.
+//! spawns), one iteration each, generic over the peer. Completion is
+//! signalled the way tokio's own benches do it: the last task sends on a
+//! `std::sync::mpsc` channel that the bench thread waits on.
 
 use crate::peers::Peer;
 use echo_std::Priority;
