@@ -3,7 +3,7 @@
 //! interrupt" that the loop services between runs of the scheduler.
 //!
 //! ```sh
-//! cargo run -p echo-core --example embed
+//! cargo run -p echo-sched-core --example embed
 //! ```
 //!
 //! The host loop is the usual shape of an embedded main loop:
@@ -17,7 +17,7 @@
 //!    "sleep" just advances the clock to it. The next `run_until_idle`
 //!    fires the timer and runs the task it woke. Then go to 1.
 
-use echo_core::{Config, PanicPayload, Platform, Priority, Scheduler};
+use echo_sched_core::{Config, PanicPayload, Platform, Priority, Scheduler};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;

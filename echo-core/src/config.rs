@@ -8,7 +8,7 @@ pub const MAX_WORKERS: usize = 1024;
 /// How a scheduler is set up. [`Config::new`] gives the defaults.
 ///
 /// ```
-/// use echo_core::Config;
+/// use echo_sched_core::Config;
 /// let config = Config::new(4);
 /// assert_eq!(config.normal_interval, 8);
 /// assert!(config.validate().is_ok());

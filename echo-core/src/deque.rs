@@ -181,8 +181,8 @@ pub enum ClaimError {
 ///   does the same.
 ///
 /// ```
-/// use echo_core::deque::Deque;
-/// use echo_core::inject::Injector;
+/// use echo_sched_core::deque::Deque;
+/// use echo_sched_core::inject::Injector;
 ///
 /// let (ring, theirs, overflow) = (Deque::new(), Deque::new(), Injector::new());
 /// for i in 0..5 {

@@ -1,6 +1,7 @@
-//! # echo-core
+//! # echo-sched-core
 //!
-//! The `no_std` core of Echo, a priority-aware work-stealing async
+//! The `no_std` core of Echo (in the `echo-core/` folder of its
+//! repository), a priority-aware work-stealing async
 //! scheduler: tasks and their state machine, the pooled task slab, the
 //! per-worker rings and per-tier injectors, the tiered steal protocol, the
 //! idle protocol and the metrics. Everything host-specific (threads,
@@ -9,7 +10,7 @@
 //!
 //! ```
 //! # use core::cell::Cell;
-//! # use echo_core::{Config, PanicPayload, Platform, Priority, Scheduler};
+//! # use echo_sched_core::{Config, PanicPayload, Platform, Priority, Scheduler};
 //! # struct Host { worker: Cell<Option<usize>> }
 //! # unsafe impl Send for Host {}
 //! # unsafe impl Sync for Host {}

@@ -33,7 +33,7 @@ pub type PanicPayload = Box<dyn Any + Send + 'static>;
 ///
 /// ```
 /// use core::cell::Cell;
-/// use echo_core::{PanicPayload, Platform};
+/// use echo_sched_core::{PanicPayload, Platform};
 ///
 /// /// A single-threaded host: nothing blocks and the clock is a counter.
 /// struct Host { worker: Cell<Option<usize>>, ticks: Cell<u64> }

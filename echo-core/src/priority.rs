@@ -9,7 +9,7 @@ use core::fmt;
 /// priorities is the more urgent one.
 ///
 /// ```
-/// # use echo_core::Priority;
+/// # use echo_sched_core::Priority;
 /// assert!(Priority::High < Priority::Normal);
 /// assert_eq!(Priority::default(), Priority::Normal);
 /// assert_eq!(Priority::Low.min(Priority::High), Priority::High);
@@ -32,7 +32,7 @@ impl Priority {
     /// All tiers, most urgent first.
     ///
     /// ```
-    /// # use echo_core::Priority;
+    /// # use echo_sched_core::Priority;
     /// let names: Vec<&str> = Priority::ALL.iter().map(|p| p.name()).collect();
     /// assert_eq!(names, ["high", "normal", "low"]);
     /// ```
@@ -42,7 +42,7 @@ impl Priority {
     /// for per-tier arrays.
     ///
     /// ```
-    /// # use echo_core::Priority;
+    /// # use echo_sched_core::Priority;
     /// let mut frames_per_tier = [0u32; 3];
     /// frames_per_tier[Priority::Normal.index()] += 1;
     /// assert_eq!(frames_per_tier, [0, 1, 0]);
@@ -55,7 +55,7 @@ impl Priority {
     /// The tier with the given index; indices past 2 give `Low`.
     ///
     /// ```
-    /// # use echo_core::Priority;
+    /// # use echo_sched_core::Priority;
     /// assert_eq!(Priority::from_index(0), Priority::High);
     /// assert_eq!(Priority::from_index(Priority::Low.index()), Priority::Low);
     /// assert_eq!(Priority::from_index(9), Priority::Low);
@@ -72,7 +72,7 @@ impl Priority {
     /// Whether `self` is strictly more urgent than `other`.
     ///
     /// ```
-    /// # use echo_core::Priority;
+    /// # use echo_sched_core::Priority;
     /// assert!(Priority::High.is_above(Priority::Low));
     /// assert!(!Priority::Normal.is_above(Priority::Normal));
     /// ```
@@ -85,7 +85,7 @@ impl Priority {
     /// prints the same name (and honours width and alignment).
     ///
     /// ```
-    /// # use echo_core::Priority;
+    /// # use echo_sched_core::Priority;
     /// assert_eq!(Priority::High.name(), "high");
     /// assert_eq!(format!("[{:<6}]", Priority::Low), "[low   ]");
     /// ```

@@ -22,7 +22,7 @@ pub(crate) const MAX_SHARDS: usize = 16;
 /// Options for one submission.
 ///
 /// ```
-/// use echo_core::{Priority, TaskOptions};
+/// use echo_sched_core::{Priority, TaskOptions};
 /// let opts = TaskOptions::new(Priority::Low).name("indexer");
 /// assert_eq!(opts.priority, Priority::Low);
 /// ```

@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg echo_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
-//!     CARGO_TARGET_DIR=target/loom cargo test -p echo-core --release --test loom
+//!     CARGO_TARGET_DIR=target/loom cargo test -p echo-sched-core --release --test loom
 //! ```
 //!
 //! Deeper: `LOOM_MAX_PREEMPTIONS=3` (or unset, for no bound). Add

@@ -4,11 +4,11 @@
 //! stale. Checks: at most one poll per wake, exactly one free.
 //!
 //! Run: `RUSTFLAGS="--cfg echo_loom -C debug-assertions"
-//! LOOM_MAX_PREEMPTIONS=2 cargo test -p echo-core --release --test loom_inherit`.
+//! LOOM_MAX_PREEMPTIONS=2 cargo test -p echo-sched-core --release --test loom_inherit`.
 #![cfg(echo_loom)]
 
-use echo_core::Priority;
-use echo_core::internals::{AfterPoll, Claim, HandleRelease, Notify, Reprioritize, State};
+use echo_sched_core::Priority;
+use echo_sched_core::internals::{AfterPoll, Claim, HandleRelease, Notify, Reprioritize, State};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;

@@ -44,7 +44,7 @@ use crate::context;
 use crate::platform::StdPlatform;
 use crate::scheduler::{Scheduler, SchedulerBuilder};
 use crate::threads::{self, Join};
-use echo_core::{JoinHandle, Priority};
+use echo_sched_core::{JoinHandle, Priority};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -55,7 +55,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
-type Core = echo_core::Scheduler<StdPlatform>;
+type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 /// A closure for a pool thread, with its result slot. Dropping it unrun
 /// closes the slot.

@@ -3,11 +3,11 @@
 //! without a handle.
 
 use crate::platform::StdPlatform;
-use echo_core::{JoinHandle, Priority, TaskInfo};
+use echo_sched_core::{JoinHandle, Priority, TaskInfo};
 use std::cell::RefCell;
 use std::future::Future;
 
-type Core = echo_core::Scheduler<StdPlatform>;
+type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 thread_local! {
     static CURRENT: RefCell<Option<Core>> = const { RefCell::new(None) };
@@ -110,7 +110,7 @@ where
 {
     with_current(|core| match core {
         Some(core) => {
-            crate::scheduler::submit_with(core, future, echo_core::TaskOptions::new(priority))
+            crate::scheduler::submit_with(core, future, echo_sched_core::TaskOptions::new(priority))
         }
         None => panic!(
             "echo_std::spawn called outside an Echo scheduler: call it from a task, \

@@ -9,11 +9,11 @@
 
 use crate::context;
 use crate::platform::StdPlatform;
-use echo_core::{JoinHandle, Priority, TaskOptions};
+use echo_sched_core::{JoinHandle, Priority, TaskOptions};
 use std::fmt;
 use std::future::Future;
 
-type Core = echo_core::Scheduler<StdPlatform>;
+type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 /// A handle to a running [`Scheduler`](crate::Scheduler): submit tasks to
 /// it from any thread.

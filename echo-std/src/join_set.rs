@@ -25,7 +25,7 @@
 //!   lends no priority to the set's running tasks.
 
 use crate::handle::Handle;
-use echo_core::{JoinError, JoinHandle, Priority};
+use echo_sched_core::{JoinError, JoinHandle, Priority};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;

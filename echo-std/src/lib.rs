@@ -69,7 +69,7 @@ mod yield_now;
 
 pub use blocking::spawn_blocking;
 pub use context::spawn;
-pub use echo_core::{
+pub use echo_sched_core::{
     Config, ConfigError, JoinError, JoinHandle, Latency, MAX_WORKERS, Metrics, Priority, Refusal,
     SpawnWhenRoom, SubmitError, TierMetrics,
 };
@@ -87,7 +87,7 @@ pub mod task {
     pub use crate::context::{builder, current};
     pub use crate::join_set::JoinSet;
     pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};
-    pub use echo_core::{TaskId, TaskInfo, TaskName};
+    pub use echo_sched_core::{TaskId, TaskInfo, TaskName};
 }
 
 pub use macro_support::{main, test};

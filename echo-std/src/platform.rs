@@ -2,7 +2,7 @@
 
 use crate::clock::Clock;
 use crate::park::Parker;
-use echo_core::{PanicPayload, Platform};
+use echo_sched_core::{PanicPayload, Platform};
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::panic::AssertUnwindSafe;

@@ -5,7 +5,7 @@ use crate::platform::{StdPlatform, on_any_worker};
 use crate::task_builder::TaskBuilder;
 use crate::thread_hooks::ThreadHook;
 use crate::threads::{self, Join};
-use echo_core::{
+use echo_sched_core::{
     Config, ConfigError, JoinHandle, Metrics, Priority, SpawnWhenRoom, SubmitError, TaskName,
     TaskOptions,
 };
@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-type Core = echo_core::Scheduler<StdPlatform>;
+type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 /// How long `shutdown_timeout` waits past its deadline for threads that
 /// are exiting.

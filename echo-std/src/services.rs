@@ -8,7 +8,7 @@ use crate::scheduler::BuildError;
 use crate::threads::Join;
 use std::marker::PhantomData;
 
-type Core = echo_core::Scheduler<StdPlatform>;
+type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 /// The builder's settings for the services.
 #[derive(Clone, Debug, Default)]

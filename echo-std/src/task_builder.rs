@@ -3,11 +3,11 @@
 use crate::Scheduler;
 use crate::context;
 use crate::platform::StdPlatform;
-use echo_core::{JoinHandle, Priority, SpawnWhenRoom, SubmitError, TaskName, TaskOptions};
+use echo_sched_core::{JoinHandle, Priority, SpawnWhenRoom, SubmitError, TaskName, TaskOptions};
 use std::fmt;
 use std::future::Future;
 
-type Core = echo_core::Scheduler<StdPlatform>;
+type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 /// Sets a task's name and priority before submitting it.
 ///

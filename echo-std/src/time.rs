@@ -42,7 +42,7 @@
 
 use crate::context;
 use crate::platform::StdPlatform;
-use echo_core::Platform;
+use echo_sched_core::Platform;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -97,7 +97,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// The future of [`sleep`] and [`sleep_until`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    inner: echo_core::Sleep<StdPlatform>,
+    inner: echo_sched_core::Sleep<StdPlatform>,
     deadline: Instant,
 }
 

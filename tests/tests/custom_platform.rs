@@ -1,7 +1,7 @@
 //! echo-core driven by a host of its own: one thread, a host loop, a
 //! tick clock and "interrupts" that wake tasks between runs. No echo-std.
 
-use echo_core::{Config, PanicPayload, Platform, Priority, Scheduler};
+use echo_sched_core::{Config, PanicPayload, Platform, Priority, Scheduler};
 use echo_tests::DropCount;
 use std::future::Future;
 use std::pin::Pin;

@@ -15,7 +15,7 @@ use core::time::Duration;
 /// header to 24 bytes. The clock field lasts 9 years of uptime.
 ///
 /// ```
-/// # use echo_core::TaskId;
+/// # use echo_sched_core::TaskId;
 /// let id = TaskId::from_u64(7);
 /// assert_eq!(id.as_u64(), 7);
 /// assert_eq!(id.to_string(), "7");

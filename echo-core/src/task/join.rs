@@ -150,7 +150,7 @@ impl core::error::Error for JoinError {}
 /// Polling the handle again after it has produced its result panics.
 ///
 /// ```
-/// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+/// # use echo_sched_core::{Config, PanicPayload, Platform, Priority, TaskId};
 /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
 /// # // A one-thread stand-in for echo-std's `Scheduler`.
 /// # struct Host(Cell<Option<usize>>);
@@ -166,9 +166,9 @@ impl core::error::Error for JoinError {}
 /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
 /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
 /// # }
-/// # struct Scheduler(echo_core::Scheduler<Host>);
+/// # struct Scheduler(echo_sched_core::Scheduler<Host>);
 /// # impl Scheduler {
-/// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+/// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_sched_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
 /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
 /// #         let mut f = pin!(f);
 /// #         loop {
@@ -180,7 +180,7 @@ impl core::error::Error for JoinError {}
 /// #     fn shutdown(&self) { self.0.shutdown() }
 /// # }
 /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
-/// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+/// # let scheduler = Scheduler(echo_sched_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
 /// let handle = scheduler.submit(async { 6 * 7 }, Priority::High);
 /// assert_eq!(scheduler.block_on(handle)?, 42);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -223,7 +223,7 @@ impl<T> JoinHandle<T> {
     /// the handle has produced its result).
     ///
     /// ```
-    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use echo_sched_core::{Config, PanicPayload, Platform, Priority, TaskId};
     /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
     /// # // A one-thread stand-in for echo-std's `Scheduler`.
     /// # struct Host(Cell<Option<usize>>);
@@ -239,9 +239,9 @@ impl<T> JoinHandle<T> {
     /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
     /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
     /// # }
-    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # struct Scheduler(echo_sched_core::Scheduler<Host>);
     /// # impl Scheduler {
-    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_sched_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
     /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
     /// #         let mut f = pin!(f);
     /// #         loop {
@@ -253,7 +253,7 @@ impl<T> JoinHandle<T> {
     /// #     fn shutdown(&self) { self.0.shutdown() }
     /// # }
     /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
-    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// # let scheduler = Scheduler(echo_sched_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
     /// let handle = scheduler.submit(async {}, Priority::Normal);
     /// let id = handle.id();
     /// assert_ne!(id, TaskId::NONE);
@@ -269,7 +269,7 @@ impl<T> JoinHandle<T> {
     /// cancelled). It never blocks: poll it, or await the handle.
     ///
     /// ```
-    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use echo_sched_core::{Config, PanicPayload, Platform, Priority, TaskId};
     /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
     /// # // A one-thread stand-in for echo-std's `Scheduler`.
     /// # struct Host(Cell<Option<usize>>);
@@ -285,9 +285,9 @@ impl<T> JoinHandle<T> {
     /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
     /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
     /// # }
-    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # struct Scheduler(echo_sched_core::Scheduler<Host>);
     /// # impl Scheduler {
-    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_sched_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
     /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
     /// #         let mut f = pin!(f);
     /// #         loop {
@@ -299,7 +299,7 @@ impl<T> JoinHandle<T> {
     /// #     fn shutdown(&self) { self.0.shutdown() }
     /// # }
     /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
-    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// # let scheduler = Scheduler(echo_sched_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
     /// let forever = scheduler.submit(std::future::pending::<()>(), Priority::Low);
     /// assert!(!forever.is_finished());
     /// scheduler.shutdown(); // cancels every task left
@@ -319,7 +319,7 @@ impl<T> JoinHandle<T> {
     /// finished task does nothing.
     ///
     /// ```
-    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use echo_sched_core::{Config, PanicPayload, Platform, Priority, TaskId};
     /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
     /// # // A one-thread stand-in for echo-std's `Scheduler`.
     /// # struct Host(Cell<Option<usize>>);
@@ -335,9 +335,9 @@ impl<T> JoinHandle<T> {
     /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
     /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
     /// # }
-    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # struct Scheduler(echo_sched_core::Scheduler<Host>);
     /// # impl Scheduler {
-    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_sched_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
     /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
     /// #         let mut f = pin!(f);
     /// #         loop {
@@ -349,7 +349,7 @@ impl<T> JoinHandle<T> {
     /// #     fn shutdown(&self) { self.0.shutdown() }
     /// # }
     /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
-    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// # let scheduler = Scheduler(echo_sched_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
     /// let download = scheduler.submit(std::future::pending::<()>(), Priority::Normal);
     /// download.abort();
     /// let err = scheduler.block_on(download).unwrap_err();
@@ -371,7 +371,7 @@ impl<T> JoinHandle<T> {
     /// already `priority`, or if the task has finished).
     ///
     /// ```
-    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use echo_sched_core::{Config, PanicPayload, Platform, Priority, TaskId};
     /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
     /// # // A one-thread stand-in for echo-std's `Scheduler`.
     /// # struct Host(Cell<Option<usize>>);
@@ -387,9 +387,9 @@ impl<T> JoinHandle<T> {
     /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
     /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
     /// # }
-    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # struct Scheduler(echo_sched_core::Scheduler<Host>);
     /// # impl Scheduler {
-    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_sched_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
     /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
     /// #         let mut f = pin!(f);
     /// #         loop {
@@ -401,7 +401,7 @@ impl<T> JoinHandle<T> {
     /// #     fn shutdown(&self) { self.0.shutdown() }
     /// # }
     /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
-    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// # let scheduler = Scheduler(echo_sched_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
     /// // Indexing was background work, until the user asked for its result.
     /// let index = scheduler.submit(std::future::pending::<()>(), Priority::Low);
     /// assert!(index.set_priority(Priority::High));
@@ -420,7 +420,7 @@ impl<T> JoinHandle<T> {
     /// `None` once it finished.
     ///
     /// ```
-    /// # use echo_core::{Config, PanicPayload, Platform, Priority, TaskId};
+    /// # use echo_sched_core::{Config, PanicPayload, Platform, Priority, TaskId};
     /// # use core::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
     /// # // A one-thread stand-in for echo-std's `Scheduler`.
     /// # struct Host(Cell<Option<usize>>);
@@ -436,9 +436,9 @@ impl<T> JoinHandle<T> {
     /// #     fn set_current_worker(&self, w: Option<usize>) { self.0.set(w) }
     /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
     /// # }
-    /// # struct Scheduler(echo_core::Scheduler<Host>);
+    /// # struct Scheduler(echo_sched_core::Scheduler<Host>);
     /// # impl Scheduler {
-    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
+    /// #     fn submit<F: Future<Output: Send> + Send + 'static>(&self, f: F, p: Priority) -> echo_sched_core::JoinHandle<F::Output> { self.0.spawn(f, p) }
     /// #     fn block_on<F: Future>(&self, f: F) -> F::Output {
     /// #         let mut f = pin!(f);
     /// #         loop {
@@ -450,7 +450,7 @@ impl<T> JoinHandle<T> {
     /// #     fn shutdown(&self) { self.0.shutdown() }
     /// # }
     /// # impl Drop for Scheduler { fn drop(&mut self) { self.0.shutdown() } }
-    /// # let scheduler = Scheduler(echo_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
+    /// # let scheduler = Scheduler(echo_sched_core::Scheduler::new(Host(Cell::new(None)), Config::new(1)).unwrap());
     /// let backup = scheduler.submit(std::future::pending::<()>(), Priority::Low);
     /// assert_eq!(backup.priority(), Some(Priority::Low));
     /// scheduler.shutdown(); // cancels it

@@ -154,8 +154,8 @@ impl<P: Platform> Scheduler<P> {
     /// poll) and dropping it cost O(1) and allocate nothing.
     ///
     /// ```
-    /// use echo_core::{Config, Priority, Scheduler};
-    /// # use echo_core::{PanicPayload, Platform};
+    /// use echo_sched_core::{Config, Priority, Scheduler};
+    /// # use echo_sched_core::{PanicPayload, Platform};
     /// # use core::cell::Cell;
     /// # struct Host { worker: Cell<Option<usize>>, now: Cell<u64> }
     /// # unsafe impl Send for Host {}

@@ -14,7 +14,7 @@
 //! searcher, and find it); every token was given to a parked worker that
 //! the notifier took off the sleeper list; and the idle counts add up.
 
-use echo_core::internals::{Idle, Injector};
+use echo_sched_core::internals::{Idle, Injector};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;

@@ -18,7 +18,7 @@
 //! read-modify-writes conflict (so loom tries both orders at each step)
 //! but order nothing (so they hide no missing synchronization).
 
-use echo_core::internals::{Heap, KeepAlive, PagePool, Slot, free_remote};
+use echo_sched_core::internals::{Heap, KeepAlive, PagePool, Slot, free_remote};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::sync::atomic::AtomicUsize;
@@ -98,7 +98,7 @@ impl Points {
 }
 
 const CLASS: usize = 0;
-const SIZE: usize = echo_core::internals::CLASS_SIZES[CLASS];
+const SIZE: usize = echo_sched_core::internals::CLASS_SIZES[CLASS];
 
 /// Every address in `live` distinct.
 fn assert_distinct(live: &[&Slot]) {

@@ -12,7 +12,7 @@
 //! end say whether it would sleep through work or past a deadline without
 //! a token.
 
-use echo_core::internals::{Idle, Injector, Sleeper};
+use echo_sched_core::internals::{Idle, Injector, Sleeper};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use loom::thread;

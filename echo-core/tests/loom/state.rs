@@ -15,8 +15,8 @@
 //! - every join waker the handle lent was either woken by the completer or
 //!   taken back by the handle (never both, never neither) and dropped once.
 
-use echo_core::Priority;
-use echo_core::internals::{AfterPoll, Claim, DropRef, HandleRelease, Notify, State};
+use echo_sched_core::Priority;
+use echo_sched_core::internals::{AfterPoll, Claim, DropRef, HandleRelease, Notify, State};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use loom::sync::atomic::{AtomicBool, AtomicUsize};

@@ -18,7 +18,7 @@
 
 use super::Input;
 use crate::Gate;
-use echo_core::{Config, JoinError, JoinHandle, PanicPayload, Platform, Priority, Scheduler};
+use echo_sched_core::{Config, JoinError, JoinHandle, PanicPayload, Platform, Priority, Scheduler};
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

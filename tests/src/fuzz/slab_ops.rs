@@ -19,7 +19,7 @@
 //!   finds exactly the live slots.
 
 use super::Input;
-use echo_core::internals::{
+use echo_sched_core::internals::{
     CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, free_remote, large_offset,
     release_page,
 };

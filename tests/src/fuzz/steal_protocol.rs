@@ -47,7 +47,9 @@
 //! - `len`, `is_empty` and the thief's room check agree with the model.
 
 use super::Input;
-use echo_core::internals::{CAPACITY, ClaimError, Deque, Overflow, Pos, StealClaim, StealSnapshot};
+use echo_sched_core::internals::{
+    CAPACITY, ClaimError, Deque, Overflow, Pos, StealClaim, StealSnapshot,
+};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 

@@ -20,7 +20,7 @@
 
 use super::Input;
 use crossbeam_deque::{Injector as CbInjector, Steal, Stealer, Worker as CbWorker};
-use echo_core::internals::{CAPACITY, Deque, Injector};
+use echo_sched_core::internals::{CAPACITY, Deque, Injector};
 use std::collections::HashSet;
 
 const HIGH: usize = 0;

@@ -19,8 +19,8 @@
 //!   into a cancellation instead.
 
 use super::Input;
-use echo_core::Priority;
-use echo_core::internals::{
+use echo_sched_core::Priority;
+use echo_sched_core::internals::{
     AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,
 };
 
