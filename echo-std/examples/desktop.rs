@@ -293,7 +293,7 @@ fn main() {
         ms(without.frames.last().copied().unwrap_or_default()),
     );
     row(
-        "frame tick lateness p50 (Echo interval timer)",
+        "frame tick lateness p50 (Echo interval)",
         ms(percentile(&with.ticks, 0.5)),
         ms(percentile(&without.ticks, 0.5)),
     );
