@@ -5,7 +5,8 @@
 //!   so arming and cancelling allocate nothing and cost O(1).
 //! - `next` holds the earliest deadline in nanoseconds (`u64::MAX`: none),
 //!   written under the wheel's lock. Every scheduling point loads it
-//!   (relaxed) and reads the clock only when a timer is armed; expired
+//!   (relaxed) and, only when a timer is armed, reads the clock about
+//!   every microsecond of polling (see `worker.rs`); expired
 //!   timers are fired there, by a busy worker, so their tasks wake on a
 //!   worker thread and take the local path.
 //! - A worker about to park with no work becomes *the sleeper* if none is
