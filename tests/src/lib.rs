@@ -139,3 +139,14 @@ pub fn busy_for(d: Duration) {
         std::hint::spin_loop();
     }
 }
+
+/// The names of this process's threads, from /proc/self/task (Linux cuts
+/// them to 15 bytes). Tests use it to check which threads a scheduler
+/// started and that none is left behind.
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task (Linux)")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}

@@ -6,7 +6,7 @@
 //! with leak checking, which catches what they leak.
 
 use echo_std::{BuildError, Priority, Scheduler};
-use echo_tests::{DropCount, Gate, wait_until};
+use echo_tests::{DropCount, Gate, thread_names, wait_until};
 use std::future::poll_fn;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,10 +29,9 @@ fn scheduler(workers: usize, name: &str) -> Scheduler {
 /// Threads of this process whose name starts with `prefix` (names are cut
 /// to 15 bytes by the kernel).
 fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.starts_with(prefix))
+    thread_names()
+        .iter()
+        .filter(|name| name.starts_with(prefix))
         .count()
 }
 

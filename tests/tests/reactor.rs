@@ -7,21 +7,12 @@
 #![cfg(feature = "tokio")]
 
 use echo_std::{Priority, Scheduler};
+use echo_tests::thread_names;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// The names of this process's threads (Linux cuts them to 15 bytes).
-#[cfg(target_os = "linux")]
-fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim_end().to_owned())
-        .collect()
-}
 
 #[test]
 fn tcp_echo_through_tokio_sockets_with_no_driver_thread() {

@@ -9,24 +9,13 @@
 #![cfg(all(feature = "tokio", target_os = "linux"))]
 
 use echo_std::{Priority, Scheduler};
-use echo_tests::wait_until;
+use echo_tests::{thread_names, wait_until};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// The names of this process's threads (cut to 15 bytes by Linux: the
-/// schedulers here are named "tt", so a driver thread would be
-/// "tt-tokio").
-fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim_end().to_owned())
-        .collect()
 }
 
 /// Starts every kind of thread a scheduler owns and returns how many it
