@@ -386,6 +386,15 @@ pub(crate) unsafe fn current_priority<P: Platform>(ptr: NonNull<Header>) -> Opti
     Some(task.state().load().priority())
 }
 
+/// Vtable hook: spend a unit of the cooperative budget of the task polled
+/// on this thread, if this thread is a worker of `ptr`'s scheduler (see
+/// `timer/mod.rs`). False if the budget was spent.
+pub(crate) unsafe fn spend_budget<P: Platform>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: the caller holds a reference to the task.
+    let shared = unsafe { shared_of::<P>(ptr) };
+    shared.spend_budget()
+}
+
 /// Vtable hook: if this thread is the worker polling the task at `ptr`,
 /// record a wake with it.
 pub(crate) unsafe fn self_wake<P: Platform>(ptr: NonNull<Header>) -> bool {

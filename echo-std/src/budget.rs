@@ -4,7 +4,8 @@
 //!
 //! Each poll of a task starts with 128 units. [`consume_budget`] spends
 //! one and yields once none is left, as do Echo's own timers
-//! ([`time`](crate::time)) when they are ready. tokio's resources
+//! ([`time`](crate::time)) when they are ready and
+//! [`JoinHandle`](crate::JoinHandle)s of finished tasks. tokio's resources
 //! (`tokio::net`, `tokio::sync`, `tokio::time`) keep their own budget only
 //! inside tokio's scheduler; polled by an Echo task they never yield on
 //! their own, and tokio offers no public way to run a poll inside its

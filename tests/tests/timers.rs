@@ -290,3 +290,44 @@ fn consume_budget_lets_others_run() {
     assert!(after - before >= 1_000 / 128, "ready timers never yielded");
     s.block_on(other).unwrap();
 }
+
+#[test]
+fn awaiting_finished_handles_spends_budget() {
+    let s = scheduler(1);
+    let spy_runs = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let (runs, finished) = (spy_runs.clone(), done.clone());
+    let spy = s.submit(
+        async move {
+            while !finished.load(Ordering::SeqCst) {
+                runs.fetch_add(1, Ordering::SeqCst);
+                echo_std::yield_now().await;
+            }
+        },
+        Priority::Normal,
+    );
+    let seen = spy_runs.clone();
+    let parent = s.submit(
+        async move {
+            let children: Vec<_> = (0..300u32)
+                .map(|i| echo_std::spawn(async move { i }, Priority::Normal))
+                .collect();
+            while !children.iter().all(|c| c.is_finished()) {
+                echo_std::yield_now().await;
+            }
+            let before = seen.load(Ordering::SeqCst);
+            let mut sum = 0;
+            for c in children {
+                sum += c.await.unwrap();
+            }
+            let after = seen.load(Ordering::SeqCst);
+            done.store(true, Ordering::SeqCst);
+            (sum, after - before)
+        },
+        Priority::Normal,
+    );
+    let (sum, spy_ran) = s.block_on(parent).unwrap();
+    assert_eq!(sum, (0..300).sum::<u32>());
+    assert!(spy_ran >= 300 / 128, "awaiting ready handles never yielded");
+    s.block_on(spy).unwrap();
+}

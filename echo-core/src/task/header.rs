@@ -105,6 +105,10 @@ pub(crate) struct Vtable {
     /// If the calling thread is the worker polling this task right now,
     /// records a wake there and returns true.
     pub(crate) self_wake: unsafe fn(NonNull<Header>) -> bool,
+    /// Spends a unit of the cooperative budget of the task polled on the
+    /// calling thread (if it is a worker of this task's scheduler); false
+    /// if that budget is spent.
+    pub(crate) spend_budget: unsafe fn(NonNull<Header>) -> bool,
     /// Where the trailer starts.
     pub(crate) trailer_offset: usize,
     /// For a large task: its distance from its page header.

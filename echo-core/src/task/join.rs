@@ -565,7 +565,14 @@ impl<T> Future for JoinHandle<T> {
             }
             return Poll::Pending;
         }
-        // Complete: the output (or its absence) is ours to take.
+        // Complete: taking the output spends the awaiting task's budget; a
+        // task that has spent it yields first (and takes it next poll).
+        // SAFETY: the handle's reference keeps the task alive.
+        if !unsafe { (raw.header().vtable.spend_budget)(raw.as_ptr()) } {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        // The output (or its absence) is ours to take.
         let s = raw.state().load();
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
         if s.has_output() {

@@ -64,6 +64,7 @@ where
         dealloc: dealloc::<F, P>,
         current_priority: scheduler::current_priority::<P>,
         self_wake: scheduler::self_wake::<P>,
+        spend_budget: scheduler::spend_budget::<P>,
         trailer_offset: mem::offset_of!(Cell<F>, trailer),
         large_offset: crate::slab::large_offset(mem::align_of::<Cell<F>>()),
     };

@@ -209,7 +209,9 @@ impl<P: Platform> Scheduler<P> {
     /// calling thread (each poll of a task starts with 128). Returns false
     /// when the budget is spent: the task should yield (wake itself and
     /// return `Pending`) so other tasks get the worker. Always true on a
-    /// thread that is not polling a task of this scheduler.
+    /// thread that is not polling a task of this scheduler. Timers
+    /// ([`Sleep`]) and [`JoinHandle`](crate::JoinHandle)s spend it too
+    /// when they complete.
     pub fn consume_budget(&self) -> bool {
         self.shared.spend_budget()
     }
