@@ -10,11 +10,18 @@
 //!   when it finds some) or while every worker is awake.
 //! - A worker decrements `unparked` and joins the sleeper list in one
 //!   critical section, so a notifier that saw the decrement finds it there.
-//! - The last searcher to park re-checks every queue afterwards and wakes a
+//! - Every worker that parks re-checks every queue afterwards and wakes a
 //!   worker if it finds work (no lost wake-up): a submitter pushes, then
 //!   fences and reads `state`; the parker writes `state`, then fences and
-//!   reads the queues. Either the submitter sees the searcher (and relies on
-//!   it), or the parker sees the work.
+//!   reads the queues. Either the submitter sees the parker still awake (or
+//!   a searcher, and relies on it), or the parker sees the work.
+//! - Not only the last searcher re-checks. A worker refused the searcher
+//!   role relies on the searcher that a notifier just counted; but that
+//!   searcher's hand-off (`transition_from_searching`, then a notify) may
+//!   run before this worker leaves the awake count, find every worker
+//!   awake, and wake no one; the work it left would then wait for a busy
+//!   worker. (Found by the loom model `second_item_while_first_blocks`.)
+//!   The re-check is a few loads before a park, which costs a system call.
 //! - At most half the workers search at once, so a burst of steals does not
 //!   become a herd.
 
@@ -121,18 +128,18 @@ impl Idle {
         searching(prev) == 1
     }
 
-    /// A worker parks. True if it was the last searcher: it must then
-    /// re-check every queue (see the module docs).
-    pub fn transition_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+    /// A worker parks: it joins the sleeper list and leaves the awake (and,
+    /// if `is_searching`, the searching) count. The caller must then
+    /// re-check every queue and notify if it finds work (see the module
+    /// docs); this fences before returning, so those reads come after.
+    pub fn transition_to_parked(&self, worker: usize, is_searching: bool) {
         let dec = (1 << UNPARKED_SHIFT) | usize::from(is_searching);
-        let prev = {
+        {
             let mut sleepers = self.sleepers.lock();
-            let prev = self.state.fetch_sub(dec, Ordering::SeqCst);
+            self.state.fetch_sub(dec, Ordering::SeqCst);
             sleepers.push(worker);
-            prev
-        };
+        }
         fence(Ordering::SeqCst);
-        is_searching && searching(prev) == 1
     }
 
     /// Whether `worker` is still in the sleeper list (nobody woke it).
@@ -172,8 +179,8 @@ mod tests {
     fn wakes_one_worker_and_none_while_it_searches() {
         let idle = Idle::new(4);
         assert_eq!(idle.worker_to_notify(), None, "all awake");
-        assert!(!idle.transition_to_parked(3, false));
-        assert!(!idle.transition_to_parked(2, false));
+        idle.transition_to_parked(3, false);
+        idle.transition_to_parked(2, false);
         assert_eq!(idle.num_parked(), 2);
         assert_eq!(idle.worker_to_notify(), Some(2));
         assert_eq!(idle.num_searching(), 1);
@@ -184,13 +191,14 @@ mod tests {
     }
 
     #[test]
-    fn at_most_half_search_and_the_last_searcher_is_reported() {
+    fn at_most_half_search_and_parking_searchers_leave_the_count() {
         let idle = Idle::new(4);
         assert!(idle.transition_to_searching());
         assert!(idle.transition_to_searching());
         assert!(!idle.transition_to_searching(), "half are searching");
-        assert!(!idle.transition_to_parked(0, true));
-        assert!(idle.transition_to_parked(1, true), "last searcher parks");
+        idle.transition_to_parked(0, true);
+        assert_eq!(idle.num_searching(), 1);
+        assert!(idle.transition_from_searching(), "the last searcher");
         assert_eq!(idle.num_searching(), 0);
     }
 

@@ -587,12 +587,14 @@ impl<P: Platform> Shared<P> {
         }
     }
 
-    /// Joins the sleeper list; as the last searcher, re-checks the queues.
+    /// Joins the sleeper list, then re-checks the queues (every parker
+    /// does, not only the last searcher: see `idle.rs`).
     fn enter_parked(&self, w: usize) {
         // SAFETY: owner's thread, short borrow.
         let local = unsafe { self.workers[w].local_mut() };
         let searching = core::mem::replace(&mut local.searching, false);
-        if self.idle.transition_to_parked(w, searching) && self.has_work_anywhere() {
+        self.idle.transition_to_parked(w, searching);
+        if self.has_work_anywhere() {
             self.notify_one();
         }
     }

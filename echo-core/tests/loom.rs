@@ -30,10 +30,25 @@ mod state;
 /// Runs `body` under `loom::model`, and prints how many executions loom
 /// explored and how long that took.
 pub(crate) fn model(name: &str, body: impl Fn() + Send + Sync + 'static) {
+    model_deeper(name, 0, body);
+}
+
+/// [`model`], exploring at least `preemptions` preemptions per execution
+/// whatever `LOOM_MAX_PREEMPTIONS` says: for small models whose failing
+/// schedules are known to need more than the default bound.
+pub(crate) fn model_deeper(
+    name: &str,
+    preemptions: usize,
+    body: impl Fn() + Send + Sync + 'static,
+) {
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = runs.clone();
     let started = Instant::now();
-    loom::model(move || {
+    let mut builder = loom::model::Builder::new();
+    if let Some(bound) = builder.preemption_bound {
+        builder.preemption_bound = Some(bound.max(preemptions));
+    }
+    builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         body();
     });

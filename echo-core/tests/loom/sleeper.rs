@@ -86,7 +86,8 @@ impl World {
             }
             return;
         }
-        if self.idle.transition_to_parked(0, searching) && !self.queue.is_empty() {
+        self.idle.transition_to_parked(0, searching);
+        if !self.queue.is_empty() {
             self.notify_one();
         }
         assert!(self.sleeper.try_take(0), "the role is vacant");
