@@ -1,5 +1,6 @@
 //! Scheduler configuration and its validation.
 
+use crate::Priority;
 use core::fmt;
 
 /// The largest worker count a scheduler accepts.
@@ -84,16 +85,38 @@ impl Config {
         if self.max_tasks == Some(0) {
             return Err(ConfigError::ZeroMaxTasks);
         }
-        for (name, value, min) in [
-            ("normal_interval", self.normal_interval, 2),
-            ("low_interval", self.low_interval, 3),
-            ("global_queue_interval", self.global_queue_interval, 1),
-        ] {
+        for tier in Priority::RINGED {
+            let (name, value) = self.turn_interval(tier);
+            let min = Config::min_turn_interval(tier);
             if value < min {
                 return Err(ConfigError::IntervalTooSmall { name, min });
             }
         }
+        if self.global_queue_interval < 1 {
+            return Err(ConfigError::IntervalTooSmall {
+                name: "global_queue_interval",
+                min: 1,
+            });
+        }
         Ok(())
+    }
+
+    /// The anti-starvation interval of a tier with a ring, and the name of
+    /// its field: any that many consecutive polls of a worker include one
+    /// of that tier while it has work (see `pick.rs`).
+    pub(crate) fn turn_interval(&self, tier: Priority) -> (&'static str, u32) {
+        match tier {
+            Priority::Normal => ("normal_interval", self.normal_interval),
+            Priority::Low => ("low_interval", self.low_interval),
+            Priority::High => unreachable!("the most urgent tier has no turns"),
+        }
+    }
+
+    /// The smallest interval a tier's turns can keep: its position among
+    /// the ringed tiers plus one, since a tier's turn comes that many polls
+    /// before its limit (each tier above it may take its own turn first).
+    pub(crate) const fn min_turn_interval(tier: Priority) -> u32 {
+        tier.ring_index() as u32 + 2
     }
 }
 

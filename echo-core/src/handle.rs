@@ -70,7 +70,7 @@ impl<P: Platform> Scheduler<P> {
             idle: Idle::new(n),
             config,
             workers,
-            injectors: [Injector::new(), Injector::new(), Injector::new()],
+            injectors: core::array::from_fn(|_| Injector::new()),
             closed: AtomicBool::new(false),
             finishing: AtomicBool::new(false),
             finished: AtomicBool::new(false),

@@ -44,6 +44,7 @@ mod idle;
 pub mod inject;
 mod metrics;
 mod padded;
+mod pick;
 mod platform;
 mod priority;
 mod room;

@@ -122,7 +122,7 @@ pub(crate) struct TierCounters {
 /// A worker's counters (or the shared block for outside threads).
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) tiers: [TierCounters; 3],
+    pub(crate) tiers: [TierCounters; Priority::COUNT],
     pub(crate) steals: Counter,
     pub(crate) stolen: Counter,
     pub(crate) parks: Counter,
@@ -238,7 +238,7 @@ pub struct Metrics {
     /// Worker count.
     pub workers: usize,
     /// Per tier, indexed by [`Priority::index`].
-    pub tiers: [TierMetrics; 3],
+    pub tiers: [TierMetrics; Priority::COUNT],
     /// Successful steals (batches).
     pub steals: usize,
     /// Tasks moved by steals.
@@ -384,7 +384,7 @@ impl fmt::Display for Micros {
 /// Merges the per-worker latency histograms of each tier.
 pub(crate) fn merged_latency<'a>(
     sources: impl Iterator<Item = &'a Counters> + Clone,
-) -> [Latency; 3] {
+) -> [Latency; Priority::COUNT] {
     core::array::from_fn(|tier| {
         let mut buckets = alloc::vec![0usize; BUCKETS];
         let mut max = 0;

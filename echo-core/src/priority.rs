@@ -1,4 +1,11 @@
-//! The three priority tiers.
+//! The priority tiers, and what the scheduler derives from their order.
+//!
+//! Everything per tier in the scheduler is an array indexed by
+//! `Priority::index` and sized `Priority::COUNT`, and every loop over tiers
+//! walks `ALL` or `RINGED`, so that a new tier is a variant here plus its
+//! turn interval in `Config`. The most urgent tier is the one without
+//! per-worker rings: its tasks go to its injector, which every worker
+//! reads at every scheduling point.
 
 use core::fmt;
 
@@ -36,7 +43,36 @@ impl Priority {
     /// let names: Vec<&str> = Priority::ALL.iter().map(|p| p.name()).collect();
     /// assert_eq!(names, ["high", "normal", "low"]);
     /// ```
-    pub const ALL: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
+    pub const ALL: [Priority; Priority::COUNT] = [Priority::High, Priority::Normal, Priority::Low];
+
+    /// The number of tiers.
+    pub const COUNT: usize = 3;
+
+    /// The tiers with per-worker rings and owed anti-starvation turns: all
+    /// but the most urgent, most urgent first.
+    pub(crate) const RINGED: [Priority; Priority::COUNT - 1] = {
+        let mut tiers = [Priority::Normal; Priority::COUNT - 1];
+        let mut i = 1;
+        while i < Priority::COUNT {
+            tiers[i - 1] = Priority::ALL[i];
+            i += 1;
+        }
+        tiers
+    };
+
+    /// Whether tasks of this tier queue in per-worker rings (every tier but
+    /// the most urgent).
+    #[inline]
+    pub(crate) const fn has_ring(self) -> bool {
+        self.index() > 0
+    }
+
+    /// This tier's position in `RINGED` (its ring's index in a worker).
+    #[inline]
+    pub(crate) const fn ring_index(self) -> usize {
+        debug_assert!(self.has_ring(), "the most urgent tier has no ring");
+        self.index() - 1
+    }
 
     /// The tier's index in [`Priority::ALL`]: 0 for High, 2 for Low. Handy
     /// for per-tier arrays.

@@ -39,7 +39,7 @@ pub(crate) struct Shared<P: Platform> {
     pub(crate) platform: P,
     pub(crate) config: Config,
     pub(crate) workers: Box<[CachePadded<Worker>]>,
-    pub(crate) injectors: [Injector<Entry>; 3],
+    pub(crate) injectors: [Injector<Entry>; Priority::COUNT],
     pub(crate) idle: Idle,
     pub(crate) closed: AtomicBool,
     pub(crate) finishing: AtomicBool,
@@ -85,7 +85,7 @@ impl<P: Platform> Shared<P> {
     /// Queues an entry made on worker `w` (a spawn, or a reschedule).
     #[inline]
     pub(crate) fn schedule_on_worker(&self, w: usize, entry: Entry, priority: Priority) {
-        if priority == Priority::High {
+        if !priority.has_ring() {
             self.push_injector(entry, priority);
             return;
         }
@@ -138,11 +138,7 @@ impl<P: Platform> Shared<P> {
 
     /// Whether any queue holds an entry.
     pub(crate) fn has_work_anywhere(&self) -> bool {
-        self.injectors.iter().any(|i| !i.is_empty())
-            || self
-                .workers
-                .iter()
-                .any(|w| !w.ring(Priority::Normal).is_empty() || !w.ring(Priority::Low).is_empty())
+        self.injectors.iter().any(|i| !i.is_empty()) || self.workers.iter().any(|w| w.queued() > 0)
     }
 
     /// Frees a task's slot: locally on its owner worker, else remotely;
@@ -228,7 +224,7 @@ impl<P: Platform> Shared<P> {
         for p in Priority::ALL {
             let t = &mut m.tiers[p.index()];
             t.queued = self.injectors[p.index()].len();
-            if p != Priority::High {
+            if p.has_ring() {
                 t.queued += self.workers.iter().map(|w| w.ring(p).len()).sum::<usize>();
             }
             t.latency = latency[p.index()];

@@ -95,7 +95,7 @@ impl<P: Platform> Shared<P> {
 
         self.finished.store(true, Ordering::SeqCst);
         for worker in self.workers.iter() {
-            for tier in [Priority::Normal, Priority::Low] {
+            for tier in Priority::RINGED {
                 // SAFETY: no worker is active: this thread may act as owner.
                 while let Some(entry) = unsafe { worker.ring(tier).pop() } {
                     self.discard(entry, tier);

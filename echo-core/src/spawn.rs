@@ -211,7 +211,7 @@ impl<P: Platform> Shared<P> {
     {
         let raw = Self::make_local(this, w, future, TaskOptions::new(priority));
         let entry = Entry::from_raw(raw);
-        if priority == Priority::High {
+        if !priority.has_ring() {
             this.injectors[priority.index()].push(entry);
         } else {
             // SAFETY: the caller runs as worker `w`, the ring's owner.

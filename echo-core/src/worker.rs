@@ -1,7 +1,7 @@
 //! A worker: its rings, its private state, and its loop.
 //!
-//! Each worker owns a ring per lower tier (Normal, Low; High has only the
-//! global injector), a slab heap, a random-number generator for victim
+//! Each worker owns a ring per tier below the most urgent (Normal, Low;
+//! High has only its injector), a slab heap, a random-number generator for victim
 //! choice, its anti-starvation counters, its metrics, and the cooperative
 //! budget of the task it polls (128 units, reset before each poll).
 //!
@@ -40,10 +40,9 @@ pub(crate) struct Local {
     pub(crate) rng: Xoshiro128PlusPlus,
     /// Scheduling points until the injectors come first again.
     pub(crate) until_global: u32,
-    /// Polls since this worker last served (or found empty) Normal.
-    pub(crate) since_normal: u32,
-    /// Polls since this worker last served (or found empty) Low.
-    pub(crate) since_low: u32,
+    /// Per ringed tier (`Priority::ring_index`): polls since this worker
+    /// last served that tier or found it empty on its owed turn.
+    pub(crate) since_turn: [u32; Priority::COUNT - 1],
     /// Whether the idle state counts this worker as searching.
     pub(crate) searching: bool,
     /// `run_until_idle` left this worker in the sleeper list.
@@ -71,7 +70,7 @@ pub(crate) struct Local {
 pub(crate) struct Worker {
     /// The rings thieves read; padded so that the owner's writes to the
     /// fields below (counters every poll) do not share their lines.
-    rings: CachePadded<[Deque<Entry>; 2]>,
+    rings: CachePadded<[Deque<Entry>; Priority::COUNT - 1]>,
     pub(crate) counters: Counters,
     running: AtomicBool,
     local: UnsafeCell<Local>,
@@ -93,14 +92,13 @@ impl Worker {
     pub(crate) fn new(index: usize, seed: u64) -> Worker {
         let seed = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Worker {
-            rings: CachePadded([Deque::new(), Deque::new()]),
+            rings: CachePadded(core::array::from_fn(|_| Deque::new())),
             counters: Counters::default(),
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
                 rng: Xoshiro128PlusPlus::seed_from_u64(seed),
                 until_global: 0,
-                since_normal: 0,
-                since_low: 0,
+                since_turn: [0; Priority::COUNT - 1],
                 searching: false,
                 left_parked: false,
                 until_depth: 0,
@@ -119,14 +117,15 @@ impl Worker {
         }
     }
 
-    /// The ring for `tier` (Normal or Low).
+    /// The ring for `tier` (one with rings: `Priority::has_ring`).
     #[inline]
     pub(crate) fn ring(&self, tier: Priority) -> &Deque<Entry> {
-        debug_assert!(tier != Priority::High, "High has no per-worker ring");
-        match tier {
-            Priority::Low => &self.rings[1],
-            _ => &self.rings[0],
-        }
+        &self.rings[tier.ring_index()]
+    }
+
+    /// Entries in this worker's rings, all tiers.
+    pub(crate) fn queued(&self) -> usize {
+        self.rings.iter().map(Deque::len).sum()
     }
 
     /// # Safety
@@ -575,9 +574,7 @@ impl<P: Platform> Shared<P> {
                     unsafe { worker.local_mut() }.searching = true;
                     worker.counters.unparks.inc();
                 }
-                if woken
-                    && worker.ring(Priority::Normal).len() + worker.ring(Priority::Low).len() > 1
-                {
+                if woken && worker.queued() > 1 {
                     // Readiness woke several tasks here: as a push to a
                     // busy worker's ring would, offer them to a thief.
                     self.notify_one();

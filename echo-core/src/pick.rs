@@ -1,0 +1,162 @@
+//! Picking a worker's next entry from its own rings and the injectors,
+//! with the anti-starvation rule. (Taking from other workers' rings is
+//! `steal.rs`.)
+//!
+//! At each scheduling point a worker takes, in order:
+//! 1. an owed anti-starvation turn. The ringed tiers (`Priority::RINGED`,
+//!    Normal then Low) each have a turn interval (`Config::turn_interval`:
+//!    `normal_interval`, `low_interval`). The tier at position `k` (1 for
+//!    Normal, 2 for Low) is owed a turn when its last `interval - k` polls
+//!    were all of other tiers, and owed turns are served most urgent first.
+//!    Each tier's threshold comes one poll earlier than the one above it,
+//!    so when several are owed at once each is served within its limit:
+//!    while a tier has work in this worker's ring or its injector, any
+//!    `interval` consecutive polls of the worker include one of that tier.
+//!    A turn that finds its tier empty is forfeited (the count restarts).
+//! 2. High, from its injector (High has no rings);
+//! 3. each ringed tier in order: its own ring, then its injector, except
+//!    that every `global_queue_interval` ticks the injectors come first.
+//!
+//! With none of those, the worker searches (`steal.rs`).
+
+use crate::Priority;
+use crate::deque::CAPACITY;
+use crate::platform::Platform;
+use crate::scheduler::Shared;
+use crate::task::raw::Entry;
+
+impl<P: Platform> Shared<P> {
+    /// The next entry for worker `w` from its own rings and the injectors.
+    pub(crate) fn next_task(&self, w: usize) -> Option<(Entry, Priority)> {
+        let worker = &self.workers[w];
+        let config = self.config();
+        let (global_first, since_turn) = {
+            // SAFETY: owner's thread, short borrow.
+            let local = unsafe { worker.local_mut() };
+            let global_first = local.until_global == 0;
+            local.until_global = if global_first {
+                config.global_queue_interval - 1
+            } else {
+                local.until_global - 1
+            };
+            (global_first, local.since_turn)
+        };
+        if global_first && config.detailed_metrics {
+            self.sample_depth(w);
+        }
+        let mut found = None;
+        for (position, tier) in (1u32..).zip(Priority::RINGED) {
+            let (_, interval) = config.turn_interval(tier);
+            if since_turn[tier.ring_index()] + position < interval {
+                continue;
+            }
+            found = self.take_tier(w, tier, global_first);
+            if found.is_some() {
+                break;
+            }
+            self.forfeit(w, tier);
+        }
+        let found = found.or_else(|| self.take_high()).or_else(|| {
+            Priority::RINGED
+                .into_iter()
+                .find_map(|tier| self.take_tier(w, tier, global_first))
+        });
+        if let Some((_, tier)) = &found {
+            self.served(w, *tier);
+        }
+        found
+    }
+
+    /// An entry from the High injector. Checking emptiness first is much
+    /// cheaper than a failed pop, and this runs at every scheduling point.
+    #[inline]
+    pub(crate) fn take_high(&self) -> Option<(Entry, Priority)> {
+        let injector = &self.injectors[Priority::High.index()];
+        if injector.is_empty() {
+            return None;
+        }
+        injector.pop().map(|e| (e, Priority::High))
+    }
+
+    /// Samples the depth of each tier's queues as worker `w` sees them: its
+    /// own ring and the injector. Taken every fourth injector-first tick
+    /// (every 124 ticks with the default K).
+    fn sample_depth(&self, w: usize) {
+        let worker = &self.workers[w];
+        {
+            // SAFETY: owner's thread, short borrow.
+            let local = unsafe { worker.local_mut() };
+            if local.until_depth > 0 {
+                local.until_depth -= 1;
+                return;
+            }
+            local.until_depth = 3;
+        }
+        for tier in Priority::ALL {
+            let counters = &worker.counters.tiers[tier.index()];
+            counters
+                .injector_depth_sum
+                .add(self.injectors[tier.index()].len());
+            if tier.has_ring() {
+                counters.ring_depth_sum.add(worker.ring(tier).len());
+            }
+        }
+        worker.counters.depth_samples.inc();
+    }
+
+    /// Worker `w` found `tier` empty on its owed turn: restart its count.
+    fn forfeit(&self, w: usize, tier: Priority) {
+        // SAFETY: owner's thread, short borrow.
+        let local = unsafe { self.workers[w].local_mut() };
+        local.since_turn[tier.ring_index()] = 0;
+    }
+
+    /// Records that worker `w` is about to poll an entry of `tier`.
+    pub(crate) fn served(&self, w: usize, tier: Priority) {
+        // SAFETY: owner's thread, short borrow.
+        let local = unsafe { self.workers[w].local_mut() };
+        for ringed in Priority::RINGED {
+            let since = &mut local.since_turn[ringed.ring_index()];
+            *since = if ringed == tier {
+                0
+            } else {
+                since.saturating_add(1)
+            };
+        }
+    }
+
+    /// An entry of a ringed tier from worker `w`'s ring or the injector.
+    fn take_tier(&self, w: usize, tier: Priority, global_first: bool) -> Option<(Entry, Priority)> {
+        let ring = self.workers[w].ring(tier);
+        let from_ring = || {
+            // SAFETY: the caller is worker `w`, the ring's owner.
+            unsafe { ring.pop() }
+        };
+        let entry = if global_first {
+            self.take_injector(w, tier).or_else(from_ring)
+        } else {
+            from_ring().or_else(|| self.take_injector(w, tier))
+        };
+        entry.map(|e| (e, tier))
+    }
+
+    /// One entry from `tier`'s injector, moving a fair share of the rest
+    /// into worker `w`'s ring so that the next ones cost no shared CAS.
+    pub(crate) fn take_injector(&self, w: usize, tier: Priority) -> Option<Entry> {
+        let injector = &self.injectors[tier.index()];
+        if injector.is_empty() {
+            return None;
+        }
+        let first = injector.pop()?;
+        let ring = self.workers[w].ring(tier);
+        let room = (CAPACITY / 2).saturating_sub(ring.len());
+        let share = injector.len() / self.workers.len() + 1;
+        for _ in 0..share.min(room) {
+            let Some(entry) = injector.pop() else { break };
+            // SAFETY: worker `w` is the ring's owner; there is room, so this
+            // does not spill back.
+            unsafe { ring.push(entry, injector) };
+        }
+        Some(first)
+    }
+}
