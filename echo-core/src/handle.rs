@@ -4,6 +4,7 @@ use crate::Priority;
 use crate::config::{Config, ConfigError, SubmitError};
 use crate::idle::Idle;
 use crate::inject::Injector;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::{Counters, Metrics};
 use crate::padded::CachePadded;
 use crate::platform::Platform;
@@ -12,7 +13,7 @@ use crate::scheduler::Shared;
 use crate::slab::{self, LargeList, PagePool};
 use crate::spawn::{MAX_SHARDS, Shard, TaskOptions};
 use crate::spin::SpinLock;
-use crate::sync::{Arc, AtomicBool, AtomicUsize};
+use crate::sync::{Arc, AtomicUsize};
 use crate::task::info::IdClock;
 use crate::task::{JoinHandle, TaskInfo};
 use crate::worker::Worker;
@@ -71,9 +72,7 @@ impl<P: Platform> Scheduler<P> {
             config,
             workers,
             injectors: core::array::from_fn(|_| Injector::new()),
-            closed: AtomicBool::new(false),
-            finishing: AtomicBool::new(false),
-            finished: AtomicBool::new(false),
+            lifecycle: Lifecycle::new(),
             active: AtomicUsize::new(0),
             shards,
             large: LargeList::new(),

@@ -16,14 +16,16 @@ use crate::Priority;
 use crate::config::Config;
 use crate::idle::Idle;
 use crate::inject::Injector;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::{Counters, Metrics, merged_latency};
 use crate::padded::CachePadded;
 use crate::platform::Platform;
 use crate::room::Room;
+use crate::route::Wake;
 use crate::slab::{self, LARGE_OWNER, LargeList, PagePool};
 use crate::spawn::Shard;
 use crate::spin::SpinLock;
-use crate::sync::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::AtomicUsize;
 use crate::task::header::Header;
 use crate::task::raw::{Entry, RawTask};
 use crate::task::{TaskId, TaskInfo, TaskName};
@@ -41,9 +43,8 @@ pub(crate) struct Shared<P: Platform> {
     pub(crate) workers: Box<[CachePadded<Worker>]>,
     pub(crate) injectors: [Injector<Entry>; Priority::COUNT],
     pub(crate) idle: Idle,
-    pub(crate) closed: AtomicBool,
-    pub(crate) finishing: AtomicBool,
-    pub(crate) finished: AtomicBool,
+    /// Running, closed, finishing or finished (see `lifecycle.rs`).
+    pub(crate) lifecycle: Lifecycle,
     pub(crate) active: AtomicUsize,
     pub(crate) shards: Box<[CachePadded<SpinLock<Shard>>]>,
     pub(crate) large: LargeList,
@@ -73,72 +74,13 @@ impl<P: Platform> Shared<P> {
 
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.lifecycle.is_closed()
     }
 
     /// The worker the calling thread runs as, for this scheduler.
     #[inline]
     pub(crate) fn current_worker(&self) -> Option<usize> {
         self.platform.current_worker()
-    }
-
-    /// Queues an entry made on worker `w` (a spawn, or a reschedule).
-    #[inline]
-    pub(crate) fn schedule_on_worker(&self, w: usize, entry: Entry, priority: Priority) {
-        if !priority.has_ring() {
-            self.push_injector(entry, priority);
-            return;
-        }
-        let worker = &self.workers[w];
-        let ring = worker.ring(priority);
-        // SAFETY: the caller runs as worker `w`, the ring's owner.
-        unsafe { ring.push(entry, &self.injectors[priority.index()]) };
-        // SAFETY: owner's thread, short borrow (no other is live: a waker
-        // runs between the worker's own borrows).
-        let local = unsafe { worker.local_mut() };
-        if local.sleeping {
-            // The platform runs wakers on the sleeper inside `park_until`
-            // (I/O readiness): end that park so this worker runs the entry.
-            local.woken_while_sleeping = true;
-            self.platform.unpark(w);
-            return;
-        }
-        // A lone entry is run by this worker next; only a second one is
-        // worth waking a thief for. This worker is awake and will run the
-        // entry itself if nobody steals it, so waking a thief is only a
-        // hint: a plain load decides whether the fenced notify is worth it.
-        if ring.len() > 1 && self.idle.may_wake() {
-            self.notify_one();
-        }
-    }
-
-    /// Queues an entry in its tier's injector and wakes a worker for it.
-    ///
-    /// The caller must keep this scheduler alive across the call by other
-    /// means than the entry: once pushed, the entry may be run, freed, and
-    /// its page may drop what was the last reference to this `Shared`
-    /// (see `schedule_entry`).
-    pub(crate) fn push_injector(&self, entry: Entry, priority: Priority) {
-        self.injectors[priority.index()].push(entry);
-        // `notify_one` fences after the push, which also orders it before
-        // the `finished` read below.
-        self.notify_one();
-        if self.finished.load(Ordering::SeqCst) {
-            self.drain_injectors();
-        }
-    }
-
-    /// Wakes one parked worker if the idle rules call for it.
-    #[inline]
-    pub(crate) fn notify_one(&self) {
-        if let Some(w) = self.idle.worker_to_notify() {
-            self.platform.unpark(w);
-        }
-    }
-
-    /// Whether any queue holds an entry.
-    pub(crate) fn has_work_anywhere(&self) -> bool {
-        self.injectors.iter().any(|i| !i.is_empty()) || self.workers.iter().any(|w| w.queued() > 0)
     }
 
     /// Frees a task's slot: locally on its owner worker, else remotely;
@@ -322,11 +264,11 @@ pub(crate) unsafe fn schedule_entry<P: Platform>(ptr: NonNull<Header>, priority:
         // scheduler, alive for this borrow.
         let shared = unsafe { shared_of::<P>(ptr) };
         if let Some(w) = shared.current_worker() {
-            shared.schedule_on_worker(w, Entry::from_raw(raw), priority);
+            shared.route(Entry::from_raw(raw), priority, Some(w), Wake::Now);
             return;
         }
         raw.state().ref_inc();
-        shared.push_injector(Entry::from_raw(raw), priority);
+        shared.route(Entry::from_raw(raw), priority, None, Wake::Now);
     }
     // The borrow of the scheduler has ended: this may free the task and,
     // with it, the scheduler.

@@ -1,10 +1,10 @@
-//! Shutdown: `closed` stops new submissions; workers leave their loop after
-//! their current poll; the last one out (or `shutdown` itself, if no worker
-//! is running) *finishes*: it cancels every task it finds in the slab
-//! (queued, or parked on a waker), sets `finished`, drains every queue, and
-//! detaches the slab. A wake that pushes into an injector after `finished`
-//! drains the injectors itself; push, fence, read `finished` on one side and
-//! store `finished`, drain on the other means one of them sees the entry.
+//! Shutdown (the phases are in `lifecycle.rs`): closing stops new
+//! submissions; workers leave their loop after their current poll; the
+//! last one out (or `shutdown` itself, if no worker is running) runs the
+//! walk: it cancels every task it finds in the slab (queued, or parked on a
+//! waker), marks the scheduler finished, drains every queue, and detaches
+//! the slab. A wake that pushes into an injector after that drains the
+//! injectors itself (`route.rs`).
 
 use crate::Priority;
 use crate::platform::Platform;
@@ -20,7 +20,7 @@ impl<P: Platform> Shared<P> {
     /// Shuts down: refuse new work and stop the workers; finish now if no
     /// worker is running, else the last worker out finishes.
     pub(crate) fn shutdown(&self) {
-        if !self.closed.swap(true, Ordering::SeqCst) {
+        if self.lifecycle.close() {
             for w in 0..self.workers.len() {
                 self.platform.unpark(w);
             }
@@ -42,20 +42,20 @@ impl<P: Platform> Shared<P> {
     /// A thread leaves a worker loop; the last one out after shutdown
     /// finishes it.
     pub(crate) fn exit_worker(&self) {
-        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 && self.closed.load(Ordering::SeqCst) {
+        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 && self.lifecycle.is_closed_seqcst() {
             self.finish();
         }
     }
 
     /// Whether shutdown has completed (every task cancelled or finished).
     pub(crate) fn is_finished(&self) -> bool {
-        self.finished.load(Ordering::Acquire)
+        self.lifecycle.is_finished()
     }
 
     /// Cancels every task, drains every queue and detaches the slab. Runs
     /// once, with no worker active.
     fn finish(&self) {
-        if self.finishing.swap(true, Ordering::AcqRel) {
+        if !self.lifecycle.begin_finishing() {
             return;
         }
         // Frees from here on are remote: the walk must not touch a heap.
@@ -93,7 +93,7 @@ impl<P: Platform> Shared<P> {
             raw.drop_ref();
         }
 
-        self.finished.store(true, Ordering::SeqCst);
+        self.lifecycle.set_finished();
         for worker in self.workers.iter() {
             for tier in Priority::RINGED {
                 // SAFETY: no worker is active: this thread may act as owner.
@@ -108,7 +108,7 @@ impl<P: Platform> Shared<P> {
             unsafe { worker.heap_mut().detach() };
         }
         for shard in self.shards.iter() {
-            // SAFETY: the lock excludes submitters, who re-check `closed`.
+            // SAFETY: the lock excludes submitters, who re-check the phase.
             unsafe { shard.lock().heap.detach() };
         }
         self.platform.set_current_worker(was);

@@ -6,9 +6,10 @@ use crate::Priority;
 use crate::config::{Refusal, SubmitError};
 use crate::platform::Platform;
 use crate::room::Room;
+use crate::route::Wake;
 use crate::scheduler::Shared;
 use crate::slab::{self, Heap, KeepAlive, class_for};
-use crate::sync::{Arc, Ordering};
+use crate::sync::Arc;
 use crate::task::info::IdClock;
 use crate::task::raw::{Entry, NewTask, RawTask, cell_layout};
 use crate::task::{JoinHandle, TaskId, TaskName};
@@ -94,7 +95,7 @@ impl<P: Platform> Shared<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if this.closed.load(Ordering::Acquire) {
+        if this.lifecycle.is_closed() {
             return Err(SubmitError::new(future, Refusal::ShutDown));
         }
         match this.current_worker() {
@@ -142,7 +143,7 @@ impl<P: Platform> Shared<P> {
     {
         let priority = opts.priority;
         let raw = Self::make_local(this, w, future, opts);
-        this.schedule_on_worker(w, Entry::from_raw(raw), priority);
+        this.route(Entry::from_raw(raw), priority, Some(w), Wake::Now);
         JoinHandle::new(raw)
     }
 
@@ -210,17 +211,7 @@ impl<P: Platform> Shared<P> {
         F::Output: Send + 'static,
     {
         let raw = Self::make_local(this, w, future, TaskOptions::new(priority));
-        let entry = Entry::from_raw(raw);
-        if !priority.has_ring() {
-            this.injectors[priority.index()].push(entry);
-        } else {
-            // SAFETY: the caller runs as worker `w`, the ring's owner.
-            unsafe {
-                this.workers[w]
-                    .ring(priority)
-                    .push(entry, &this.injectors[priority.index()])
-            };
-        }
+        this.route(Entry::from_raw(raw), priority, Some(w), Wake::Batch);
         JoinHandle::new(raw)
     }
 
@@ -239,13 +230,13 @@ impl<P: Platform> Shared<P> {
             // Re-checked under the lock: the shutdown walk holds each shard's
             // lock once `closed` is set, so a task made here is either seen
             // by the walk or refused.
-            if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
+            if this.lifecycle.is_closed() || shard.heap.is_detached() {
                 return Err(SubmitError::new(future, Refusal::ShutDown));
             }
             Self::make_remote(this, &mut shard, future, opts)
         };
         this.remote.tiers[priority.index()].submitted.add_shared(1);
-        this.push_injector(Entry::from_raw(raw), priority);
+        this.route(Entry::from_raw(raw), priority, None, Wake::Now);
         Ok(JoinHandle::new(raw))
     }
 
@@ -274,7 +265,7 @@ impl<P: Platform> Shared<P> {
         F::Output: Send + 'static,
     {
         let mut handles = Vec::with_capacity(futures.len());
-        if this.closed.load(Ordering::Acquire) {
+        if this.lifecycle.is_closed() {
             return (handles, futures);
         }
         let mut rest = futures.into_iter();
@@ -285,13 +276,13 @@ impl<P: Platform> Shared<P> {
                 }
                 handles.push(Self::spawn_local_quiet(this, w, future, priority));
             }
-            this.notify_one();
+            this.wake_for_batch();
             return (handles, Vec::new());
         }
         let mut made = Vec::with_capacity(handles.capacity());
         {
             let mut shard = this.lock_shard();
-            if this.closed.load(Ordering::Acquire) || shard.heap.is_detached() {
+            if this.lifecycle.is_closed() || shard.heap.is_detached() {
                 return (handles, rest.collect());
             }
             while let Some(future) = rest.next() {
@@ -315,16 +306,11 @@ impl<P: Platform> Shared<P> {
         this.remote.tiers[priority.index()]
             .submitted
             .add_shared(made.len());
-        let injector = &this.injectors[priority.index()];
         for &raw in &made {
-            injector.push(Entry::from_raw(raw));
+            this.route(Entry::from_raw(raw), priority, None, Wake::Batch);
             handles.push(JoinHandle::new(raw));
         }
-        // One wake-up: the woken worker, finding work, wakes the next.
-        this.notify_one();
-        if this.finished.load(Ordering::SeqCst) {
-            this.drain_injectors();
-        }
+        this.wake_for_batch();
         (handles, rest.collect())
     }
 

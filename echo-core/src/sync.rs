@@ -13,7 +13,7 @@ mod imp {
     pub(crate) use super::lock_u64::AtomicU64;
     pub(crate) use alloc::sync::Arc;
     pub(crate) use core::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence,
+        AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering, fence,
     };
     // The ring packs its head into an `AtomicU64` where the target has one,
     // and into an `AtomicU32` of two `u16` positions where it does not.
@@ -59,7 +59,7 @@ mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+        AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
 
     /// Under loom a spin must yield, or the model never lets the other

@@ -21,6 +21,7 @@ use crate::deque::Deque;
 use crate::metrics::Counters;
 use crate::padded::CachePadded;
 use crate::platform::Platform;
+use crate::route::Wake;
 use crate::scheduler::Shared;
 use crate::slab::Heap;
 use crate::sync::{AtomicBool, Ordering, UnsafeCell};
@@ -325,7 +326,7 @@ impl<P: Platform> Shared<P> {
             PollOutcome::Pending => match task.state().after_poll_woken(woken) {
                 AfterPoll::Idle => {}
                 AfterPoll::Reschedule(p) => {
-                    self.schedule_on_worker(w, Entry::from_raw(task), p);
+                    self.route(Entry::from_raw(task), p, Some(w), Wake::Now);
                 }
                 // SAFETY: still RUNNING.
                 AfterPoll::Cancel => unsafe { self.cancel_claimed(w, task, tier, false) },

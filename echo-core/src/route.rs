@@ -1,0 +1,112 @@
+//! Where an entry goes, and whom it wakes.
+//!
+//! Every entry (a spawn, a wake, a reschedule after a poll, an abort) is
+//! queued through [`Shared::route`]:
+//!
+//! - from one of this scheduler's workers, an entry of a ringed tier goes
+//!   to that worker's own ring (no shared write unless it overflows);
+//! - everything else (the most urgent tier, or any entry from outside the
+//!   pool) goes to its tier's injector.
+//!
+//! Waking follows the idle rules (`idle.rs`): an injector push wakes a
+//! worker if none is searching; a ring push wakes a thief only for a
+//! second queued entry, because the pushing worker runs a lone one next.
+//! A batch queues quietly and wakes once at its end (`wake_for_batch`).
+//!
+//! After shutdown has finished (`lifecycle.rs`), whoever pushes to an
+//! injector drains the injectors itself.
+
+use crate::Priority;
+use crate::platform::Platform;
+use crate::scheduler::Shared;
+use crate::task::raw::Entry;
+
+/// Whether [`Shared::route`] wakes a worker for the entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Wake one if the idle rules call for it.
+    Now,
+    /// Part of a batch: the caller calls `wake_for_batch` after the last.
+    Batch,
+}
+
+impl<P: Platform> Shared<P> {
+    /// Queues `entry` of `priority`, made or woken on worker `on` (the
+    /// caller's thread, if it is one of this scheduler's workers).
+    ///
+    /// An entry that goes to an injector may be run, freed, and drop what
+    /// was the last reference to this `Shared` as soon as it is pushed, so
+    /// the caller must keep the scheduler alive across the call by other
+    /// means than the entry (see `schedule_entry`). On a worker, the
+    /// worker's own reference does.
+    #[inline]
+    pub(crate) fn route(&self, entry: Entry, priority: Priority, on: Option<usize>, wake: Wake) {
+        match on {
+            Some(w) if priority.has_ring() => self.push_ring(w, entry, priority, wake),
+            _ => {
+                self.injectors[priority.index()].push(entry);
+                if wake == Wake::Now {
+                    self.wake_for_injector();
+                }
+            }
+        }
+    }
+
+    /// The end of a batch of `Wake::Batch` entries: one wake-up (the woken
+    /// worker, finding work, wakes the next), and the post-shutdown check.
+    pub(crate) fn wake_for_batch(&self) {
+        self.wake_for_injector();
+    }
+
+    /// After an injector push: wake a worker, and drain if shutdown has
+    /// finished. `notify_one` fences after the push, which also orders it
+    /// before the phase read.
+    fn wake_for_injector(&self) {
+        self.notify_one();
+        if self.lifecycle.is_finished() {
+            self.drain_injectors();
+        }
+    }
+
+    /// Pushes to worker `w`'s own ring of `tier` (the caller is worker `w`).
+    #[inline]
+    fn push_ring(&self, w: usize, entry: Entry, tier: Priority, wake: Wake) {
+        let worker = &self.workers[w];
+        let ring = worker.ring(tier);
+        // SAFETY: the caller runs as worker `w`, the ring's owner.
+        unsafe { ring.push(entry, &self.injectors[tier.index()]) };
+        if wake == Wake::Batch {
+            return;
+        }
+        // SAFETY: owner's thread, short borrow (no other is live: a waker
+        // runs between the worker's own borrows).
+        let local = unsafe { worker.local_mut() };
+        if local.sleeping {
+            // The platform runs wakers on the sleeper inside `park_until`
+            // (I/O readiness): end that park so this worker runs the entry.
+            local.woken_while_sleeping = true;
+            self.platform.unpark(w);
+            return;
+        }
+        // A lone entry is run by this worker next; only a second one is
+        // worth waking a thief for. This worker is awake and will run the
+        // entry itself if nobody steals it, so waking a thief is only a
+        // hint: a plain load decides whether the fenced notify is worth it.
+        if ring.len() > 1 && self.idle.may_wake() {
+            self.notify_one();
+        }
+    }
+
+    /// Wakes one parked worker if the idle rules call for it.
+    #[inline]
+    pub(crate) fn notify_one(&self) {
+        if let Some(w) = self.idle.worker_to_notify() {
+            self.platform.unpark(w);
+        }
+    }
+
+    /// Whether any queue holds an entry.
+    pub(crate) fn has_work_anywhere(&self) -> bool {
+        self.injectors.iter().any(|i| !i.is_empty()) || self.workers.iter().any(|w| w.queued() > 0)
+    }
+}
