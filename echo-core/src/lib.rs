@@ -38,12 +38,13 @@ extern crate alloc;
 extern crate std;
 
 mod config;
-pub mod deque;
+mod deque;
 mod handle;
 mod idle;
-pub mod inject;
+mod inject;
 mod lifecycle;
 mod metrics;
+mod owner;
 mod padded;
 mod pick;
 mod platform;
@@ -106,7 +107,9 @@ mod layout_tests {
 #[cfg(any(echo_loom, fuzzing, feature = "internals"))]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::deque::{CAPACITY, ClaimError, Deque, Overflow, Pos, StealClaim, StealSnapshot};
+    pub use crate::deque::{
+        CAPACITY, ClaimError, Deque, Overflow, OwnerRing, Pos, StealClaim, StealSnapshot, Stealer,
+    };
     pub use crate::idle::Idle;
     pub use crate::inject::Injector;
     pub use crate::slab::{

@@ -21,18 +21,18 @@
 
 use crate::Priority;
 use crate::deque::CAPACITY;
+use crate::owner::Owner;
 use crate::platform::Platform;
 use crate::scheduler::Shared;
 use crate::task::raw::Entry;
 
 impl<P: Platform> Shared<P> {
-    /// The next entry for worker `w` from its own rings and the injectors.
-    pub(crate) fn next_task(&self, w: usize) -> Option<(Entry, Priority)> {
-        let worker = &self.workers[w];
+    /// The next entry for the owner's worker from its own rings and the
+    /// injectors.
+    pub(crate) fn next_task(&self, o: &mut Owner<'_>) -> Option<(Entry, Priority)> {
         let config = self.config();
         let (global_first, since_turn) = {
-            // SAFETY: owner's thread, short borrow.
-            let local = unsafe { worker.local_mut() };
+            let local = o.local();
             let global_first = local.until_global == 0;
             local.until_global = if global_first {
                 config.global_queue_interval - 1
@@ -42,7 +42,7 @@ impl<P: Platform> Shared<P> {
             (global_first, local.since_turn)
         };
         if global_first && config.detailed_metrics {
-            self.sample_depth(w);
+            self.sample_depth(o);
         }
         let mut found = None;
         for (position, tier) in (1u32..).zip(Priority::RINGED) {
@@ -50,19 +50,19 @@ impl<P: Platform> Shared<P> {
             if since_turn[tier.ring_index()] + position < interval {
                 continue;
             }
-            found = self.take_tier(w, tier, global_first);
+            found = self.take_tier(o, tier, global_first);
             if found.is_some() {
                 break;
             }
-            self.forfeit(w, tier);
+            self.forfeit(o, tier);
         }
         let found = found.or_else(|| self.take_high()).or_else(|| {
             Priority::RINGED
                 .into_iter()
-                .find_map(|tier| self.take_tier(w, tier, global_first))
+                .find_map(|tier| self.take_tier(o, tier, global_first))
         });
         if let Some((_, tier)) = &found {
-            self.served(w, *tier);
+            self.served(o, *tier);
         }
         found
     }
@@ -81,11 +81,10 @@ impl<P: Platform> Shared<P> {
     /// Samples the depth of each tier's queues as worker `w` sees them: its
     /// own ring and the injector. Taken every fourth injector-first tick
     /// (every 124 ticks with the default K).
-    fn sample_depth(&self, w: usize) {
-        let worker = &self.workers[w];
+    fn sample_depth(&self, o: &mut Owner<'_>) {
+        let worker = o.worker();
         {
-            // SAFETY: owner's thread, short borrow.
-            let local = unsafe { worker.local_mut() };
+            let local = o.local();
             if local.until_depth > 0 {
                 local.until_depth -= 1;
                 return;
@@ -105,16 +104,14 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Worker `w` found `tier` empty on its owed turn: restart its count.
-    fn forfeit(&self, w: usize, tier: Priority) {
-        // SAFETY: owner's thread, short borrow.
-        let local = unsafe { self.workers[w].local_mut() };
+    fn forfeit(&self, o: &mut Owner<'_>, tier: Priority) {
+        let local = o.local();
         local.since_turn[tier.ring_index()] = 0;
     }
 
     /// Records that worker `w` is about to poll an entry of `tier`.
-    pub(crate) fn served(&self, w: usize, tier: Priority) {
-        // SAFETY: owner's thread, short borrow.
-        let local = unsafe { self.workers[w].local_mut() };
+    pub(crate) fn served(&self, o: &mut Owner<'_>, tier: Priority) {
+        let local = o.local();
         for ringed in Priority::RINGED {
             let since = &mut local.since_turn[ringed.ring_index()];
             *since = if ringed == tier {
@@ -126,36 +123,36 @@ impl<P: Platform> Shared<P> {
     }
 
     /// An entry of a ringed tier from worker `w`'s ring or the injector.
-    fn take_tier(&self, w: usize, tier: Priority, global_first: bool) -> Option<(Entry, Priority)> {
-        let ring = self.workers[w].ring(tier);
-        let from_ring = || {
-            // SAFETY: the caller is worker `w`, the ring's owner.
-            unsafe { ring.pop() }
-        };
+    fn take_tier(
+        &self,
+        o: &mut Owner<'_>,
+        tier: Priority,
+        global_first: bool,
+    ) -> Option<(Entry, Priority)> {
+        let ring = o.ring(tier);
         let entry = if global_first {
-            self.take_injector(w, tier).or_else(from_ring)
+            self.take_injector(o, tier).or_else(|| ring.pop())
         } else {
-            from_ring().or_else(|| self.take_injector(w, tier))
+            ring.pop().or_else(|| self.take_injector(o, tier))
         };
         entry.map(|e| (e, tier))
     }
 
     /// One entry from `tier`'s injector, moving a fair share of the rest
     /// into worker `w`'s ring so that the next ones cost no shared CAS.
-    pub(crate) fn take_injector(&self, w: usize, tier: Priority) -> Option<Entry> {
+    pub(crate) fn take_injector(&self, o: &mut Owner<'_>, tier: Priority) -> Option<Entry> {
         let injector = &self.injectors[tier.index()];
         if injector.is_empty() {
             return None;
         }
         let first = injector.pop()?;
-        let ring = self.workers[w].ring(tier);
-        let room = (CAPACITY / 2).saturating_sub(ring.len());
+        let ring = o.ring(tier);
+        let room = (CAPACITY / 2).saturating_sub(o.worker().ring(tier).len());
         let share = injector.len() / self.workers.len() + 1;
         for _ in 0..share.min(room) {
             let Some(entry) = injector.pop() else { break };
-            // SAFETY: worker `w` is the ring's owner; there is room, so this
-            // does not spill back.
-            unsafe { ring.push(entry, injector) };
+            // There is room, so this does not spill back.
+            ring.push(entry, injector);
         }
         Some(first)
     }

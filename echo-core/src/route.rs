@@ -17,6 +17,7 @@
 //! injector drains the injectors itself.
 
 use crate::Priority;
+use crate::owner::Owner;
 use crate::platform::Platform;
 use crate::scheduler::Shared;
 use crate::task::raw::Entry;
@@ -31,8 +32,8 @@ pub(crate) enum Wake {
 }
 
 impl<P: Platform> Shared<P> {
-    /// Queues `entry` of `priority`, made or woken on worker `on` (the
-    /// caller's thread, if it is one of this scheduler's workers).
+    /// Queues `entry` of `priority`, made or woken on the worker `on`
+    /// proves the caller runs (if it is one of this scheduler's workers).
     ///
     /// An entry that goes to an injector may be run, freed, and drop what
     /// was the last reference to this `Shared` as soon as it is pushed, so
@@ -40,9 +41,15 @@ impl<P: Platform> Shared<P> {
     /// means than the entry (see `schedule_entry`). On a worker, the
     /// worker's own reference does.
     #[inline]
-    pub(crate) fn route(&self, entry: Entry, priority: Priority, on: Option<usize>, wake: Wake) {
+    pub(crate) fn route(
+        &self,
+        entry: Entry,
+        priority: Priority,
+        on: Option<&mut Owner<'_>>,
+        wake: Wake,
+    ) {
         match on {
-            Some(w) if priority.has_ring() => self.push_ring(w, entry, priority, wake),
+            Some(o) if priority.has_ring() => self.push_ring(o, entry, priority, wake),
             _ => {
                 self.injectors[priority.index()].push(entry);
                 if wake == Wake::Now {
@@ -68,31 +75,27 @@ impl<P: Platform> Shared<P> {
         }
     }
 
-    /// Pushes to worker `w`'s own ring of `tier` (the caller is worker `w`).
+    /// Pushes to the owner's own ring of `tier`.
     #[inline]
-    fn push_ring(&self, w: usize, entry: Entry, tier: Priority, wake: Wake) {
-        let worker = &self.workers[w];
-        let ring = worker.ring(tier);
-        // SAFETY: the caller runs as worker `w`, the ring's owner.
-        unsafe { ring.push(entry, &self.injectors[tier.index()]) };
+    fn push_ring(&self, o: &mut Owner<'_>, entry: Entry, tier: Priority, wake: Wake) {
+        let ring = o.ring(tier);
+        ring.push(entry, &self.injectors[tier.index()]);
         if wake == Wake::Batch {
             return;
         }
-        // SAFETY: owner's thread, short borrow (no other is live: a waker
-        // runs between the worker's own borrows).
-        let local = unsafe { worker.local_mut() };
+        let local = o.local();
         if local.sleeping {
             // The platform runs wakers on the sleeper inside `park_until`
             // (I/O readiness): end that park so this worker runs the entry.
             local.woken_while_sleeping = true;
-            self.platform.unpark(w);
+            self.platform.unpark(o.index());
             return;
         }
         // A lone entry is run by this worker next; only a second one is
         // worth waking a thief for. This worker is awake and will run the
         // entry itself if nobody steals it, so waking a thief is only a
         // hint: a plain load decides whether the fenced notify is worth it.
-        if ring.len() > 1 && self.idle.may_wake() {
+        if o.worker().ring(tier).len() > 1 && self.idle.may_wake() {
             self.notify_one();
         }
     }
@@ -107,6 +110,10 @@ impl<P: Platform> Shared<P> {
 
     /// Whether any queue holds an entry.
     pub(crate) fn has_work_anywhere(&self) -> bool {
-        self.injectors.iter().any(|i| !i.is_empty()) || self.workers.iter().any(|w| w.queued() > 0)
+        self.injectors.iter().any(|i| !i.is_empty())
+            || self
+                .workers
+                .iter()
+                .any(|w| Priority::RINGED.iter().any(|&t| !w.ring(t).is_empty()))
     }
 }

@@ -18,6 +18,7 @@ use crate::idle::Idle;
 use crate::inject::Injector;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{Counters, Metrics, merged_latency};
+use crate::owner::Owner;
 use crate::padded::CachePadded;
 use crate::platform::Platform;
 use crate::room::Room;
@@ -83,6 +84,17 @@ impl<P: Platform> Shared<P> {
         self.platform.current_worker()
     }
 
+    /// The owner proof of the worker the calling thread runs as, for a
+    /// re-entrant entry point (a spawn, a wake or a budget check from
+    /// inside a poll; see `owner.rs`).
+    #[inline]
+    pub(crate) fn current_owner(&self) -> Option<Owner<'_>> {
+        let w = self.current_worker()?;
+        // SAFETY: `Platform` is an unsafe trait whose `current_worker`
+        // answers `Some(w)` only on the thread running worker `w`.
+        Some(unsafe { Owner::new(&self.workers[w], w) })
+    }
+
     /// Frees a task's slot: locally on its owner worker, else remotely;
     /// drops its name from the name table.
     ///
@@ -114,12 +126,12 @@ impl<P: Platform> Shared<P> {
             return;
         }
         // SAFETY: as above, the page keeps the scheduler alive.
-        let local = unsafe { (*sched).current_worker() }.filter(|&w| w as u32 == owner);
+        let local = unsafe { (*sched).current_owner() }.filter(|o| o.index() as u32 == owner);
         match local {
-            // SAFETY: this thread is the owner worker, which holds its own
-            // reference to the scheduler; no other heap borrow is live
-            // (frees happen outside allocation).
-            Some(w) => unsafe { (*sched).workers[w].heap_mut().free_local(page, slot) },
+            // SAFETY: this thread is the page's owner worker (the proof),
+            // which holds its own reference to the scheduler; a free runs
+            // outside allocation, so no heap borrow is live.
+            Some(mut o) => unsafe { o.heap().free_local(page, slot) },
             // SAFETY: not the owner; the slot is unused.
             None => unsafe { slab::free_remote(page, slot) },
         }
@@ -206,8 +218,7 @@ impl<P: Platform> Shared<P> {
     }
 
     pub(crate) fn current_task(&self) -> Option<TaskInfo> {
-        let w = self.current_worker()?;
-        let task = self.workers[w].current()?;
+        let task = self.current_owner()?.current()?;
         let header = task.header();
         let now = self.platform.now_nanos();
         let s = task.state().load();
@@ -263,8 +274,8 @@ pub(crate) unsafe fn schedule_entry<P: Platform>(ptr: NonNull<Header>, priority:
         // SAFETY: the entry's reference keeps the task, and so the
         // scheduler, alive for this borrow.
         let shared = unsafe { shared_of::<P>(ptr) };
-        if let Some(w) = shared.current_worker() {
-            shared.route(Entry::from_raw(raw), priority, Some(w), Wake::Now);
+        if let Some(mut o) = shared.current_owner() {
+            shared.route(Entry::from_raw(raw), priority, Some(&mut o), Wake::Now);
             return;
         }
         raw.state().ref_inc();
@@ -319,8 +330,7 @@ pub(crate) unsafe fn free_task<P: Platform>(task: NonNull<Header>) {
 pub(crate) unsafe fn current_priority<P: Platform>(ptr: NonNull<Header>) -> Option<Priority> {
     // SAFETY: the caller holds a reference to the task.
     let shared = unsafe { shared_of::<P>(ptr) };
-    let w = shared.current_worker()?;
-    let task = shared.workers[w].current()?;
+    let task = shared.current_owner()?.current()?;
     Some(task.state().load().priority())
 }
 
@@ -338,13 +348,12 @@ pub(crate) unsafe fn spend_budget<P: Platform>(ptr: NonNull<Header>) -> bool {
 pub(crate) unsafe fn self_wake<P: Platform>(ptr: NonNull<Header>) -> bool {
     // SAFETY: the caller holds a reference to the task.
     let shared = unsafe { shared_of::<P>(ptr) };
-    let Some(w) = shared.current_worker() else {
+    let Some(mut o) = shared.current_owner() else {
         return false;
     };
-    let worker = &shared.workers[w];
-    if worker.current() != Some(RawTask::from_header(ptr)) {
+    if o.current() != Some(RawTask::from_header(ptr)) {
         return false;
     }
-    worker.set_self_woken(true);
+    o.set_self_woken(true);
     true
 }

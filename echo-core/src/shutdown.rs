@@ -7,6 +7,7 @@
 //! injectors itself (`route.rs`).
 
 use crate::Priority;
+use crate::owner::Owner;
 use crate::platform::Platform;
 use crate::scheduler::Shared;
 use crate::sync::Ordering;
@@ -65,10 +66,12 @@ impl<P: Platform> Shared<P> {
         let mut live: Vec<RawTask> = Vec::new();
         let mut collect =
             |slot: NonNull<u8>| live.push(RawTask::from_header(slot.cast::<Header>()));
-        for worker in self.workers.iter() {
-            // SAFETY: no worker is active, so nobody else uses its heap; the
-            // callback frees nothing.
-            unsafe { worker.heap_mut().for_each_used(&mut collect) };
+        for (w, worker) in self.workers.iter().enumerate() {
+            // SAFETY: no worker is active (nor will be): this thread may act
+            // as every worker's owner.
+            let mut o = unsafe { Owner::new(worker, w) };
+            // SAFETY: the callback frees nothing.
+            unsafe { o.heap().for_each_used(&mut collect) };
         }
         for shard in self.shards.iter() {
             let shard = shard.lock();
@@ -94,18 +97,20 @@ impl<P: Platform> Shared<P> {
         }
 
         self.lifecycle.set_finished();
-        for worker in self.workers.iter() {
+        for (w, worker) in self.workers.iter().enumerate() {
+            // SAFETY: no worker is active (nor will be): this thread may act
+            // as every worker's owner.
+            let o = unsafe { Owner::new(worker, w) };
             for tier in Priority::RINGED {
-                // SAFETY: no worker is active: this thread may act as owner.
-                while let Some(entry) = unsafe { worker.ring(tier).pop() } {
+                while let Some(entry) = o.ring(tier).pop() {
                     self.discard(entry, tier);
                 }
             }
         }
         self.drain_injectors();
-        for worker in self.workers.iter() {
-            // SAFETY: no worker will use its heap again.
-            unsafe { worker.heap_mut().detach() };
+        for (w, worker) in self.workers.iter().enumerate() {
+            // SAFETY: as above, and no worker will use its heap again.
+            unsafe { Owner::new(worker, w).heap().detach() };
         }
         for shard in self.shards.iter() {
             // SAFETY: the lock excludes submitters, who re-check the phase.

@@ -4,6 +4,7 @@
 
 use crate::Priority;
 use crate::config::{Refusal, SubmitError};
+use crate::owner::Owner;
 use crate::platform::Platform;
 use crate::room::Room;
 use crate::route::Wake;
@@ -98,13 +99,13 @@ impl<P: Platform> Shared<P> {
         if this.lifecycle.is_closed() {
             return Err(SubmitError::new(future, Refusal::ShutDown));
         }
-        match this.current_worker() {
-            Some(w) => {
+        match this.current_owner() {
+            Some(mut o) => {
                 // Inside the pool: always admitted (see `room.rs`).
                 if let Some(room) = &this.room {
                     room.admit();
                 }
-                Ok(Self::spawn_local(this, w, future, opts))
+                Ok(Self::spawn_local(this, &mut o, future, opts))
             }
             None => {
                 if let Some(room) = &this.room {
@@ -133,7 +134,7 @@ impl<P: Platform> Shared<P> {
 
     fn spawn_local<F>(
         this: &Arc<Self>,
-        w: usize,
+        o: &mut Owner<'_>,
         future: F,
         opts: TaskOptions,
     ) -> JoinHandle<F::Output>
@@ -142,25 +143,22 @@ impl<P: Platform> Shared<P> {
         F::Output: Send + 'static,
     {
         let priority = opts.priority;
-        let raw = Self::make_local(this, w, future, opts);
-        this.route(Entry::from_raw(raw), priority, Some(w), Wake::Now);
+        let raw = Self::make_local(this, o, future, opts);
+        this.route(Entry::from_raw(raw), priority, Some(o), Wake::Now);
         JoinHandle::new(raw)
     }
 
-    /// Allocates, writes and counts a task on worker `w` (the caller's).
-    fn make_local<F>(this: &Arc<Self>, w: usize, future: F, opts: TaskOptions) -> RawTask
+    /// Allocates, writes and counts a task on the owner's worker (making
+    /// a task calls no user code, so the heap borrow spans none).
+    fn make_local<F>(this: &Arc<Self>, o: &mut Owner<'_>, future: F, opts: TaskOptions) -> RawTask
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let worker = &this.workers[w];
         let priority = opts.priority;
-        let id = worker.next_task_id(this.platform.now_nanos());
-        // SAFETY: this thread is worker `w`, the heap's owner, and no other
-        // borrow of the heap is live (allocation calls no user code).
-        let heap = unsafe { worker.heap_mut() };
-        let raw = Self::make_task(this, heap, id, future, opts);
-        worker.counters.tiers[priority.index()].submitted.inc();
+        let id = o.next_task_id(this.platform.now_nanos());
+        let raw = Self::make_task(this, o.heap(), id, future, opts);
+        o.worker().counters.tiers[priority.index()].submitted.inc();
         raw
     }
 
@@ -202,7 +200,7 @@ impl<P: Platform> Shared<P> {
     /// As `spawn_local` for a batch: queues without waking anyone.
     fn spawn_local_quiet<F>(
         this: &Arc<Self>,
-        w: usize,
+        o: &mut Owner<'_>,
         future: F,
         priority: Priority,
     ) -> JoinHandle<F::Output>
@@ -210,8 +208,8 @@ impl<P: Platform> Shared<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let raw = Self::make_local(this, w, future, TaskOptions::new(priority));
-        this.route(Entry::from_raw(raw), priority, Some(w), Wake::Batch);
+        let raw = Self::make_local(this, o, future, TaskOptions::new(priority));
+        this.route(Entry::from_raw(raw), priority, Some(o), Wake::Batch);
         JoinHandle::new(raw)
     }
 
@@ -269,12 +267,12 @@ impl<P: Platform> Shared<P> {
             return (handles, futures);
         }
         let mut rest = futures.into_iter();
-        if let Some(w) = this.current_worker() {
+        if let Some(mut o) = this.current_owner() {
             for future in rest.by_ref() {
                 if let Some(room) = &this.room {
                     room.admit();
                 }
-                handles.push(Self::spawn_local_quiet(this, w, future, priority));
+                handles.push(Self::spawn_local_quiet(this, &mut o, future, priority));
             }
             this.wake_for_batch();
             return (handles, Vec::new());

@@ -4,53 +4,48 @@
 //! victim's ring, tier by tier in urgency order, else that tier's injector.
 
 use crate::Priority;
+use crate::owner::Owner;
 use crate::platform::Platform;
 use crate::scheduler::Shared;
 use crate::task::raw::Entry;
 
 impl<P: Platform> Shared<P> {
-    /// Steals for worker `w`: High injector, then half of a random victim's
-    /// ring per tier, then that tier's injector. Becomes a searcher first;
-    /// returns `None` without stealing if too many workers search already.
-    pub(crate) fn search(&self, w: usize) -> Option<(Entry, Priority)> {
-        let worker = &self.workers[w];
-        {
-            // SAFETY: owner's thread, short borrow.
-            let local = unsafe { worker.local_mut() };
-            if !local.searching {
-                if !self.idle.transition_to_searching() {
-                    return None;
-                }
-                local.searching = true;
+    /// Steals for the owner's worker: High injector, then half of a random
+    /// victim's ring per tier, then that tier's injector. Becomes a
+    /// searcher first; returns `None` without stealing if too many workers
+    /// search already.
+    pub(crate) fn search(&self, o: &mut Owner<'_>) -> Option<(Entry, Priority)> {
+        let local = o.local();
+        if !local.searching {
+            if !self.idle.transition_to_searching() {
+                return None;
             }
+            local.searching = true;
         }
         if let Some(found) = self.take_high() {
             return Some(found);
         }
         let n = self.workers.len();
         for tier in Priority::RINGED {
-            let start = worker.random_below(n);
+            let start = o.random_below(n);
             for i in 0..n {
                 let victim = (start + i) % n;
-                if victim == w {
+                if victim == o.index() {
                     continue;
                 }
-                // SAFETY: this thread owns `worker`'s ring, which is not the
-                // victim's.
-                let stolen = unsafe {
-                    self.workers[victim]
-                        .ring(tier)
-                        .steal_half_into(worker.ring(tier))
-                };
+                let stolen = o
+                    .ring(tier)
+                    .steal_half_from(self.workers[victim].ring(tier));
                 if let Some((entry, moved)) = stolen {
-                    worker.counters.steals.inc();
-                    worker.counters.stolen.add(moved);
-                    self.served(w, tier);
+                    let counters = &o.worker().counters;
+                    counters.steals.inc();
+                    counters.stolen.add(moved);
+                    self.served(o, tier);
                     return Some((entry, tier));
                 }
             }
-            if let Some(entry) = self.take_injector(w, tier) {
-                self.served(w, tier);
+            if let Some(entry) = self.take_injector(o, tier) {
+                self.served(o, tier);
                 return Some((entry, tier));
             }
         }

@@ -11,21 +11,21 @@
 //! work parks; the first to park becomes the sleeper (`timer/sleeper.rs`)
 //! and parks until the earliest timer with `Platform::park_until`, the
 //! others with `Platform::park`. Wakers that the platform runs inside the
-//! sleeper's park (I/O readiness) push to its own ring and end the park. Everything in
-//! `local`, `heap` and `current` is touched only by the thread running the
-//! worker, in short borrows that never span a poll (a poll may spawn, which
-//! borrows the heap, or read `current`).
+//! sleeper's park (I/O readiness) push to its own ring and end the park.
+//!
+//! `local`, `heap`, `current`, `self_woken`, `budget` and the owner end of
+//! the rings are reached only through an `Owner` proof (`owner.rs`).
 
 use crate::Priority;
-use crate::deque::Deque;
+use crate::deque::{Deque, Stealer};
 use crate::metrics::Counters;
+use crate::owner::Owner;
 use crate::padded::CachePadded;
 use crate::platform::Platform;
 use crate::route::Wake;
 use crate::scheduler::Shared;
 use crate::slab::Heap;
 use crate::sync::{AtomicBool, Ordering, UnsafeCell};
-use crate::task::TaskId;
 use crate::task::header::PollOutcome;
 use crate::task::info::IdClock;
 use crate::task::raw::{Entry, RawTask};
@@ -33,7 +33,7 @@ use crate::task::state::{AfterPoll, Claim};
 use crate::task::waker::waker_ref;
 use core::task::Context;
 use core::time::Duration;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro128PlusPlus;
 
 /// A worker's private scheduling state.
@@ -64,7 +64,7 @@ pub(crate) struct Local {
     pub(crate) sleeping: bool,
     /// A waker pushed to this worker's ring while it was `sleeping`.
     pub(crate) woken_while_sleeping: bool,
-    ids: IdClock,
+    pub(crate) ids: IdClock,
 }
 
 /// One worker's state.
@@ -76,11 +76,11 @@ pub(crate) struct Worker {
     running: AtomicBool,
     local: UnsafeCell<Local>,
     heap: UnsafeCell<Heap>,
-    current: UnsafeCell<Option<RawTask>>,
+    pub(crate) current: UnsafeCell<Option<RawTask>>,
     /// The task being polled woke itself (see `State::after_poll_woken`).
-    self_woken: UnsafeCell<bool>,
+    pub(crate) self_woken: UnsafeCell<bool>,
     /// The cooperative budget left to the task being polled.
-    budget: UnsafeCell<u32>,
+    pub(crate) budget: UnsafeCell<u32>,
 }
 
 // SAFETY: the cells are owner-only (see the module docs); everything else
@@ -118,9 +118,17 @@ impl Worker {
         }
     }
 
-    /// The ring for `tier` (one with rings: `Priority::has_ring`).
+    /// Anyone's view of the ring for `tier` (one with rings:
+    /// `Priority::has_ring`). Its owner gets the owner end through
+    /// `Owner::ring`.
     #[inline]
-    pub(crate) fn ring(&self, tier: Priority) -> &Deque<Entry> {
+    pub(crate) fn ring(&self, tier: Priority) -> Stealer<'_, Entry> {
+        self.rings[tier.ring_index()].stealer()
+    }
+
+    /// The ring itself, for `Owner::ring`.
+    #[inline]
+    pub(crate) fn ring_cell(&self, tier: Priority) -> &Deque<Entry> {
         &self.rings[tier.ring_index()]
     }
 
@@ -131,8 +139,8 @@ impl Worker {
 
     /// # Safety
     ///
-    /// The caller is this worker's thread (or no worker is active), and no
-    /// other borrow of `local` is live.
+    /// Only for `Owner::local`: the caller holds this worker's owner proof
+    /// and no other borrow of `local` is live.
     #[inline]
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn local_mut(&self) -> &mut Local {
@@ -148,74 +156,6 @@ impl Worker {
     pub(crate) unsafe fn heap_mut(&self) -> &mut Heap {
         // SAFETY: per the contract.
         self.heap.with_mut(|p| unsafe { &mut *p })
-    }
-
-    /// The task this worker is polling. Only meaningful on its own thread.
-    #[inline]
-    pub(crate) fn current(&self) -> Option<RawTask> {
-        // SAFETY: written only by the owner between polls; callers are the
-        // owner's thread (the platform's `current_worker` contract).
-        self.current.with(|p| unsafe { *p })
-    }
-
-    /// Records (or clears) a self-wake of the task being polled.
-    /// Owner-only, like `current`.
-    #[inline]
-    pub(crate) fn set_self_woken(&self, woken: bool) {
-        // SAFETY: owner-only: only the polling thread (the owner) gets here.
-        self.self_woken.with_mut(|p| unsafe { *p = woken });
-    }
-
-    #[inline]
-    fn self_woken(&self) -> bool {
-        // SAFETY: owner-only.
-        self.self_woken.with(|p| unsafe { *p })
-    }
-
-    /// The budget left to the task being polled. Owner-only.
-    #[inline]
-    pub(crate) fn budget(&self) -> u32 {
-        // SAFETY: owner-only, like `current`.
-        self.budget.with(|p| unsafe { *p })
-    }
-
-    /// Spends one unit of budget; false if none was left. Owner-only.
-    #[inline]
-    pub(crate) fn spend_budget(&self) -> bool {
-        // SAFETY: owner-only, like `current`.
-        self.budget.with_mut(|p| unsafe {
-            if *p == 0 {
-                return false;
-            }
-            *p -= 1;
-            true
-        })
-    }
-
-    #[inline]
-    fn set_budget(&self, units: u32) {
-        // SAFETY: owner-only, like `current`.
-        self.budget.with_mut(|p| unsafe { *p = units });
-    }
-
-    #[inline]
-    fn set_current(&self, task: Option<RawTask>) {
-        // SAFETY: owner-only, as `current`.
-        self.current.with_mut(|p| unsafe { *p = task });
-    }
-
-    /// A fresh task id for a task made at `now_nanos`. Owner-only.
-    #[inline]
-    pub(crate) fn next_task_id(&self, now_nanos: u64) -> TaskId {
-        // SAFETY: called on the owner's thread, in a short borrow.
-        unsafe { self.local_mut() }.ids.next(now_nanos)
-    }
-
-    /// A random index below `n`. Owner-only.
-    pub(crate) fn random_below(&self, n: usize) -> usize {
-        // SAFETY: owner's thread, short borrow.
-        let r = unsafe { self.local_mut() }.rng.next_u32();
-        ((u64::from(r) * n as u64) >> 32) as usize
     }
 }
 
@@ -249,8 +189,11 @@ impl<P: Platform> Shared<P> {
             shared: self,
             worker,
         };
-        // SAFETY: owner's thread, short borrow.
-        let local = unsafe { worker.local_mut() };
+        // SAFETY: this thread now runs as worker `index` until `_running`
+        // drops, and the `running` flag keeps every other thread out.
+        let mut owner = unsafe { Owner::new(worker, index) };
+        let o = &mut owner;
+        let local = o.local();
         if core::mem::take(&mut local.left_parked) && !self.idle.unpark_self(index) {
             // A notifier took us off the sleeper list while the host was
             // away, and counted us as a searcher.
@@ -258,27 +201,26 @@ impl<P: Platform> Shared<P> {
         }
         let mut ran = 0;
         while !self.is_closed() {
-            self.at_scheduling_point(index);
-            if let Some((entry, tier)) = self.next_task(index).or_else(|| self.search(index)) {
-                self.leave_searching(index);
-                self.run_entry(index, entry, tier);
+            self.at_scheduling_point(o);
+            if let Some((entry, tier)) = self.next_task(o).or_else(|| self.search(o)) {
+                self.leave_searching(o);
+                self.run_entry(o, entry, tier);
                 ran += 1;
                 continue;
             }
             if until_idle {
-                self.idle_until_resumed(index);
+                self.idle_until_resumed(o);
                 break;
             }
-            self.park(index);
+            self.park(o);
         }
         ran
     }
 
     /// A searching worker found work: stop searching, and if it was the
     /// last searcher, wake another in case there is more.
-    fn leave_searching(&self, w: usize) {
-        // SAFETY: owner's thread, short borrow.
-        let local = unsafe { self.workers[w].local_mut() };
+    fn leave_searching(&self, o: &mut Owner<'_>) {
+        let local = o.local();
         if local.searching {
             local.searching = false;
             if self.idle.transition_from_searching() {
@@ -288,8 +230,8 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Claims and runs one entry.
-    fn run_entry(&self, w: usize, entry: Entry, tier: Priority) {
-        let worker = &self.workers[w];
+    fn run_entry(&self, o: &mut Owner<'_>, entry: Entry, tier: Priority) {
+        let worker = o.worker();
         let task = entry.into_raw();
         let counters = &worker.counters.tiers[tier.index()];
         let sched = self as *const Self as *const ();
@@ -301,37 +243,37 @@ impl<P: Platform> Shared<P> {
             && (tier == Priority::High || task.id().is_sampled())
             && self.config().detailed_metrics
         {
-            self.record_latency(w, task, tier);
+            self.record_latency(o, task, tier);
         }
         if claim != Claim::Run {
             // SAFETY: this thread is worker `w`, and the claim is its own.
-            unsafe { self.claimed_not_to_run(w, task, tier, claim) };
+            unsafe { self.claimed_not_to_run(o, task, tier, claim) };
             return;
         }
-        worker.set_current(Some(task));
-        worker.set_budget(crate::timer::BUDGET);
+        o.set_current(Some(task));
+        o.set_budget(crate::timer::BUDGET);
         #[cfg(feature = "tracing")]
         let _span = self.task_span(task).entered();
         let waker = waker_ref(task);
         let mut cx = Context::from_waker(&waker);
         // SAFETY: RUNNING is ours and `sched` is the task's scheduler.
         let outcome = unsafe { task.poll(sched, &mut cx) };
-        worker.set_current(None);
-        let woken = worker.self_woken();
+        o.set_current(None);
+        let woken = o.self_woken();
         if woken {
-            worker.set_self_woken(false);
+            o.set_self_woken(false);
         }
         counters.polls.inc();
         match outcome {
             PollOutcome::Pending => match task.state().after_poll_woken(woken) {
                 AfterPoll::Idle => {}
                 AfterPoll::Reschedule(p) => {
-                    self.route(Entry::from_raw(task), p, Some(w), Wake::Now);
+                    self.route(Entry::from_raw(task), p, Some(o), Wake::Now);
                 }
                 // SAFETY: still RUNNING.
-                AfterPoll::Cancel => unsafe { self.cancel_claimed(w, task, tier, false) },
+                AfterPoll::Cancel => unsafe { self.cancel_claimed(o, task, tier, false) },
                 // SAFETY: as above.
-                AfterPoll::Orphaned => unsafe { self.cancel_claimed(w, task, tier, true) },
+                AfterPoll::Orphaned => unsafe { self.cancel_claimed(o, task, tier, true) },
             },
             PollOutcome::Ready => {
                 counters.completed.inc();
@@ -354,7 +296,13 @@ impl<P: Platform> Shared<P> {
     ///
     /// This thread is worker `w`, and `claim` is what it got for `task`.
     #[cold]
-    unsafe fn claimed_not_to_run(&self, w: usize, task: RawTask, tier: Priority, claim: Claim) {
+    unsafe fn claimed_not_to_run(
+        &self,
+        o: &mut Owner<'_>,
+        task: RawTask,
+        tier: Priority,
+        claim: Claim,
+    ) {
         match claim {
             Claim::Stale { last } => {
                 if last {
@@ -364,9 +312,9 @@ impl<P: Platform> Shared<P> {
                 }
             }
             // SAFETY: the claim gave us RUNNING.
-            Claim::Cancel => unsafe { self.cancel_claimed(w, task, tier, false) },
+            Claim::Cancel => unsafe { self.cancel_claimed(o, task, tier, false) },
             // SAFETY: as above.
-            Claim::Orphaned => unsafe { self.cancel_claimed(w, task, tier, true) },
+            Claim::Orphaned => unsafe { self.cancel_claimed(o, task, tier, true) },
             Claim::Run => unreachable!("a claim to run is polled"),
         }
     }
@@ -379,8 +327,14 @@ impl<P: Platform> Shared<P> {
     ///
     /// This thread is worker `w` and holds RUNNING (and its reference).
     #[cold]
-    unsafe fn cancel_claimed(&self, w: usize, task: RawTask, tier: Priority, orphaned: bool) {
-        let counters = &self.workers[w].counters.tiers[tier.index()];
+    unsafe fn cancel_claimed(
+        &self,
+        o: &mut Owner<'_>,
+        task: RawTask,
+        tier: Priority,
+        orphaned: bool,
+    ) {
+        let counters = &o.worker().counters.tiers[tier.index()];
         counters.cancelled.inc();
         if orphaned {
             counters.orphaned.inc();
@@ -410,8 +364,8 @@ impl<P: Platform> Shared<P> {
 
     /// Records the submit-to-first-poll latency of `task`.
     #[cold]
-    fn record_latency(&self, w: usize, task: RawTask, tier: Priority) {
-        let worker = &self.workers[w];
+    fn record_latency(&self, o: &mut Owner<'_>, task: RawTask, tier: Priority) {
+        let worker = o.worker();
         let now = self.platform().now_nanos();
         let waited = now.saturating_sub(task.id().created_nanos());
         worker.counters.tiers[tier.index()].latency.record(waited);
@@ -421,9 +375,8 @@ impl<P: Platform> Shared<P> {
     /// shards' heaps, which serve submissions from outside the pool and
     /// have no owner thread that would ever trim them (their tasks are
     /// mostly freed remotely, by workers).
-    fn trim_before_idle(&self, w: usize) {
-        // SAFETY: owner's thread, between polls.
-        unsafe { self.workers[w].heap_mut() }.trim();
+    fn trim_before_idle(&self, o: &mut Owner<'_>) {
+        o.heap().trim();
         for shard in self.shards.iter() {
             // Blocking: a shard's lock is only held to make a task, and a
             // parking worker may wait that long; `try_lock` could skip the
@@ -448,32 +401,29 @@ impl<P: Platform> Shared<P> {
     /// event is seen within about a microsecond plus, when polls suddenly
     /// get longer, at most `MAX_STRIDE - 1` of the longer polls.
     #[inline]
-    fn at_scheduling_point(&self, w: usize) {
+    fn at_scheduling_point(&self, o: &mut Owner<'_>) {
         let next = self.timers.next_deadline();
         let events = self.config().event_poll_interval;
         if next == u64::MAX && events.is_none() {
             return;
         }
-        // SAFETY: owner's thread, short borrow.
-        let local = unsafe { self.workers[w].local_mut() };
+        let local = o.local();
         local.clock_countdown = local.clock_countdown.saturating_sub(1);
         if local.clock_countdown > 0 {
             return;
         }
-        self.fire_timers_and_poll_events(w, next, events);
+        self.fire_timers_and_poll_events(o, next, events);
     }
 
     #[inline(never)]
-    fn fire_timers_and_poll_events(&self, w: usize, next: u64, events: Option<Duration>) {
+    fn fire_timers_and_poll_events(&self, o: &mut Owner<'_>, next: u64, events: Option<Duration>) {
         /// How much polling may pass between two clock reads.
         const CLOCK_EVERY_NANOS: u64 = 1_000;
         /// The most scheduling points between two clock reads.
         const MAX_STRIDE: u32 = 8;
         let now = self.platform().now_nanos();
         {
-            // SAFETY: owner's thread, short borrow (it ends before any
-            // timer or event runs a waker).
-            let local = unsafe { self.workers[w].local_mut() };
+            let local = o.local();
             let per_point = now.saturating_sub(local.last_clock) / u64::from(local.clock_stride);
             let stride = CLOCK_EVERY_NANOS
                 .checked_div(per_point)
@@ -487,32 +437,30 @@ impl<P: Platform> Shared<P> {
             self.timers.fire(now);
         }
         if let Some(every) = events {
-            // SAFETY: owner's thread, short borrow (it ends before the
-            // platform runs any waker).
-            let local = unsafe { self.workers[w].local_mut() };
+            let local = o.local();
             if now >= local.next_event_poll {
                 local.next_event_poll = now.saturating_add(every.as_nanos() as u64);
-                self.platform().poll_events(w);
+                self.platform().poll_events(o.index());
             }
         }
     }
 
     /// Parks worker `w` until a notifier picks it (or shutdown). The first
     /// to park takes the sleeper role and parks until the earliest timer.
-    fn park(&self, w: usize) {
-        let worker = &self.workers[w];
-        self.trim_before_idle(w);
+    fn park(&self, o: &mut Owner<'_>) {
+        let worker = o.worker();
+        self.trim_before_idle(o);
         worker.counters.parks.inc();
         let since = self
             .config()
             .detailed_metrics
             .then(|| self.platform().now_nanos());
-        self.enter_parked(w);
-        if self.timers.sleeper.try_take(w) {
-            self.sleep_until_picked_or_due(w);
+        self.enter_parked(o);
+        if self.timers.sleeper.try_take(o.index()) {
+            self.sleep_until_picked_or_due(o);
             self.timers.sleeper.release();
         } else {
-            self.park_until_picked(w);
+            self.park_until_picked(o);
         }
         if let Some(since) = since {
             let parked = self.platform().now_nanos().saturating_sub(since);
@@ -520,20 +468,19 @@ impl<P: Platform> Shared<P> {
         }
     }
 
-    fn park_until_picked(&self, w: usize) {
-        let worker = &self.workers[w];
+    fn park_until_picked(&self, o: &mut Owner<'_>) {
+        let worker = o.worker();
         loop {
             if self.is_closed() {
                 return;
             }
-            self.platform().park(w);
+            self.platform().park(o.index());
             if self.is_closed() {
                 return;
             }
-            if !self.idle.is_parked(w) {
+            if !self.idle.is_parked(o.index()) {
                 // A notifier took us off the list and counted us searching.
-                // SAFETY: owner's thread, short borrow.
-                unsafe { worker.local_mut() }.searching = true;
+                o.local().searching = true;
                 worker.counters.unparks.inc();
                 return;
             }
@@ -544,35 +491,31 @@ impl<P: Platform> Shared<P> {
     /// this worker, a timer is due, a waker run by the platform inside
     /// `park_until` queued work here, or shutdown. The caller releases the
     /// role afterwards.
-    fn sleep_until_picked_or_due(&self, w: usize) {
-        let worker = &self.workers[w];
+    fn sleep_until_picked_or_due(&self, o: &mut Owner<'_>) {
+        let worker = o.worker();
         loop {
             if self.is_closed() {
                 return;
             }
             let deadline = self.timers.sleeper.arm(self.timers.next_word());
             if deadline == u64::MAX || self.platform().now_nanos() < deadline {
-                // SAFETY: owner's thread, short borrow; the platform's
-                // wakers borrow `local` only after it.
-                unsafe { worker.local_mut() }.sleeping = true;
-                self.platform().park_until(w, deadline);
-                // SAFETY: as above, after the wakers' borrows.
-                unsafe { worker.local_mut() }.sleeping = false;
+                o.local().sleeping = true;
+                self.platform().park_until(o.index(), deadline);
+                o.local().sleeping = false;
             }
             if self.is_closed() {
                 return;
             }
-            let picked = !self.idle.is_parked(w);
+            let picked = !self.idle.is_parked(o.index());
             // SAFETY: owner's thread, short borrow.
-            let woken = core::mem::take(&mut unsafe { worker.local_mut() }.woken_while_sleeping);
+            let woken = core::mem::take(&mut o.local().woken_while_sleeping);
             let now = self.platform().now_nanos();
             let due = now >= self.timers.next_deadline() && self.timers.has_due(now);
             if picked || woken || due {
                 // Awake again: counted as searching if a notifier took us
                 // off the list, else as plainly unparked.
-                if picked || !self.idle.unpark_self(w) {
-                    // SAFETY: owner's thread, short borrow.
-                    unsafe { worker.local_mut() }.searching = true;
+                if picked || !self.idle.unpark_self(o.index()) {
+                    o.local().searching = true;
                     worker.counters.unparks.inc();
                 }
                 if woken && worker.queued() > 1 {
@@ -587,11 +530,10 @@ impl<P: Platform> Shared<P> {
 
     /// Joins the sleeper list, then re-checks the queues (every parker
     /// does, not only the last searcher: see `idle.rs`).
-    fn enter_parked(&self, w: usize) {
-        // SAFETY: owner's thread, short borrow.
-        let local = unsafe { self.workers[w].local_mut() };
+    fn enter_parked(&self, o: &mut Owner<'_>) {
+        let local = o.local();
         let searching = core::mem::replace(&mut local.searching, false);
-        self.idle.transition_to_parked(w, searching);
+        self.idle.transition_to_parked(o.index(), searching);
         if self.has_work_anywhere() {
             self.notify_one();
         }
@@ -599,12 +541,11 @@ impl<P: Platform> Shared<P> {
 
     /// `run_until_idle` found no work: leave the worker counted as parked,
     /// so the next submission unparks it through the platform.
-    fn idle_until_resumed(&self, w: usize) {
-        let worker = &self.workers[w];
-        self.trim_before_idle(w);
+    fn idle_until_resumed(&self, o: &mut Owner<'_>) {
+        let worker = o.worker();
+        self.trim_before_idle(o);
         worker.counters.parks.inc();
-        self.enter_parked(w);
-        // SAFETY: owner's thread, short borrow.
-        unsafe { worker.local_mut() }.left_parked = true;
+        self.enter_parked(o);
+        o.local().left_parked = true;
     }
 }

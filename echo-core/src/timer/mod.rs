@@ -134,16 +134,16 @@ impl<P: Platform> Shared<P> {
     /// Threads that are not polling a task of this scheduler have no
     /// budget to spend.
     pub(crate) fn budget_left(&self) -> bool {
-        match self.current_worker() {
-            Some(w) if self.workers[w].current().is_some() => self.workers[w].budget() > 0,
+        match self.current_owner() {
+            Some(o) if o.current().is_some() => o.budget() > 0,
             _ => true,
         }
     }
 
     /// Spends one unit of the polled task's budget; false if none was left.
     pub(crate) fn spend_budget(&self) -> bool {
-        match self.current_worker() {
-            Some(w) if self.workers[w].current().is_some() => self.workers[w].spend_budget(),
+        match self.current_owner() {
+            Some(mut o) if o.current().is_some() => o.spend_budget(),
             _ => true,
         }
     }

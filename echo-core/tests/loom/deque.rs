@@ -5,8 +5,7 @@
 //! that each model also races the wrapping arithmetic (claims, releases
 //! and fullness checks whose ranges straddle `Pos::MAX`).
 
-use echo_sched_core::deque::{CAPACITY, Deque, Pos};
-use echo_sched_core::inject::Injector;
+use echo_sched_core::internals::{CAPACITY, Deque, Injector, Pos};
 use loom::sync::Arc;
 use loom::thread;
 
