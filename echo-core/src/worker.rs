@@ -237,8 +237,8 @@ impl<P: Platform> Shared<P> {
         let sched = self as *const Self as *const ();
         let (claim, first) = task.state().claim_first(tier);
         // Latency of every High task and of one in 64 others, chosen by
-        // their ids (no per-task state): a clock read costs about a quarter
-        // of a spawn, and sampling keeps the detailed metrics under 2% of it.
+        // their ids (no per-task state), because a clock read is a sizeable
+        // share of a cheap spawn (costs: `docs/DESIGN.md`, "Metrics").
         if first
             && (tier == Priority::High || task.id().is_sampled())
             && self.config().detailed_metrics

@@ -2,11 +2,9 @@
 //!
 //! One owner thread pushes at the tail and pops at the head; any number of
 //! thieves steal the older half of the ring at the head. Both ends take in
-//! FIFO order. (The design first said the owner pops LIFO; a LIFO owner
-//! lets a task that keeps waking itself, or two tasks waking each other,
-//! starve the rest of the ring, and a batch steal cannot be made safe
-//! against LIFO pops without a CAS per stolen item. FIFO with a
-//! two-phase head gives one CAS per steal batch.)
+//! FIFO order: a task that keeps waking itself cannot starve the rest of
+//! the ring, and a whole steal batch costs one CAS (why not LIFO:
+//! `docs/DESIGN.md`, "The ring").
 //!
 //! Layout: `head` packs two positions, `steal` and `real`. `real` is the
 //! next position to take. `steal` trails it while a thief is copying out
