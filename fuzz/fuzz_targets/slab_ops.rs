@@ -1,7 +1,7 @@
-//! cargo-fuzz target `slab_ops`: see `echo_tests::fuzz::slab_ops` for what the
+//! cargo-fuzz target `slab_ops`: see `echo_fuzz_logic::slab_ops` for what the
 //! input drives and what is checked.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    echo_tests::fuzz::slab_ops::run(data);
+    echo_fuzz_logic::slab_ops::run(data);
 });

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: drop counters, gates and
-//! futures that park on a waker someone else holds; and the logic of the
-//! cargo-fuzz targets (`fuzz`), which their corpus replays also run.
+//! futures that park on a waker someone else holds. (The fuzz targets'
+//! logic and their corpus replay are in `fuzz-logic/`.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-
-pub mod fuzz;
 
 /// Counts drops of the futures it wraps.
 #[derive(Clone, Default)]

@@ -45,9 +45,9 @@ pub(crate) struct Header {
     pub(crate) id: TaskId,
 }
 
-/// A free slot keeps its link where the vtable pointer was, so the state
-/// word stays readable (see `slab.rs`).
-pub(crate) const FREE_LINK_OFFSET: usize = core::mem::offset_of!(Header, vtable);
+// The slab writes a free slot's link over the vtable pointer, so the state
+// word stays readable (see the slab's invariants).
+const _: () = assert!(core::mem::offset_of!(Header, vtable) == crate::slab::LINK_OFFSET);
 
 /// A panic payload behind one thin pointer, so that `Result<T, PanicBox>`
 /// stays small.

@@ -7,6 +7,5 @@ pub(crate) mod raw;
 pub(crate) mod state;
 pub(crate) mod waker;
 
-pub(crate) use header::FREE_LINK_OFFSET;
 pub use info::{TaskId, TaskInfo, TaskName};
 pub use join::{JoinError, JoinHandle};

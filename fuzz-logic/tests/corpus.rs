@@ -29,25 +29,25 @@ fn replay(target: &str, run: fn(&[u8])) {
 
 #[test]
 fn steal_protocol_corpus() {
-    replay("steal_protocol", echo_tests::fuzz::steal_protocol::run);
+    replay("steal_protocol", echo_fuzz_logic::steal_protocol::run);
 }
 
 #[test]
 fn steal_tiers_corpus() {
-    replay("steal_tiers", echo_tests::fuzz::steal_tiers::run);
+    replay("steal_tiers", echo_fuzz_logic::steal_tiers::run);
 }
 
 #[test]
 fn task_state_corpus() {
-    replay("task_state", echo_tests::fuzz::task_state::run);
+    replay("task_state", echo_fuzz_logic::task_state::run);
 }
 
 #[test]
 fn slab_ops_corpus() {
-    replay("slab_ops", echo_tests::fuzz::slab_ops::run);
+    replay("slab_ops", echo_fuzz_logic::slab_ops::run);
 }
 
 #[test]
 fn scheduler_ops_corpus() {
-    replay("scheduler_ops", echo_tests::fuzz::scheduler_ops::run);
+    replay("scheduler_ops", echo_fuzz_logic::scheduler_ops::run);
 }

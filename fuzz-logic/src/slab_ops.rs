@@ -18,7 +18,7 @@
 //!   match the model exactly, and balance to zero at the end; the walk
 //!   finds exactly the live slots.
 
-use super::Input;
+use crate::Input;
 use echo_sched_core::internals::{
     CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, free_remote, large_offset,
     release_page,

@@ -18,7 +18,7 @@
 //!   worker), because the transition that would drop the last one turns it
 //!   into a cancellation instead.
 
-use super::Input;
+use crate::Input;
 use echo_sched_core::Priority;
 use echo_sched_core::internals::{
     AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,

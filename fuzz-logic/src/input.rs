@@ -1,14 +1,4 @@
-//! The logic of Echo's cargo-fuzz targets (`fuzz/fuzz_targets/*.rs`): each
-//! target decodes its input into operations, runs them deterministically on
-//! one thread against the real code, and checks every result against a
-//! model. The targets call these `run` functions; `tests/fuzz_corpus.rs`
-//! replays the checked-in corpora through them on stable.
-
-pub mod scheduler_ops;
-pub mod slab_ops;
-pub mod steal_protocol;
-pub mod steal_tiers;
-pub mod task_state;
+//! The fuzz input as a stream of small numbers.
 
 /// Reads an input as a stream of small numbers; an exhausted input reads
 /// as zeros, and `done` tells the caller to stop.

@@ -18,7 +18,7 @@
 //! out of its own tier's queues, and a tiered take finds the most urgent
 //! tier with work.
 
-use super::Input;
+use crate::Input;
 use crossbeam_deque::{Injector as CbInjector, Steal, Stealer, Worker as CbWorker};
 use echo_sched_core::internals::{CAPACITY, Deque, Injector};
 use std::collections::HashSet;

@@ -16,8 +16,8 @@
 //! - the metrics add up: submitted == completed + panicked + cancelled and
 //!   no task is live.
 
-use super::Input;
-use crate::Gate;
+use crate::Input;
+use crate::gate::{Gate, GateWait};
 use echo_sched_core::{Config, JoinError, JoinHandle, PanicPayload, Platform, Priority, Scheduler};
 use std::cell::Cell;
 use std::future::Future;
@@ -169,7 +169,7 @@ enum KindTag {
 enum Kind {
     Ready,
     Yield(u32),
-    Gate(crate::GateWait),
+    Gate(GateWait),
     Panic,
     Spawn {
         priority: Priority,

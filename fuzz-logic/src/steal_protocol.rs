@@ -46,7 +46,7 @@
 //!   and an overwritten slot would reach the thief as a wrong value;
 //! - `len`, `is_empty` and the thief's room check agree with the model.
 
-use super::Input;
+use crate::Input;
 use echo_sched_core::internals::{
     CAPACITY, ClaimError, Deque, Overflow, Pos, StealClaim, StealSnapshot,
 };
