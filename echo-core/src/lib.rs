@@ -55,6 +55,7 @@ mod spin;
 mod steal;
 mod sync;
 mod task;
+mod task_host;
 #[cfg(all(test, not(echo_loom)))]
 mod test_host;
 mod timer;

@@ -7,8 +7,9 @@ use super::join::JoinError;
 use super::state::{DropRef, State};
 use crate::Priority;
 use crate::platform::{PanicPayload, Platform};
-use crate::scheduler::{self, Shared};
+use crate::scheduler::Shared;
 use crate::sync::UnsafeCell;
+use crate::task_host;
 use alloc::boxed::Box;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -59,12 +60,12 @@ where
         drop_future: drop_future::<F, P>,
         drop_output: drop_output::<F, P>,
         read_output: read_output::<F>,
-        schedule: scheduler::schedule_entry::<P>,
-        schedule_orphan: scheduler::schedule_orphan::<P>,
+        schedule: task_host::schedule_entry::<P>,
+        schedule_orphan: task_host::schedule_orphan::<P>,
         dealloc: dealloc::<F, P>,
-        current_priority: scheduler::current_priority::<P>,
-        self_wake: scheduler::self_wake::<P>,
-        spend_budget: scheduler::spend_budget::<P>,
+        current_priority: task_host::current_priority::<P>,
+        self_wake: task_host::self_wake::<P>,
+        spend_budget: task_host::spend_budget::<P>,
         trailer_offset: mem::offset_of!(Cell<F>, trailer),
         large_offset: crate::slab::large_offset(mem::align_of::<Cell<F>>()),
     };
@@ -392,7 +393,7 @@ impl<F, P: Platform> Drop for DropOnUnwind<'_, F, P> {
 fn lost_if<P: Platform>(ptr: NonNull<Header>, lost: bool) {
     if lost {
         // SAFETY: the callers hold a reference to the task.
-        unsafe { scheduler::payload_lost::<P>(ptr) };
+        unsafe { task_host::payload_lost::<P>(ptr) };
     }
 }
 
@@ -446,7 +447,7 @@ unsafe fn drop_output<F: Future, P: Platform>(ptr: NonNull<Header>) {
     }
     // SAFETY: the caller owns the stored output; the task is alive, and so
     // its scheduler.
-    let platform = unsafe { scheduler::platform_of::<P>(ptr) };
+    let platform = unsafe { task_host::platform_of::<P>(ptr) };
     // SAFETY: as above; the output is dropped once, here.
     let dropped = platform.catch_unwind(|| unsafe {
         stage::<F>(ptr).with_mut(|s| ManuallyDrop::drop(&mut (*s).output))
@@ -473,7 +474,7 @@ unsafe fn dealloc<F: Future, P: Platform>(ptr: NonNull<Header>) {
     // empty (see `State`'s invariants); the trailer is dropped here.
     unsafe {
         ptr::drop_in_place(ptr::addr_of_mut!((*cell).trailer));
-        scheduler::free_task::<P>(ptr);
+        task_host::free_task::<P>(ptr);
     }
 }
 
