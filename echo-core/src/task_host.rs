@@ -1,125 +1,107 @@
-//! The scheduler's side of a task: the hooks a task's vtable calls to
-//! reach its scheduler (queue an entry, free the task, ask the worker
-//! polling it). A task finds its `Shared` through its slab page.
+//! The scheduler as the host of its tasks: `Shared<P>` implements the task
+//! layer's `Schedule` trait (see `task/schedule.rs`), so that a task's
+//! vtable can queue its entries, free its memory and ask the worker
+//! polling it, without the task code naming the scheduler.
+//!
+//! A task finds its `Shared` through its slab page: the page of a task is
+//! found from the task's address (`Header::page`), and every page holds a
+//! reference to its scheduler.
 
 use crate::Priority;
-use crate::platform::Platform;
+use crate::platform::{PanicPayload, Platform};
 use crate::scheduler::Shared;
 use crate::task::header::Header;
 use crate::task::raw::{Entry, RawTask};
+use crate::task::schedule::Schedule;
 use core::ptr::NonNull;
 
-/// The scheduler of the task at `ptr`.
-///
-/// # Safety
-///
-/// The caller holds a reference to the task, which keeps its page, and so
-/// the scheduler, alive for `'a`.
-unsafe fn shared_of<'a, P: Platform>(ptr: NonNull<Header>) -> &'a Shared<P> {
-    // SAFETY: per the contract.
-    unsafe { &*Header::page(ptr).as_ref().scheduler().cast::<Shared<P>>() }
-}
+// SAFETY: a task of a `Shared<P>` lives in one of that scheduler's slab
+// pages (`spawn.rs` writes it there with this vtable), and the page holds
+// a reference to the scheduler until the task's slot is freed; `free`
+// frees only that slot.
+unsafe impl<P: Platform> Schedule for Shared<P> {
+    #[inline]
+    unsafe fn of<'a>(task: NonNull<Header>) -> &'a Self {
+        // SAFETY: per the contract, the caller's reference keeps the task,
+        // and so its page and the page's scheduler, alive for `'a`.
+        unsafe { &*Header::page(task).as_ref().scheduler().cast::<Shared<P>>() }
+    }
 
-/// Vtable hook: queue an entry for the task at `ptr` from any thread (a
-/// waker, an abort, a raise), handing over the reference the caller holds
-/// for it.
-///
-/// On one of this scheduler's workers the entry goes to that worker's
-/// ring (the worker's own handle keeps the scheduler alive). Elsewhere it
-/// goes to an injector, and the task's page is all that keeps the
-/// scheduler alive: once pushed, the entry may be claimed, the task freed,
-/// and its page may drop the last reference to the scheduler (a wake
-/// after shutdown, with every handle gone). So the pusher holds a
-/// reference of its own to the task across the push, and uses no borrow
-/// of the scheduler after dropping it.
-pub(crate) unsafe fn schedule_entry<P: Platform>(ptr: NonNull<Header>, priority: Priority) {
-    let raw = RawTask::from_header(ptr);
-    {
-        // SAFETY: the entry's reference keeps the task, and so the
-        // scheduler, alive for this borrow.
-        let shared = unsafe { shared_of::<P>(ptr) };
-        if let Some(w) = shared.current_worker() {
-            shared.schedule_on_worker(w, Entry::from_raw(raw), priority);
-            return;
+    /// On one of this scheduler's workers the entry goes to that worker's
+    /// ring (the worker's own handle keeps the scheduler alive). Elsewhere
+    /// it goes to an injector, and the task's page is all that keeps the
+    /// scheduler alive: once pushed, the entry may be claimed, the task
+    /// freed, and its page may drop the last reference to the scheduler (a
+    /// wake after shutdown, with every handle gone). So the pusher holds a
+    /// reference of its own to the task across the push, and uses no
+    /// borrow of the scheduler after dropping it.
+    unsafe fn schedule(task: RawTask, priority: Priority) {
+        {
+            // SAFETY: the entry's reference keeps the task, and so the
+            // scheduler, alive for this borrow.
+            let shared = unsafe { Self::of(task.as_ptr()) };
+            if let Some(w) = shared.current_worker() {
+                shared.schedule_on_worker(w, Entry::from_raw(task), priority);
+                return;
+            }
+            task.state().ref_inc();
+            shared.push_injector(Entry::from_raw(task), priority);
         }
-        raw.state().ref_inc();
-        shared.push_injector(Entry::from_raw(raw), priority);
+        // The borrow of the scheduler has ended: this may free the task
+        // and, with it, the scheduler.
+        task.drop_ref();
     }
-    // The borrow of the scheduler has ended: this may free the task and,
-    // with it, the scheduler.
-    raw.drop_ref();
-}
 
-/// Vtable hook: queue the cancellation of an orphan (a task that nothing
-/// can wake any more), counting it.
-pub(crate) unsafe fn schedule_orphan<P: Platform>(ptr: NonNull<Header>, priority: Priority) {
-    {
-        // SAFETY: the entry's reference keeps the task alive.
-        let shared = unsafe { shared_of::<P>(ptr) };
-        shared.remote.tiers[priority.index()].orphaned.add_shared(1);
+    /// Counts the orphan, then queues it like any entry.
+    unsafe fn schedule_orphan(task: RawTask, priority: Priority) {
+        {
+            // SAFETY: the entry's reference keeps the task alive.
+            let shared = unsafe { Self::of(task.as_ptr()) };
+            shared.remote.tiers[priority.index()].orphaned.add_shared(1);
+        }
+        // SAFETY: forwarded contract.
+        unsafe { Self::schedule(task, priority) };
     }
-    // SAFETY: forwarded contract.
-    unsafe { schedule_entry::<P>(ptr, priority) };
-}
 
-/// A panic payload that kept panicking when dropped was leaked: count it.
-///
-/// # Safety
-///
-/// The caller holds a reference to the task at `ptr`.
-pub(crate) unsafe fn payload_lost<P: Platform>(ptr: NonNull<Header>) {
-    // SAFETY: per the contract.
-    let shared = unsafe { shared_of::<P>(ptr) };
-    shared.remote.lost_payloads.add_shared(1);
-}
-
-/// The platform of the task at `ptr`'s scheduler.
-///
-/// # Safety
-///
-/// The caller holds a reference to the task, for `'a`.
-pub(crate) unsafe fn platform_of<'a, P: Platform>(ptr: NonNull<Header>) -> &'a P {
-    // SAFETY: per the contract.
-    unsafe { shared_of::<P>(ptr) }.platform()
-}
-
-/// Vtable hook: free the task at `task`.
-pub(crate) unsafe fn free_task<P: Platform>(task: NonNull<Header>) {
-    // SAFETY: forwarded contract.
-    unsafe { Shared::<P>::free_slot(task) }
-}
-
-/// Vtable hook: the priority of the task running on this thread, if this
-/// thread is a worker of the scheduler that owns `ptr`.
-pub(crate) unsafe fn current_priority<P: Platform>(ptr: NonNull<Header>) -> Option<Priority> {
-    // SAFETY: the caller holds a reference to the task.
-    let shared = unsafe { shared_of::<P>(ptr) };
-    let w = shared.current_worker()?;
-    let task = shared.workers[w].current()?;
-    Some(task.state().load().priority())
-}
-
-/// Vtable hook: spend a unit of the cooperative budget of the task polled
-/// on this thread, if this thread is a worker of `ptr`'s scheduler (see
-/// `timer/mod.rs`). False if the budget was spent.
-pub(crate) unsafe fn spend_budget<P: Platform>(ptr: NonNull<Header>) -> bool {
-    // SAFETY: the caller holds a reference to the task.
-    let shared = unsafe { shared_of::<P>(ptr) };
-    shared.spend_budget()
-}
-
-/// Vtable hook: if this thread is the worker polling the task at `ptr`,
-/// record a wake with it.
-pub(crate) unsafe fn self_wake<P: Platform>(ptr: NonNull<Header>) -> bool {
-    // SAFETY: the caller holds a reference to the task.
-    let shared = unsafe { shared_of::<P>(ptr) };
-    let Some(w) = shared.current_worker() else {
-        return false;
-    };
-    let worker = &shared.workers[w];
-    if worker.current() != Some(RawTask::from_header(ptr)) {
-        return false;
+    unsafe fn free(task: NonNull<Header>) {
+        // SAFETY: forwarded contract; the task is in a page of a
+        // `Shared<P>`.
+        unsafe { Shared::<P>::free_slot(task) }
     }
-    worker.set_self_woken(true);
-    true
+
+    /// Only a worker of this scheduler polls its tasks.
+    fn current_priority(&self) -> Option<Priority> {
+        let w = self.current_worker()?;
+        let task = self.workers[w].current()?;
+        Some(task.state().load().priority())
+    }
+
+    /// The worker keeps the wake in a plain flag, read when the poll ends:
+    /// no atomic read-modify-write for `yield_now`.
+    fn self_wake(&self, task: RawTask) -> bool {
+        let Some(w) = self.current_worker() else {
+            return false;
+        };
+        let worker = &self.workers[w];
+        if worker.current() != Some(task) {
+            return false;
+        }
+        worker.set_self_woken(true);
+        true
+    }
+
+    /// See `timer/mod.rs`.
+    #[inline]
+    fn spend_budget(&self) -> bool {
+        Shared::spend_budget(self)
+    }
+
+    fn payload_lost(&self) {
+        self.remote.lost_payloads.add_shared(1);
+    }
+
+    #[inline]
+    fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+        self.platform.catch_unwind(f)
+    }
 }

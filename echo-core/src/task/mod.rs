@@ -4,6 +4,7 @@ pub(crate) mod header;
 pub(crate) mod info;
 pub(crate) mod join;
 pub(crate) mod raw;
+pub(crate) mod schedule;
 pub(crate) mod state;
 pub(crate) mod waker;
 
