@@ -111,6 +111,8 @@ pub mod internals {
         CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,
         free_remote, large_offset, release_page,
     };
+    #[cfg(echo_loom)]
+    pub use crate::task::model_host::{Claimed, ModelHost};
     pub use crate::task::state::{
         AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,
     };
