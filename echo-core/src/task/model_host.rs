@@ -237,6 +237,7 @@ impl ModelHost {
     /// [`run_one`](ModelHost::run_one)).
     pub fn claim_next(&self) -> Option<Claimed> {
         let (entry, tier) = self.queue.lock().unwrap().pop_front()?;
+        self.point();
         let task = entry.into_raw();
         let claim = task.state().claim(tier);
         Some(Claimed { task, claim })
@@ -270,6 +271,12 @@ impl ModelHost {
         // SAFETY: the claim gave this thread RUNNING.
         unsafe { task.cancel(self) };
         true
+    }
+
+    /// A scheduling point for loom, for a model to put before each thing
+    /// it does to a task (see the `points` field).
+    pub fn point(&self) {
+        self.points.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Entries in the queue.
@@ -320,6 +327,7 @@ impl ModelHost {
     /// Polls a task this thread holds RUNNING for, then does what the
     /// state word asks, as `worker.rs` does.
     fn poll(&self, task: RawTask) {
+        self.point();
         let outer = POLLING.with(|p| {
             p.replace(Some(Polling {
                 host: self,
@@ -375,7 +383,7 @@ unsafe impl Schedule for ModelHost {
         let prefix = Self::prefix(task);
         // SAFETY: the host outlives its tasks (see above).
         let host = unsafe { &*prefix.host };
-        host.points.fetch_add(1, Ordering::Relaxed);
+        host.point();
         // SAFETY: a shared read of a loom-checked cell: loom reports it if
         // it is not ordered before `free`'s write.
         prefix
