@@ -117,7 +117,7 @@ impl<P: Platform> Shared<P> {
     /// The caller must keep this scheduler alive across the call by other
     /// means than the entry: once pushed, the entry may be run, freed, and
     /// its page may drop what was the last reference to this `Shared`
-    /// (see `schedule_entry` in `task_host.rs`).
+    /// (see `schedule` in `task_host.rs`).
     pub(crate) fn push_injector(&self, entry: Entry, priority: Priority) {
         self.injectors[priority.index()].push(entry);
         // `notify_one` fences after the push, which also orders it before
