@@ -564,3 +564,40 @@ fn an_orphaning_waker_drop_races_the_end_of_a_poll() {
         m.check_end();
     });
 }
+
+/// A High task awaits the handle of a waiting Low task (registering its
+/// join waker and lending its priority) while another thread makes the
+/// Low task ready and wakes it: the raise, the wake and the completion
+/// race, and the awaiting task still gets the output exactly once.
+#[test]
+fn a_higher_task_awaits_a_handle_while_it_is_woken() {
+    crate::model("state::inherit_races_a_wake", || {
+        let (m, handle, waker) = Model::waiting(Priority::Low);
+        let mut awaiting = m
+            .host
+            .spawn(async move { handle.await.is_ok() }, Priority::High);
+        let worker = {
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
+        };
+        let waking = {
+            let ready = m.ready.clone();
+            thread::spawn(move || {
+                ready.store(true, SeqCst);
+                waker.wake();
+            })
+        };
+        worker.join().unwrap();
+        waking.join().unwrap();
+        m.host.run_until_empty();
+        let got = Pin::new(&mut awaiting).poll(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(got, Poll::Ready(Ok(true))), "the output, once");
+        drop(awaiting);
+        assert_eq!(m.host.queued(), 0, "an entry was left");
+        assert_eq!(m.host.frees(), 2, "each task freed once");
+        let log = &m.log;
+        assert_eq!(log.future_drops.load(Relaxed), 1);
+        assert_eq!(log.outputs_made.load(Relaxed), 1);
+        assert_eq!(log.output_drops.load(Relaxed), 1);
+    });
+}
