@@ -59,6 +59,7 @@ mod spin;
 mod steal;
 mod sync;
 mod task;
+mod task_host;
 #[cfg(all(test, not(echo_loom)))]
 mod test_host;
 mod timer;
@@ -116,6 +117,8 @@ pub mod internals {
         CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,
         free_remote, large_offset, release_page,
     };
+    #[cfg(echo_loom)]
+    pub use crate::task::model_host::{Claimed, ModelHost};
     pub use crate::task::state::{
         AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,
     };

@@ -104,23 +104,3 @@ pub unsafe trait Platform: Send + Sync + Sized + 'static {
     /// `catch_unwind`). Hosts that abort on panic simply return `Ok(f())`.
     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload>;
 }
-
-/// Nested payloads dropped before giving up (see [`drop_payload`]).
-const MAX_NESTED_PAYLOADS: usize = 16;
-
-/// Drops a caught panic's payload, containing a panic of that drop, and of
-/// the drop of that panic's payload, and so on. Returns true if a payload
-/// had to be leaked instead: after `MAX_NESTED_PAYLOADS` nested panics a
-/// payload that keeps panicking when dropped is forgotten (and the caller
-/// counts it), so that a hostile payload can neither kill the thread nor
-/// loop forever.
-pub(crate) fn drop_payload<P: Platform>(platform: &P, mut payload: PanicPayload) -> bool {
-    for _ in 0..MAX_NESTED_PAYLOADS {
-        match platform.catch_unwind(move || drop(payload)) {
-            Ok(()) => return false,
-            Err(next) => payload = next,
-        }
-    }
-    core::mem::forget(payload);
-    true
-}

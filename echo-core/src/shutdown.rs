@@ -126,7 +126,7 @@ impl<P: Platform> Shared<P> {
             let tier = raw.state().load().priority();
             self.remote.tiers[tier.index()].cancelled.add_shared(1);
             // SAFETY: the claim gave us RUNNING (and the running reference).
-            unsafe { raw.cancel(&self.platform, self as *const Self as *const ()) };
+            unsafe { raw.cancel(self) };
             self.task_finished();
         }
     }
@@ -144,7 +144,7 @@ impl<P: Platform> Shared<P> {
             Claim::Run | Claim::Cancel | Claim::Orphaned => {
                 self.remote.tiers[tier.index()].cancelled.add_shared(1);
                 // SAFETY: the claim gave us RUNNING.
-                unsafe { raw.cancel(&self.platform, self as *const Self as *const ()) };
+                unsafe { raw.cancel(self) };
                 self.task_finished();
             }
         }

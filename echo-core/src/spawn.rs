@@ -194,7 +194,7 @@ impl<P: Platform> Shared<P> {
         };
         // SAFETY: the slot fits `Cell<F>` (class chosen from its layout) and
         // belongs to this scheduler's slab, small or large as `new` says.
-        unsafe { RawTask::write_new::<F, P>(slot.ptr, future, new) }
+        unsafe { RawTask::write_new::<F, Shared<P>>(slot.ptr, future, new) }
     }
 
     /// As `spawn_local` for a batch: queues without waking anyone.

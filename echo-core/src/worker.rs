@@ -278,13 +278,13 @@ impl<P: Platform> Shared<P> {
             PollOutcome::Ready => {
                 counters.completed.inc();
                 // SAFETY: RUNNING, output stored.
-                unsafe { task.complete(self.platform(), true) };
+                unsafe { task.complete(self, true) };
                 self.task_finished();
             }
             PollOutcome::Panicked => {
                 counters.panicked.inc();
                 // SAFETY: RUNNING, the panic stored as the output.
-                unsafe { task.complete(self.platform(), true) };
+                unsafe { task.complete(self, true) };
                 self.task_finished();
             }
         }
@@ -340,7 +340,7 @@ impl<P: Platform> Shared<P> {
             counters.orphaned.inc();
         }
         // SAFETY: per the contract; `self` is the task's scheduler.
-        unsafe { task.cancel(self.platform(), self as *const Self as *const ()) };
+        unsafe { task.cancel(self) };
         self.task_finished();
     }
 

@@ -1,187 +1,139 @@
-//! Loom model: priority inheritance and `set_priority` racing a poll, a
-//! wake and completion. A raise while the task is queued adds a second
-//! entry; whichever entry is claimed first runs the task, the other is
-//! stale. Checks: at most one poll per wake, exactly one free.
+//! Loom model: `JoinHandle::set_priority` and a task's wake of itself
+//! racing a poll, a wake and completion, in the real task code run by
+//! `internals::ModelHost` (see `task/model_host.rs`). A change of priority
+//! while the task is queued adds a second entry; whichever entry is
+//! claimed first runs the task, the other is stale. Checks: at most one
+//! poll per wake, no wake lost, exactly one free.
 //!
 //! Run: `RUSTFLAGS="--cfg echo_loom -C debug-assertions"
 //! LOOM_MAX_PREEMPTIONS=2 cargo test -p echo-sched-core --release --test loom_inherit`.
 #![cfg(echo_loom)]
 
-use echo_sched_core::Priority;
-use echo_sched_core::internals::{AfterPoll, Claim, HandleRelease, Notify, Reprioritize, State};
-use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom::sync::{Arc, Mutex};
+use echo_sched_core::internals::{Claim, ModelHost};
+use echo_sched_core::{JoinHandle, Priority};
+use loom::sync::Arc;
 use loom::thread;
-use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-/// The task's world: its state, the queue of its entries (by tier), and
-/// counters of polls and frees.
-struct Task {
-    state: State,
-    queue: Mutex<VecDeque<Priority>>,
-    polls: AtomicUsize,
-    frees: AtomicUsize,
+/// Pending on its first poll (waking itself first if `wake_self`), ready
+/// on the second.
+struct TwoPolls {
+    polled: bool,
+    wake_self: bool,
 }
 
-impl Task {
-    fn push(&self, tier: Priority) {
-        self.queue.lock().unwrap().push_back(tier);
-    }
+impl Future for TwoPolls {
+    type Output = ();
 
-    fn pop(&self) -> Option<Priority> {
-        self.queue.lock().unwrap().pop_front()
-    }
-
-    fn free_if(&self, last: bool) {
-        if last {
-            self.frees.fetch_add(1, Ordering::SeqCst);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.polled {
+            return Poll::Ready(());
         }
-    }
-
-    /// A worker takes an entry: the first poll waits, the second completes.
-    fn run(&self, tier: Priority) {
-        match self.state.claim(tier) {
-            Claim::Stale { last } => self.free_if(last),
-            Claim::Cancel => unreachable!("nobody cancels in this model"),
-            Claim::Orphaned => unreachable!("the handle keeps the task"),
-            Claim::Run => {
-                let n = self.polls.fetch_add(1, Ordering::SeqCst) + 1;
-                if n == 1 {
-                    match self.state.after_poll() {
-                        AfterPoll::Idle => {}
-                        AfterPoll::Reschedule(p) => self.push(p),
-                        AfterPoll::Cancel | AfterPoll::Orphaned => unreachable!(),
-                    }
-                } else {
-                    self.state.complete(false);
-                    self.free_if(self.state.ref_dec_n(2));
-                }
-            }
+        self.polled = true;
+        if self.wake_self {
+            cx.waker().wake_by_ref();
         }
+        Poll::Pending
     }
 }
 
-fn model(raise_to: Priority, raise_only: bool) {
+/// The task's handle after the threads that shared it are joined.
+fn take_back(handle: std::sync::Arc<JoinHandle<()>>) -> JoinHandle<()> {
+    std::sync::Arc::try_unwrap(handle).expect("every other thread is done")
+}
+
+fn model(set_to: Priority) {
     loom::model(move || {
-        let task = Arc::new(Task {
-            state: State::new(Priority::Low, false, false),
-            queue: Mutex::new(VecDeque::from([Priority::Low])),
-            polls: AtomicUsize::new(0),
-            frees: AtomicUsize::new(0),
-        });
-        task.state.ref_inc(); // a waker, held by the waking thread
+        let host = Arc::new(ModelHost::new());
+        let future = TwoPolls {
+            polled: false,
+            wake_self: false,
+        };
+        let handle = std::sync::Arc::new(host.spawn(future, Priority::Low));
+        // A waker, held by the waking thread (this one).
+        let waker = host.waker(&handle);
 
         let worker = {
-            let task = task.clone();
+            let host = host.clone();
             thread::spawn(move || {
                 for _ in 0..2 {
-                    match task.pop() {
-                        Some(tier) => task.run(tier),
-                        None => thread::yield_now(),
+                    if !host.run_one() {
+                        thread::yield_now();
                     }
                 }
             })
         };
-        let raiser = {
-            let task = task.clone();
+        let setter = {
+            let handle = handle.clone();
             thread::spawn(move || {
-                if let Reprioritize::Requeue(p) = task.state.set_priority(raise_to, raise_only) {
-                    task.push(p);
-                }
+                handle.set_priority(set_to);
             })
         };
-        match task.state.wake_by_val() {
-            Notify::Submit(p) => task.push(p),
-            Notify::Dealloc => task.free_if(true),
-            Notify::Nothing => {}
-        }
+        waker.wake();
         worker.join().unwrap();
-        raiser.join().unwrap();
+        setter.join().unwrap();
 
-        // Drain what is left, as workers would.
-        while let Some(tier) = task.pop() {
-            task.run(tier);
-        }
-        let polls = task.polls.load(Ordering::SeqCst);
-        let s = task.state.load();
+        // Run what is left, as workers would.
+        host.run_until_empty();
+        let handle = take_back(handle);
+        let polls = host.polls();
         assert!(
             (1..=2).contains(&polls),
             "{polls} polls for at most two wakes"
         );
-        assert!(
-            !s.is_notified() || s.is_complete(),
-            "a wake was lost: {s:?}"
-        );
-        if !s.is_complete() {
+        if !handle.is_finished() {
             // The wake arrived while the first entry was still queued and
             // merged into it: one poll, task idle. Shut it down.
-            assert_eq!(polls, 1);
-            assert!(task.state.claim_for_shutdown());
-            task.state.complete(false);
-            task.free_if(task.state.ref_dec_n(2));
+            assert_eq!(polls, 1, "a wake was lost");
+            assert!(host.cancel_for_shutdown(&handle));
         }
         // The JoinHandle goes last.
-        assert!(matches!(
-            task.state.release_handle(),
-            HandleRelease::Complete(_)
-        ));
-        task.free_if(task.state.ref_dec());
-        assert_eq!(task.frees.load(Ordering::SeqCst), 1, "freed exactly once");
+        drop(handle);
+        assert_eq!(host.frees(), 1, "freed exactly once");
+        assert_eq!(host.queued(), 0);
     });
 }
 
 #[test]
 fn a_raise_races_a_poll_and_a_wake() {
-    model(Priority::High, true);
+    model(Priority::High);
 }
 
 #[test]
 fn set_priority_down_races_a_poll_and_a_wake() {
     // Lowering uses the same requeue path in the other direction.
-    model(Priority::Normal, false);
+    model(Priority::Normal);
 }
 
 /// A task that wakes itself during a poll has the wake recorded by its
-/// worker (not in the state word) and applied by `after_poll_woken`; a wake
-/// from another thread races it. Exactly one more poll must follow, and the
-/// task must be freed once.
+/// host (not in the state word) and applied when the poll ends; a wake
+/// from another thread races it. Exactly one more poll must follow, and
+/// the task must be freed once.
 #[test]
 fn a_self_wake_races_a_wake_from_another_thread() {
     loom::model(|| {
-        let task = Arc::new(Task {
-            state: State::new(Priority::Normal, false, false),
-            queue: Mutex::new(VecDeque::new()),
-            polls: AtomicUsize::new(0),
-            frees: AtomicUsize::new(0),
-        });
-        task.state.ref_inc(); // a waker, held by the other thread
-        // The worker claims the first entry and polls; the poll wakes the
-        // task itself.
-        assert_eq!(task.state.claim(Priority::Normal), Claim::Run);
-        task.polls.fetch_add(1, Ordering::SeqCst);
-        let waker = {
-            let task = task.clone();
-            thread::spawn(move || match task.state.wake_by_val() {
-                Notify::Submit(p) => task.push(p),
-                Notify::Dealloc => task.free_if(true),
-                Notify::Nothing => {}
-            })
+        let host = Arc::new(ModelHost::new());
+        let future = TwoPolls {
+            polled: false,
+            wake_self: true,
         };
-        match task.state.after_poll_woken(true) {
-            AfterPoll::Reschedule(p) => task.push(p),
-            other => panic!("a self-woken task must be rescheduled, not {other:?}"),
-        }
-        waker.join().unwrap();
-        while let Some(tier) = task.pop() {
-            task.run(tier);
-        }
-        assert_eq!(task.polls.load(Ordering::SeqCst), 2, "one poll per wake");
-        assert!(task.state.load().is_complete());
-        assert!(matches!(
-            task.state.release_handle(),
-            HandleRelease::Complete(_)
-        ));
-        task.free_if(task.state.ref_dec());
-        assert_eq!(task.frees.load(Ordering::SeqCst), 1, "freed exactly once");
+        let handle = host.spawn(future, Priority::Normal);
+        // A waker, held by the other thread.
+        let waker = host.waker(&handle);
+        // This thread is the worker: it claims the first entry; the poll
+        // wakes the task itself.
+        let claimed = host.claim_next().unwrap();
+        assert_eq!(claimed.claim(), Claim::Run);
+        let waking = thread::spawn(move || waker.wake());
+        host.run_claimed(claimed);
+        assert_eq!(host.self_wakes(), 1, "the poll's own wake went to the host");
+        waking.join().unwrap();
+        host.run_until_empty();
+        assert_eq!(host.polls(), 2, "one poll per wake");
+        assert!(handle.is_finished());
+        drop(handle);
+        assert_eq!(host.frees(), 1, "freed exactly once");
     });
 }

@@ -19,11 +19,13 @@
 //! live (not COMPLETE: the future; COMPLETE with OUTPUT: the output;
 //! otherwise nothing).
 //!
-//! The scheduler is found through the task's slab page, which is found
-//! from the task's address: a small task's page is the 64 KiB-aligned
-//! block around it; a large task (LARGE bit) sits `vtable.large_offset`
-//! bytes after its page header. A name, rarely given, lives in the
-//! scheduler's name table (NAMED bit) rather than in every task.
+//! The task's host is found by `Schedule::of` (see `schedule.rs`). The
+//! scheduler finds itself through the task's slab page, which is found
+//! from the task's address (`Header::page`): a small task's page is the
+//! 64 KiB-aligned block around it; a large task (LARGE bit) sits
+//! `vtable.large_offset` bytes after its page header. A name, rarely
+//! given, lives in the scheduler's name table (NAMED bit) rather than in
+//! every task.
 
 use super::info::TaskId;
 use super::state::State;
@@ -81,10 +83,11 @@ pub(crate) enum PollOutcome {
     Panicked,
 }
 
-/// The functions that depend on the future's type and the platform.
+/// The functions that depend on the future's type and the host (`S` in
+/// `raw.rs`); the host hooks each call one `Schedule` function.
 pub(crate) struct Vtable {
     /// Polls the future (the caller holds RUNNING). `sched` is the
-    /// scheduler pointer, passed to avoid reading it from the page.
+    /// host pointer, passed to avoid finding it from the header.
     pub(crate) poll: unsafe fn(NonNull<Header>, *const (), &mut Context<'_>) -> PollOutcome,
     /// Drops the future (the caller holds RUNNING). If dropping panicked,
     /// stores the panic as the output and returns true.
@@ -99,15 +102,15 @@ pub(crate) struct Vtable {
     pub(crate) schedule_orphan: unsafe fn(NonNull<Header>, Priority),
     /// Frees the task (zero references).
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
-    /// The priority of the task running on the calling thread, if the
-    /// thread is a worker of this task's scheduler.
+    /// The priority of the task the calling thread polls for this task's
+    /// host, if any.
     pub(crate) current_priority: unsafe fn(NonNull<Header>) -> Option<Priority>,
-    /// If the calling thread is the worker polling this task right now,
-    /// records a wake there and returns true.
+    /// If the calling thread is polling this task right now, records a
+    /// wake with its host and returns true.
     pub(crate) self_wake: unsafe fn(NonNull<Header>) -> bool,
-    /// Spends a unit of the cooperative budget of the task polled on the
-    /// calling thread (if it is a worker of this task's scheduler); false
-    /// if that budget is spent.
+    /// Spends a unit of the cooperative budget of the task the calling
+    /// thread polls for this task's host (if any); false if that budget is
+    /// spent.
     pub(crate) spend_budget: unsafe fn(NonNull<Header>) -> bool,
     /// Where the trailer starts.
     pub(crate) trailer_offset: usize,

@@ -209,6 +209,13 @@ impl<T> JoinHandle<T> {
         }
     }
 
+    /// The task, unless the submission was refused or the handle has
+    /// produced its result.
+    #[cfg(any(test, echo_loom))]
+    pub(crate) fn raw(&self) -> Option<RawTask> {
+        self.raw
+    }
+
     /// A handle for a submission that was refused: it resolves to
     /// `Err(JoinError)` with `is_cancelled()`.
     pub(crate) fn refused() -> JoinHandle<T> {

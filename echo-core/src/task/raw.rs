@@ -4,10 +4,10 @@
 use super::header::{Cell, Header, PanicBox, PollOutcome, Stage, Trailer, Vtable};
 use super::info::TaskId;
 use super::join::JoinError;
+use super::schedule::Schedule;
 use super::state::{DropRef, State};
 use crate::Priority;
-use crate::platform::{PanicPayload, Platform};
-use crate::scheduler::{self, Shared};
+use crate::platform::PanicPayload;
 use crate::sync::UnsafeCell;
 use alloc::boxed::Box;
 use core::future::Future;
@@ -45,26 +45,26 @@ impl Entry {
     }
 }
 
-/// The vtable of tasks running future `F` on platform `P`.
-struct VtableFor<F, P>(PhantomData<(F, P)>);
+/// The vtable of tasks running future `F` on host `S`.
+struct VtableFor<F, S>(PhantomData<(F, S)>);
 
-impl<F, P> VtableFor<F, P>
+impl<F, S> VtableFor<F, S>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
-    P: Platform,
+    S: Schedule,
 {
     const VTABLE: Vtable = Vtable {
-        poll: poll::<F, P>,
-        drop_future: drop_future::<F, P>,
-        drop_output: drop_output::<F, P>,
+        poll: poll::<F, S>,
+        drop_future: drop_future::<F, S>,
+        drop_output: drop_output::<F, S>,
         read_output: read_output::<F>,
-        schedule: scheduler::schedule_entry::<P>,
-        schedule_orphan: scheduler::schedule_orphan::<P>,
-        dealloc: dealloc::<F, P>,
-        current_priority: scheduler::current_priority::<P>,
-        self_wake: scheduler::self_wake::<P>,
-        spend_budget: scheduler::spend_budget::<P>,
+        schedule: schedule::<S>,
+        schedule_orphan: schedule_orphan::<S>,
+        dealloc: dealloc::<F, S>,
+        current_priority: current_priority::<S>,
+        self_wake: self_wake::<S>,
+        spend_budget: spend_budget::<S>,
         trailer_offset: mem::offset_of!(Cell<F>, trailer),
         large_offset: crate::slab::large_offset(mem::align_of::<Cell<F>>()),
     };
@@ -87,13 +87,14 @@ impl RawTask {
     /// # Safety
     ///
     /// `slot` is unused memory of at least `size_of::<Cell<F>>()` bytes,
-    /// aligned for it, in a slab page of a `Shared<P>`: a small page if
-    /// `!new.large`, else a large page at `large_offset` from its header.
-    pub(crate) unsafe fn write_new<F, P>(slot: NonNull<u8>, future: F, new: NewTask) -> RawTask
+    /// aligned for it, where `S::of` finds its host (for the scheduler: in
+    /// a slab page of that scheduler, a small page if `!new.large`, else a
+    /// large page at `large_offset` from its header).
+    pub(crate) unsafe fn write_new<F, S>(slot: NonNull<u8>, future: F, new: NewTask) -> RawTask
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
-        P: Platform,
+        S: Schedule,
     {
         let cell = slot.cast::<Cell<F>>().as_ptr();
         // SAFETY: per the contract, `cell` is valid for writes; each field
@@ -101,7 +102,7 @@ impl RawTask {
         unsafe {
             ptr::addr_of_mut!((*cell).header).write(Header {
                 state: State::new(new.priority, new.large, new.named),
-                vtable: &VtableFor::<F, P>::VTABLE,
+                vtable: &VtableFor::<F, S>::VTABLE,
                 id: new.id,
             });
             ptr::addr_of_mut!((*cell).stage).write(UnsafeCell::new(Stage {
@@ -149,7 +150,7 @@ impl RawTask {
     ///
     /// # Safety
     ///
-    /// The caller holds RUNNING, and `sched` is the task's scheduler.
+    /// The caller holds RUNNING, and `sched` points to the task's host.
     #[inline]
     pub(crate) unsafe fn poll(self, sched: *const (), cx: &mut Context<'_>) -> PollOutcome {
         // SAFETY: forwarded contract.
@@ -161,7 +162,7 @@ impl RawTask {
     ///
     /// # Safety
     ///
-    /// The caller holds RUNNING, and `sched` is the task's scheduler.
+    /// The caller holds RUNNING, and `sched` points to the task's host.
     pub(crate) unsafe fn drop_future(self, sched: *const ()) -> bool {
         // SAFETY: forwarded contract.
         unsafe { (self.header().vtable.drop_future)(self.0, sched) }
@@ -233,8 +234,9 @@ impl RawTask {
     ///
     /// # Safety
     ///
-    /// The caller holds RUNNING; if `with_output`, the output is stored.
-    pub(crate) unsafe fn complete<P: Platform>(self, platform: &P, with_output: bool) {
+    /// The caller holds RUNNING, `host` is the task's host; if
+    /// `with_output`, the output is stored.
+    pub(crate) unsafe fn complete<S: Schedule>(self, host: &S, with_output: bool) {
         let prev = self.state().complete(with_output);
         if !prev.has_join_interest() {
             if with_output {
@@ -247,7 +249,7 @@ impl RawTask {
             let trailer = self.trailer();
             // SAFETY: JOIN_WAKER was set at completion, so the waker is lent
             // to us and the handle does not touch it until we unset the bit.
-            let woke = platform.catch_unwind(|| {
+            let woke = host.catch_unwind(|| {
                 trailer.join_waker.with(|w| {
                     // SAFETY: lent to us, as above.
                     if let Some(w) = unsafe { &*w } {
@@ -255,14 +257,17 @@ impl RawTask {
                     }
                 })
             });
-            self.drop_payload(platform, woke.err());
+            if let Err(payload) = woke {
+                host.drop_payload(payload);
+            }
             let after = self.state().unset_join_waker_after_complete();
             if !after.has_join_interest() {
                 // The handle went away meanwhile and left the waker to us.
                 // SAFETY: see above; the handle no longer exists.
                 let waker = trailer.join_waker.with_mut(|w| unsafe { (*w).take() });
-                let dropped = platform.catch_unwind(|| drop(waker));
-                self.drop_payload(platform, dropped.err());
+                if let Err(payload) = host.catch_unwind(|| drop(waker)) {
+                    host.drop_payload(payload);
+                }
             }
         }
         if self.state().ref_dec_n(2) {
@@ -272,27 +277,18 @@ impl RawTask {
         }
     }
 
-    /// Drops a caught panic's payload, containing panics of that drop at
-    /// any depth; a payload that is lost counts in the metrics.
-    fn drop_payload<P: Platform>(self, platform: &P, payload: Option<PanicPayload>) {
-        if let Some(payload) = payload {
-            lost_if::<P>(self.0, crate::platform::drop_payload(platform, payload));
-        }
-    }
-
     /// Cancels a task whose future the caller owns (RUNNING): drops the
     /// future and completes. The handle sees `Cancelled`, or the panic if
     /// dropping the future panicked.
     ///
     /// # Safety
     ///
-    /// The caller holds RUNNING, and `sched` is the task's scheduler, a
-    /// `Shared<P>`.
-    pub(crate) unsafe fn cancel<P: Platform>(self, platform: &P, sched: *const ()) {
+    /// The caller holds RUNNING, and `host` is the task's host.
+    pub(crate) unsafe fn cancel<S: Schedule>(self, host: &S) {
         // SAFETY: forwarded contract.
-        let panicked = unsafe { self.drop_future(sched) };
+        let panicked = unsafe { self.drop_future((host as *const S).cast()) };
         // SAFETY: forwarded contract; the output is stored iff it panicked.
-        unsafe { self.complete(platform, panicked) };
+        unsafe { self.complete(host, panicked) };
     }
 }
 
@@ -306,16 +302,15 @@ unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a UnsafeCell<Stage<F>>
     unsafe { &(*ptr.cast::<Cell<F>>().as_ptr()).stage }
 }
 
-unsafe fn poll<F: Future, P: Platform>(
+unsafe fn poll<F: Future, S: Schedule>(
     ptr: NonNull<Header>,
     sched: *const (),
     cx: &mut Context<'_>,
 ) -> PollOutcome {
-    // SAFETY: the vtable is only called with its own task and scheduler.
-    let shared = unsafe { &*sched.cast::<Shared<P>>() };
+    // SAFETY: the vtable is only called with its own task and host.
+    let host = unsafe { &*sched.cast::<S>() };
     // SAFETY: as above.
     let stage = unsafe { stage::<F>(ptr) };
-    let platform = shared.platform();
     // A panic in the drop of the future while the poll's panic unwinds.
     let mut unwind_drop_panic: Option<PanicPayload> = None;
     let result = stage.with_mut(|s| {
@@ -323,10 +318,10 @@ unsafe fn poll<F: Future, P: Platform>(
         let future = unsafe { &mut (*s).future };
         let guard = DropOnUnwind {
             future,
-            platform,
+            host,
             panic: &mut unwind_drop_panic,
         };
-        platform.catch_unwind(move || {
+        host.catch_unwind(move || {
             // SAFETY: the future is pinned: the task never moves.
             let poll = unsafe { Pin::new_unchecked(&mut **guard.future) }.poll(cx);
             // Not unwinding: the future stays (or is dropped below).
@@ -339,13 +334,12 @@ unsafe fn poll<F: Future, P: Platform>(
         Ok(Poll::Ready(value)) => {
             // The future is done: drop it now, not when the handle reads.
             // SAFETY: RUNNING; the future is live and dropped once here.
-            match unsafe { drop_future_in_place::<F, P>(shared, stage) } {
+            match unsafe { drop_future_in_place::<F, S>(host, stage) } {
                 None => (Ok(value), PollOutcome::Ready),
                 Some(p) => {
                     // The handle gets the drop's panic; the value goes.
-                    let dropped = platform.catch_unwind(|| drop(value));
-                    if let Err(payload) = dropped {
-                        lost_if::<P>(ptr, crate::platform::drop_payload(platform, payload));
+                    if let Err(payload) = host.catch_unwind(|| drop(value)) {
+                        host.drop_payload(payload);
                     }
                     (Err(Box::new(p)), PollOutcome::Panicked)
                 }
@@ -355,7 +349,7 @@ unsafe fn poll<F: Future, P: Platform>(
             // The guard dropped the future while the panic unwound; the
             // handle gets the poll's panic.
             if let Some(payload) = unwind_drop_panic.take() {
-                lost_if::<P>(ptr, crate::platform::drop_payload(platform, payload));
+                host.drop_payload(payload);
             }
             (Err(Box::new(panic)), PollOutcome::Panicked)
         }
@@ -370,29 +364,21 @@ unsafe fn poll<F: Future, P: Platform>(
 /// `std::thread::panicking()`), as a future dropped by its own panic would.
 /// A panic of that drop is caught inside the drop (a panic escaping a
 /// destructor during unwinding would abort) and kept for the caller.
-struct DropOnUnwind<'a, F, P: Platform> {
+struct DropOnUnwind<'a, F, S: Schedule> {
     future: &'a mut ManuallyDrop<F>,
-    platform: &'a P,
+    host: &'a S,
     panic: &'a mut Option<PanicPayload>,
 }
 
-impl<F, P: Platform> Drop for DropOnUnwind<'_, F, P> {
+impl<F, S: Schedule> Drop for DropOnUnwind<'_, F, S> {
     fn drop(&mut self) {
         let future = &mut *self.future;
         // SAFETY: the guard only drops while a poll unwinds (it is
         // forgotten otherwise); the future is live and dropped once here.
         let dropped = self
-            .platform
+            .host
             .catch_unwind(|| unsafe { ManuallyDrop::drop(future) });
         *self.panic = dropped.err();
-    }
-}
-
-/// Counts a lost panic payload for the task at `ptr`.
-fn lost_if<P: Platform>(ptr: NonNull<Header>, lost: bool) {
-    if lost {
-        // SAFETY: the callers hold a reference to the task.
-        unsafe { scheduler::payload_lost::<P>(ptr) };
     }
 }
 
@@ -401,13 +387,13 @@ fn lost_if<P: Platform>(ptr: NonNull<Header>, lost: bool) {
 /// # Safety
 ///
 /// The caller holds RUNNING and the stage holds the future.
-unsafe fn drop_future_in_place<F: Future, P: Platform>(
-    shared: &Shared<P>,
+unsafe fn drop_future_in_place<F: Future, S: Schedule>(
+    host: &S,
     stage: &UnsafeCell<Stage<F>>,
 ) -> Option<PanicPayload> {
     stage
         .with_mut(|s| {
-            shared.platform().catch_unwind(|| {
+            host.catch_unwind(|| {
                 // SAFETY: per the contract, the future is live; this drops
                 // it exactly once.
                 unsafe { ManuallyDrop::drop(&mut (*s).future) }
@@ -416,13 +402,13 @@ unsafe fn drop_future_in_place<F: Future, P: Platform>(
         .err()
 }
 
-unsafe fn drop_future<F: Future, P: Platform>(ptr: NonNull<Header>, sched: *const ()) -> bool {
-    // SAFETY: the vtable is only called with its own task and scheduler.
-    let shared = unsafe { &*sched.cast::<Shared<P>>() };
+unsafe fn drop_future<F: Future, S: Schedule>(ptr: NonNull<Header>, sched: *const ()) -> bool {
+    // SAFETY: the vtable is only called with its own task and host.
+    let host = unsafe { &*sched.cast::<S>() };
     // SAFETY: as above.
     let stage = unsafe { stage::<F>(ptr) };
     // SAFETY: the caller holds RUNNING and the future is live.
-    match unsafe { drop_future_in_place::<F, P>(shared, stage) } {
+    match unsafe { drop_future_in_place::<F, S>(host, stage) } {
         None => false,
         Some(panic) => {
             let output: Result<F::Output, PanicBox> = Err(Box::new(panic));
@@ -435,7 +421,7 @@ unsafe fn drop_future<F: Future, P: Platform>(ptr: NonNull<Header>, sched: *cons
     }
 }
 
-unsafe fn drop_output<F: Future, P: Platform>(ptr: NonNull<Header>) {
+unsafe fn drop_output<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     if !mem::needs_drop::<F::Output>() {
         // Only a panic payload can need dropping (or panic doing it).
         // SAFETY: the caller owns the stored output.
@@ -445,14 +431,14 @@ unsafe fn drop_output<F: Future, P: Platform>(ptr: NonNull<Header>) {
         }
     }
     // SAFETY: the caller owns the stored output; the task is alive, and so
-    // its scheduler.
-    let platform = unsafe { scheduler::platform_of::<P>(ptr) };
+    // its host.
+    let host = unsafe { S::of(ptr) };
     // SAFETY: as above; the output is dropped once, here.
-    let dropped = platform.catch_unwind(|| unsafe {
+    let dropped = host.catch_unwind(|| unsafe {
         stage::<F>(ptr).with_mut(|s| ManuallyDrop::drop(&mut (*s).output))
     });
     if let Err(payload) = dropped {
-        lost_if::<P>(ptr, crate::platform::drop_payload(platform, payload));
+        host.drop_payload(payload);
     }
 }
 
@@ -467,14 +453,42 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
     }
 }
 
-unsafe fn dealloc<F: Future, P: Platform>(ptr: NonNull<Header>) {
+unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     let cell = ptr.cast::<Cell<F>>().as_ptr();
     // SAFETY: zero references: nobody else can reach the task. The stage is
     // empty (see `State`'s invariants); the trailer is dropped here.
     unsafe {
         ptr::drop_in_place(ptr::addr_of_mut!((*cell).trailer));
-        scheduler::free_task::<P>(ptr);
+        S::free(ptr);
     }
+}
+
+// The host hooks behind each vtable: each finds the host from the header
+// (or passes the task on) and makes one call.
+
+unsafe fn schedule<S: Schedule>(ptr: NonNull<Header>, priority: Priority) {
+    // SAFETY: the caller hands over the entry's reference.
+    unsafe { S::schedule(RawTask(ptr), priority) }
+}
+
+unsafe fn schedule_orphan<S: Schedule>(ptr: NonNull<Header>, priority: Priority) {
+    // SAFETY: as above.
+    unsafe { S::schedule_orphan(RawTask(ptr), priority) }
+}
+
+unsafe fn current_priority<S: Schedule>(ptr: NonNull<Header>) -> Option<Priority> {
+    // SAFETY: the caller holds a reference to the task.
+    unsafe { S::of(ptr) }.current_priority()
+}
+
+unsafe fn self_wake<S: Schedule>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: the caller holds a reference to the task.
+    unsafe { S::of(ptr) }.self_wake(RawTask(ptr))
+}
+
+unsafe fn spend_budget<S: Schedule>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: the caller holds a reference to the task.
+    unsafe { S::of(ptr) }.spend_budget()
 }
 
 /// The task cell size for future `F`, for choosing a slab class.

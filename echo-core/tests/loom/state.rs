@@ -1,583 +1,377 @@
-//! The task state machine (`internals::State`) racing itself.
+//! The real task code racing itself: `RawTask` (poll, complete, cancel,
+//! free), the task waker and `JoinHandle`, run by `internals::ModelHost`,
+//! a host with one queue and no scheduler (see `task/model_host.rs`).
 //!
-//! A model task is the state word plus loom-tracked cells standing in for
-//! the stage (future or output) and the trailer's join-waker slot, and a
-//! loom-tracked `alive` flag that the final reference clears. The helpers
-//! below do with those exactly what `task/raw.rs`, `task/waker.rs` and
-//! `task/join.rs` do with the real task, so loom checks the protocol the
-//! scheduler relies on: every stage or slot access is ordered by the state
-//! word (loom reports a data race otherwise), nothing touches the task
-//! after its last reference is gone, and at the end of every execution:
+//! The stage and the join-waker slot are loom cells, so loom reports any
+//! access to them that the state word does not order; the model host
+//! checks at every hook that the task is still alive (a loom-checked flag
+//! that the free clears) and, when it drops, that no freed task's state
+//! word changed after its free. At the end of every execution:
 //!
 //! - the future was dropped exactly once and the output, if any was made,
 //!   exactly once (no task lost, run twice, leaked or dropped twice);
-//! - the reference count reached zero exactly once, with the task COMPLETE;
-//! - every join waker the handle lent was either woken by the completer or
-//!   taken back by the handle (never both, never neither) and dropped once.
+//! - the task was freed exactly once, with no entry left;
+//! - every join waker the handle lent was dropped exactly once per copy
+//!   and woken at most once, and a handle left waiting was woken.
 
-use echo_sched_core::Priority;
-use echo_sched_core::internals::{AfterPoll, Claim, DropRef, HandleRelease, Notify, State};
-use loom::cell::UnsafeCell;
-use loom::sync::atomic::Ordering::{Relaxed, SeqCst};
-use loom::sync::atomic::{AtomicBool, AtomicUsize};
-use loom::sync::{Arc, Mutex};
+use echo_sched_core::internals::{Claim, ModelHost};
+use echo_sched_core::{JoinError, JoinHandle, Priority};
+use loom::sync::Arc;
+use loom::sync::atomic::AtomicBool;
+use loom::sync::atomic::Ordering::SeqCst;
 use loom::thread;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+/// Join wakers one execution may make.
 const WAKERS: usize = 3;
 
-/// What the stage holds (the real stage is an untagged union; the state
-/// word says which member is live, and this tag is checked against it).
-#[derive(Debug, PartialEq)]
-enum Stage {
-    Future,
-    Output,
-    Empty,
-}
-
-/// Per-waker counters for the join wakers the handle lends.
+/// What happened to a task's future, output and join wakers. Plain
+/// counters: they take no part in the protocol, so they are not loom's.
 #[derive(Default)]
-struct WakerLog {
-    made: AtomicUsize,
-    wakes: [AtomicUsize; WAKERS],
-    drops: [AtomicUsize; WAKERS],
-    taken_back: [AtomicUsize; WAKERS],
-}
-
-/// A join waker: waking and dropping it are counted.
-struct JoinWaker {
-    id: usize,
-    log: Arc<WakerLog>,
-}
-
-impl JoinWaker {
-    fn wake_by_ref(&self) {
-        self.log.wakes[self.id].fetch_add(1, SeqCst);
-    }
-}
-
-impl Drop for JoinWaker {
-    fn drop(&mut self) {
-        self.log.drops[self.id].fetch_add(1, SeqCst);
-    }
-}
-
-struct Task {
-    state: State,
-    stage: UnsafeCell<Stage>,
-    join_waker: UnsafeCell<Option<JoinWaker>>,
-    alive: UnsafeCell<bool>,
-    /// The event the future waits for.
-    ready: AtomicBool,
-    /// Queue entries (each holds one reference), by tier.
-    queue: Mutex<Vec<Priority>>,
-    polls: AtomicUsize,
-    reschedules: AtomicUsize,
+struct Log {
     future_drops: AtomicUsize,
     outputs_made: AtomicUsize,
     output_drops: AtomicUsize,
-    deallocs: AtomicUsize,
-    wakers: Arc<WakerLog>,
-    points: AtomicUsize,
+    wakers_made: AtomicUsize,
+    waker_clones: [AtomicUsize; WAKERS],
+    waker_drops: [AtomicUsize; WAKERS],
+    wakes: [AtomicUsize; WAKERS],
 }
 
-impl Task {
-    /// A new task: queued at `p` with one entry, a handle and the registry
-    /// reference.
-    fn new(p: Priority) -> Arc<Task> {
-        let task = Arc::new(Task {
-            state: State::new(p, false, false),
-            stage: UnsafeCell::new(Stage::Future),
-            join_waker: UnsafeCell::new(None),
-            alive: UnsafeCell::new(true),
-            ready: AtomicBool::new(false),
-            queue: Mutex::new(Vec::new()),
-            polls: AtomicUsize::new(0),
-            reschedules: AtomicUsize::new(0),
-            future_drops: AtomicUsize::new(0),
-            outputs_made: AtomicUsize::new(0),
-            output_drops: AtomicUsize::new(0),
-            deallocs: AtomicUsize::new(0),
-            wakers: Arc::new(WakerLog::default()),
-            points: AtomicUsize::new(0),
-        });
-        task.push_entry(p);
-        task
-    }
+/// The future: ready once `ready` is set (by the thread that then wakes
+/// it). Its drop and its output's drop are counted.
+struct Gate {
+    ready: Arc<AtomicBool>,
+    log: std::sync::Arc<Log>,
+}
 
-    fn check_alive(&self) {
-        // A scheduling point: loom's partial-order reduction only remembers
-        // an atomic's last access, so a thread's own load can hide another
-        // thread's earlier one. Relaxed read-modify-writes of a shared
-        // counter conflict with each other (loom tries both orders) but
-        // order nothing, so they hide no missing synchronization.
-        self.points.fetch_add(1, Relaxed);
-        // SAFETY: a shared read of the loom cell; loom reports it if it
-        // races with `dealloc`'s write.
-        self.alive
-            .with(|a| assert!(unsafe { *a }, "task used after its last reference"));
-    }
+impl Future for Gate {
+    type Output = Output;
 
-    fn push_entry(&self, p: Priority) {
-        self.queue.lock().unwrap().push(p);
-    }
-
-    fn pop_entry(&self) -> Option<Priority> {
-        self.queue.lock().unwrap().pop()
-    }
-
-    /// Runs every queued entry, as a worker would.
-    fn drain(&self) {
-        while let Some(p) = self.pop_entry() {
-            self.run_entry(p);
-        }
-    }
-
-    /// `worker.rs` `run_entry`.
-    fn run_entry(&self, tier: Priority) {
-        self.check_alive();
-        match self.state.claim(tier) {
-            Claim::Stale { last } => {
-                if last {
-                    self.dealloc();
-                }
-            }
-            Claim::Cancel | Claim::Orphaned => self.cancel(),
-            Claim::Run => self.run_claimed(),
-        }
-    }
-
-    /// Polls a task this thread claimed, and does what the poll asks.
-    fn run_claimed(&self) {
-        if self.poll() {
-            self.complete(true);
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Output> {
+        if self.ready.load(SeqCst) {
+            self.log.outputs_made.fetch_add(1, Relaxed);
+            Poll::Ready(Output(self.log.clone()))
         } else {
-            match self.state.after_poll() {
-                AfterPoll::Idle => {}
-                AfterPoll::Reschedule(p) => {
-                    self.reschedules.fetch_add(1, SeqCst);
-                    self.push_entry(p);
-                }
-                AfterPoll::Cancel | AfterPoll::Orphaned => self.cancel(),
-            }
+            Poll::Pending
         }
     }
+}
 
-    /// Polls the future (RUNNING held): ready once the event happened.
-    fn poll(&self) -> bool {
-        self.points.fetch_add(1, Relaxed);
-        self.polls.fetch_add(1, SeqCst);
-        self.stage.with_mut(|s| {
-            // SAFETY: RUNNING gives this thread the stage; loom checks it.
-            let s = unsafe { &mut *s };
-            assert_eq!(*s, Stage::Future, "polled a task that has no future");
-            if self.ready.load(SeqCst) {
-                self.future_drops.fetch_add(1, SeqCst);
-                self.outputs_made.fetch_add(1, SeqCst);
-                *s = Stage::Output;
-                true
-            } else {
-                false
-            }
-        })
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.log.future_drops.fetch_add(1, Relaxed);
+    }
+}
+
+struct Output(std::sync::Arc<Log>);
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.0.output_drops.fetch_add(1, Relaxed);
+    }
+}
+
+/// A join waker: its clones, wakes and drops are counted by id.
+struct JoinWaker {
+    id: usize,
+    log: std::sync::Arc<Log>,
+}
+
+static JOIN_WAKER: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+fn join_waker(id: usize, log: std::sync::Arc<Log>) -> Waker {
+    let data = Box::into_raw(Box::new(JoinWaker { id, log }))
+        .cast_const()
+        .cast();
+    // SAFETY: the vtable's functions treat `data` as the `Box<JoinWaker>`
+    // made here, and each copy owns its own box.
+    unsafe { Waker::from_raw(RawWaker::new(data, &JOIN_WAKER)) }
+}
+
+fn waker_of<'a>(data: *const ()) -> &'a JoinWaker {
+    // SAFETY: every `data` is a live `Box<JoinWaker>` (see `join_waker`).
+    unsafe { &*data.cast::<JoinWaker>() }
+}
+
+unsafe fn clone(data: *const ()) -> RawWaker {
+    let w = waker_of(data);
+    w.log.waker_clones[w.id].fetch_add(1, Relaxed);
+    let copy = Box::new(JoinWaker {
+        id: w.id,
+        log: w.log.clone(),
+    });
+    RawWaker::new(Box::into_raw(copy).cast_const().cast(), &JOIN_WAKER)
+}
+
+unsafe fn wake(data: *const ()) {
+    // SAFETY: forwarded; `wake` consumes this copy.
+    unsafe {
+        wake_by_ref(data);
+        drop_waker(data);
+    }
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    let w = waker_of(data);
+    w.log.wakes[w.id].fetch_add(1, Relaxed);
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: this copy's box, dropped once.
+    let w = unsafe { Box::from_raw(data.cast_mut().cast::<JoinWaker>()) };
+    w.log.waker_drops[w.id].fetch_add(1, Relaxed);
+}
+
+/// A task's waker, held by the model: each use is a scheduling point.
+struct TaskWaker {
+    host: Arc<ModelHost>,
+    waker: Option<Waker>,
+}
+
+impl TaskWaker {
+    fn wake(mut self) {
+        self.host.point();
+        self.waker.take().unwrap().wake();
     }
 
-    /// `RawTask::cancel`: drop the future, complete without output.
-    fn cancel(&self) {
-        self.stage.with_mut(|s| {
-            // SAFETY: RUNNING gives this thread the stage.
-            let s = unsafe { &mut *s };
-            assert_eq!(*s, Stage::Future, "cancelled a task that has no future");
-            self.future_drops.fetch_add(1, SeqCst);
-            *s = Stage::Empty;
-        });
-        self.complete(false);
-    }
-
-    /// `RawTask::complete`.
-    fn complete(&self, with_output: bool) {
-        let prev = self.state.complete(with_output);
-        if !prev.has_join_interest() {
-            if with_output {
-                self.drop_output();
-            }
-        } else if prev.has_join_waker() {
-            self.join_waker.with(|w| {
-                // SAFETY: JOIN_WAKER was set at completion: lent to us.
-                if let Some(w) = unsafe { &*w } {
-                    w.wake_by_ref();
-                }
-            });
-            let after = self.state.unset_join_waker_after_complete();
-            if !after.has_join_interest() {
-                // SAFETY: the handle is gone and left the slot to us.
-                let w = self.join_waker.with_mut(|w| unsafe { (*w).take() });
-                drop(w);
-            }
-        }
-        if self.state.ref_dec_n(2) {
-            self.dealloc();
-        }
-    }
-
-    fn drop_output(&self) {
-        self.stage.with_mut(|s| {
-            // SAFETY: whoever calls this owns the output.
-            let s = unsafe { &mut *s };
-            assert_eq!(*s, Stage::Output, "dropped an output that is not there");
-            self.output_drops.fetch_add(1, SeqCst);
-            *s = Stage::Empty;
-        });
-    }
-
-    /// The last reference: free the task (drop the trailer).
-    fn dealloc(&self) {
-        self.alive.with_mut(|a| {
-            // SAFETY: the last reference is exclusive; loom checks it.
-            let a = unsafe { &mut *a };
-            assert!(*a, "task freed twice");
-            *a = false;
-        });
-        self.deallocs.fetch_add(1, SeqCst);
-        let s = self.state.load();
-        assert!(s.is_complete(), "freed a task that is not complete: {s:?}");
-        assert_eq!(s.ref_count(), 0);
-        self.stage.with(|s| {
-            // SAFETY: exclusive, as above.
-            assert_eq!(unsafe { &*s }, &Stage::Empty, "freed with a live stage");
-        });
-        // SAFETY: exclusive, as above.
-        let w = self.join_waker.with_mut(|w| unsafe { (*w).take() });
-        drop(w);
-    }
-
-    /// `RawTask::drop_ref`: an orphan's cancellation is queued.
-    fn drop_ref(&self) {
-        self.check_alive();
-        self.after_drop_ref(self.state.drop_ref());
-    }
-
-    /// `RawTask::after_drop_ref`.
-    fn after_drop_ref(&self, dropped: DropRef) {
-        match dropped {
-            DropRef::Kept => {}
-            DropRef::Last => self.dealloc(),
-            DropRef::Orphaned(p) => self.push_entry(p),
-        }
-    }
-
-    /// A waker (one reference) is consumed by `wake`.
-    fn wake_by_val(&self) {
-        self.check_alive();
-        match self.state.wake_by_val() {
-            Notify::Nothing => {}
-            Notify::Submit(p) => self.push_entry(p),
-            Notify::Dealloc => self.dealloc(),
-        }
-    }
-
-    /// A waker is used by reference.
     fn wake_by_ref(&self) {
-        self.check_alive();
-        if let Notify::Submit(p) = self.state.wake_by_ref() {
-            self.push_entry(p);
+        self.host.point();
+        self.waker.as_ref().unwrap().wake_by_ref();
+    }
+}
+
+impl Clone for TaskWaker {
+    fn clone(&self) -> Self {
+        TaskWaker {
+            host: self.host.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+}
+
+impl Drop for TaskWaker {
+    fn drop(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            self.host.point();
+            drop(waker);
+        }
+    }
+}
+
+/// One task of the model: its host, its flag and its log.
+struct Model {
+    host: Arc<ModelHost>,
+    ready: Arc<AtomicBool>,
+    log: std::sync::Arc<Log>,
+}
+
+impl Model {
+    /// A new host with one task queued at `p`, and the task's handle.
+    fn new(p: Priority) -> (Model, JoinHandle<Output>) {
+        let model = Model {
+            host: Arc::new(ModelHost::new()),
+            ready: Arc::new(AtomicBool::new(false)),
+            log: std::sync::Arc::default(),
+        };
+        let gate = Gate {
+            ready: model.ready.clone(),
+            log: model.log.clone(),
+        };
+        let handle = model.host.spawn(gate, p);
+        (model, handle)
+    }
+
+    /// A waker for the task of `handle`, as a poll hands out.
+    fn waker(&self, handle: &JoinHandle<Output>) -> TaskWaker {
+        TaskWaker {
+            host: self.host.clone(),
+            waker: Some(self.host.waker(handle)),
         }
     }
 
-    /// A clone of a waker: one more reference.
-    fn clone_waker(&self) {
-        self.state.ref_inc();
+    /// Aborts the task.
+    fn abort(&self, handle: &JoinHandle<Output>) {
+        self.host.point();
+        handle.abort();
+    }
+
+    /// Drops the handle (detaching the task).
+    fn detach(&self, handle: JoinHandle<Output>) {
+        self.host.point();
+        drop(handle);
+    }
+
+    /// A new task polled once (Pending), and a waker for it (as the
+    /// future would keep one).
+    fn waiting(p: Priority) -> (Model, JoinHandle<Output>, TaskWaker) {
+        let (model, handle) = Model::new(p);
+        let waker = model.waker(&handle);
+        model.host.run_until_empty();
+        assert_eq!(model.host.polls(), 1);
+        assert!(!handle.is_finished());
+        (model, handle, waker)
+    }
+
+    /// Polls `handle` with a fresh join waker: `None` while it waits.
+    fn poll(&self, handle: &mut JoinHandle<Output>) -> Option<Result<Output, JoinError>> {
+        self.host.point();
+        let id = self.log.wakers_made.fetch_add(1, Relaxed);
+        assert!(id < WAKERS);
+        let waker = join_waker(id, self.log.clone());
+        match Pin::new(handle).poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(out) => Some(out),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Whether the latest join waker was woken.
+    fn last_join_waker_woken(&self) -> bool {
+        let last = self.log.wakers_made.load(Relaxed) - 1;
+        self.log.wakes[last].load(Relaxed) == 1
+    }
+
+    /// Resolves the handle once every thread joined and the queue drained:
+    /// the task must be complete by then. True if it had an output.
+    fn resolve(&self, mut handle: JoinHandle<Output>) -> bool {
+        self.host.run_until_empty();
+        let out = self
+            .poll(&mut handle)
+            .expect("the task never completed: a wake was lost");
+        out.is_ok()
     }
 
     /// Checks the end of an execution: everything happened exactly once.
     fn check_end(&self) {
-        assert!(self.queue.lock().unwrap().is_empty(), "an entry was left");
-        assert_eq!(self.deallocs.load(SeqCst), 1, "freed other than once");
-        let s = self.state.load();
-        assert!(s.is_complete() && s.ref_count() == 0, "{s:?}");
-        assert_eq!(self.future_drops.load(SeqCst), 1, "future dropped ≠ once");
-        assert!(self.outputs_made.load(SeqCst) <= 1);
+        let host = &self.host;
+        assert_eq!(host.queued(), 0, "an entry was left");
+        assert_eq!(host.frees(), 1, "freed other than once");
+        assert_eq!(host.live(), 0);
+        let log = &self.log;
+        assert_eq!(log.future_drops.load(Relaxed), 1, "future dropped ≠ once");
+        let made = log.outputs_made.load(Relaxed);
+        assert!(made <= 1);
         assert_eq!(
-            self.output_drops.load(SeqCst),
-            self.outputs_made.load(SeqCst),
+            log.output_drops.load(Relaxed),
+            made,
             "output leaked or dropped twice"
         );
-        let log = &self.wakers;
-        for id in 0..log.made.load(SeqCst) {
-            assert_eq!(log.drops[id].load(SeqCst), 1, "join waker {id} drops");
-            let woken = log.wakes[id].load(SeqCst);
-            let taken = log.taken_back[id].load(SeqCst);
+        for id in 0..log.wakers_made.load(Relaxed) {
+            let copies = log.waker_clones[id].load(Relaxed) + 1;
+            let drops = log.waker_drops[id].load(Relaxed);
             assert_eq!(
-                woken + taken,
-                1,
-                "join waker {id}: woken {woken} times, taken back {taken} times"
+                drops, copies,
+                "join waker {id}: {copies} copies, {drops} drops"
             );
+            let wakes = log.wakes[id].load(Relaxed);
+            assert!(wakes <= 1, "join waker {id} woken {wakes} times");
         }
     }
-}
-
-/// What the handle resolved to.
-#[derive(Debug, PartialEq)]
-enum Resolved {
-    Output,
-    Cancelled,
-}
-
-/// The JoinHandle's side (`task/join.rs`).
-struct Handle {
-    task: Arc<Task>,
-    live: bool,
-}
-
-impl Handle {
-    fn new(task: &Arc<Task>) -> Handle {
-        Handle {
-            task: task.clone(),
-            live: true,
-        }
-    }
-
-    fn new_waker(&self) -> JoinWaker {
-        let id = self.task.wakers.made.fetch_add(1, SeqCst);
-        assert!(id < WAKERS);
-        JoinWaker {
-            id,
-            log: self.task.wakers.clone(),
-        }
-    }
-
-    fn took_back(&self, w: JoinWaker) {
-        self.task.wakers.taken_back[w.id].fetch_add(1, SeqCst);
-        drop(w);
-    }
-
-    /// `JoinHandle::register`: true if the waker is now lent.
-    fn register(&self, waker: JoinWaker) -> bool {
-        let t = &*self.task;
-        t.check_alive();
-        let s = t.state.load();
-        if s.is_complete() {
-            self.took_back(waker); // never lent
-            return false;
-        }
-        if s.has_join_waker() {
-            if t.state.unset_join_waker().is_err() {
-                self.took_back(waker);
-                return false;
-            }
-            // The old waker is ours again.
-            // SAFETY: JOIN_WAKER cleared before completion: the slot is ours.
-            let old = t.join_waker.with_mut(|w| unsafe { (*w).take() });
-            self.took_back(old.expect("a lent waker"));
-        }
-        // SAFETY: JOIN_WAKER is clear and not complete: the slot is ours.
-        t.join_waker.with_mut(|w| unsafe { *w = Some(waker) });
-        if t.state.set_join_waker().is_err() {
-            // SAFETY: JOIN_WAKER still clear: still ours.
-            let w = t.join_waker.with_mut(|w| unsafe { (*w).take() });
-            self.took_back(w.expect("just stored"));
-            return false;
-        }
-        true
-    }
-
-    /// Polls the handle with a fresh waker.
-    fn poll(&mut self) -> Option<Resolved> {
-        assert!(self.live, "handle polled after it resolved");
-        let waker = self.new_waker();
-        if self.register(waker) {
-            return None;
-        }
-        let t = &*self.task;
-        let s = t.state.load();
-        assert!(s.is_complete());
-        let out = if s.has_output() {
-            // Moves the output out; the caller drops it.
-            t.drop_output();
-            Resolved::Output
-        } else {
-            Resolved::Cancelled
-        };
-        self.release(s.has_output());
-        Some(out)
-    }
-
-    /// `JoinHandle::release`.
-    fn release(&mut self, read: bool) {
-        self.live = false;
-        let t = &*self.task;
-        t.check_alive();
-        match t.state.release_handle() {
-            HandleRelease::Complete(prev) => {
-                if prev.has_output() && !read {
-                    t.drop_output();
-                }
-                if !prev.has_join_waker() {
-                    // SAFETY: the completer is done with the slot.
-                    let w = t.join_waker.with_mut(|w| unsafe { (*w).take() });
-                    drop(w);
-                }
-                if t.state.ref_dec() {
-                    t.dealloc();
-                }
-            }
-            HandleRelease::TookWaker => {
-                // SAFETY: clearing JOIN_WAKER before completion took it back.
-                let w = t.join_waker.with_mut(|w| unsafe { (*w).take() });
-                self.took_back(w.expect("a lent waker"));
-                t.drop_ref();
-            }
-            HandleRelease::Released(dropped) => t.after_drop_ref(dropped),
-        }
-    }
-
-    /// `JoinHandle::abort`.
-    fn abort(&self) {
-        self.task.check_alive();
-        if let Notify::Submit(p) = self.task.state.abort() {
-            self.task.push_entry(p);
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if self.live {
-            self.release(false);
-        }
-    }
-}
-
-/// Resolves the handle after every thread joined and the queue drained:
-/// the task must be complete by then.
-fn resolve(mut handle: Handle) -> Resolved {
-    handle.task.drain();
-    handle
-        .poll()
-        .expect("the task never completed: a wake was lost")
-}
-
-/// Polls the new task once (Pending) so it waits on a waker; the waker
-/// holds one reference.
-fn idle_task_with_waker(p: Priority) -> (Arc<Task>, Handle) {
-    let task = Task::new(p);
-    let handle = Handle::new(&task);
-    task.clone_waker();
-    task.drain();
-    assert_eq!(task.polls.load(SeqCst), 1);
-    assert!(task.state.load().is_idle());
-    (task, handle)
 }
 
 #[test]
 fn wake_by_val_during_a_poll() {
     crate::model("state::wake_by_val_during_a_poll", || {
-        let task = Task::new(Priority::Normal);
-        let handle = Handle::new(&task);
-        task.clone_waker();
+        let (m, handle) = Model::new(Priority::Normal);
+        let waker = m.waker(&handle);
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
-        let waker = {
-            let task = task.clone();
+        let waking = {
+            let ready = m.ready.clone();
             thread::spawn(move || {
-                task.ready.store(true, SeqCst);
-                task.wake_by_val();
+                ready.store(true, SeqCst);
+                waker.wake();
             })
         };
         worker.join().unwrap();
-        waker.join().unwrap();
-        assert_eq!(resolve(handle), Resolved::Output);
+        waking.join().unwrap();
+        assert!(m.resolve(handle));
         // One poll for the first entry, at most one more for the wake.
-        let polls = task.polls.load(SeqCst);
+        let polls = m.host.polls();
         assert!((1..=2).contains(&polls), "{polls} polls");
-        assert!(task.reschedules.load(SeqCst) <= 1);
-        task.check_end();
+        m.check_end();
     });
 }
 
 #[test]
 fn wake_by_ref_races_the_end_of_a_poll() {
     crate::model("state::wake_by_ref_races_the_end_of_a_poll", || {
-        let task = Task::new(Priority::Low);
-        let handle = Handle::new(&task);
-        task.clone_waker();
+        let (m, handle) = Model::new(Priority::Low);
+        let waker = m.waker(&handle);
         // The worker has claimed the first entry and is about to poll.
-        let p = task.pop_entry().unwrap();
-        assert_eq!(task.state.claim(p), Claim::Run);
+        let claimed = m.host.claim_next().unwrap();
+        assert_eq!(claimed.claim(), Claim::Run);
         let worker = {
-            let task = task.clone();
+            let host = m.host.clone();
             thread::spawn(move || {
-                task.run_claimed();
-                task.drain();
+                host.run_claimed(claimed);
+                host.run_until_empty();
             })
         };
-        let waker = {
-            let task = task.clone();
+        let waking = {
+            let ready = m.ready.clone();
             thread::spawn(move || {
-                task.ready.store(true, SeqCst);
-                task.wake_by_ref();
-                task.drop_ref();
+                ready.store(true, SeqCst);
+                waker.wake_by_ref();
+                drop(waker);
             })
         };
         worker.join().unwrap();
-        waker.join().unwrap();
-        assert_eq!(resolve(handle), Resolved::Output);
-        let polls = task.polls.load(SeqCst);
+        waking.join().unwrap();
+        assert!(m.resolve(handle));
+        let polls = m.host.polls();
         assert!((1..=2).contains(&polls), "{polls} polls");
-        assert!(task.reschedules.load(SeqCst) <= 1);
-        task.check_end();
+        m.check_end();
     });
 }
 
 #[test]
 fn a_wake_after_completion_and_the_handle_dropped() {
     crate::model("state::wake_after_completion", || {
-        let task = Task::new(Priority::High);
-        let handle = Handle::new(&task);
-        task.clone_waker();
-        task.ready.store(true, SeqCst);
+        let (m, handle) = Model::new(Priority::High);
+        let waker = m.waker(&handle);
+        m.ready.store(true, SeqCst);
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
-        let waker = {
-            let task = task.clone();
-            thread::spawn(move || task.wake_by_val())
-        };
+        let waking = thread::spawn(move || waker.wake());
         // The handle goes away while the task completes and is woken: the
         // output is dropped once, by the completer or the handle.
-        drop(handle);
+        m.detach(handle);
         worker.join().unwrap();
-        waker.join().unwrap();
-        task.drain();
-        assert_eq!(task.polls.load(SeqCst), 1, "a wake after completion ran it");
-        task.check_end();
+        waking.join().unwrap();
+        m.host.run_until_empty();
+        assert_eq!(m.host.polls(), 1, "a wake after completion ran it");
+        m.check_end();
     });
 }
 
 #[test]
 fn abort_races_completion() {
     crate::model("state::abort_races_completion", || {
-        let (task, handle) = idle_task_with_waker(Priority::Normal);
+        let (m, handle, waker) = Model::waiting(Priority::Normal);
         let worker = {
-            let task = task.clone();
+            let host = m.host.clone();
+            let ready = m.ready.clone();
             thread::spawn(move || {
-                task.ready.store(true, SeqCst);
-                task.wake_by_val();
-                task.drain();
+                ready.store(true, SeqCst);
+                waker.wake();
+                host.run_until_empty();
             })
         };
-        handle.abort();
+        m.abort(&handle);
         worker.join().unwrap();
-        let got = resolve(handle);
-        let made = task.outputs_made.load(SeqCst);
-        match got {
-            Resolved::Output => assert_eq!(made, 1),
-            Resolved::Cancelled => assert_eq!(made, 0),
-        }
-        assert!(task.polls.load(SeqCst) <= 2);
-        task.check_end();
+        let got_output = m.resolve(handle);
+        assert_eq!(got_output, m.log.outputs_made.load(Relaxed) == 1);
+        assert!(m.host.polls() <= 2);
+        m.check_end();
     });
 }
 
@@ -585,84 +379,78 @@ fn abort_races_completion() {
 fn abort_while_running_is_never_lost() {
     crate::model("state::abort_while_running", || {
         // The future never becomes ready: only the abort can finish it.
-        let task = Task::new(Priority::Normal);
-        let handle = Handle::new(&task);
+        let (m, handle) = Model::new(Priority::Normal);
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
-        handle.abort();
+        m.abort(&handle);
         worker.join().unwrap();
-        assert_eq!(resolve(handle), Resolved::Cancelled);
-        assert!(task.polls.load(SeqCst) <= 1);
-        task.check_end();
+        assert!(!m.resolve(handle), "cancelled");
+        assert!(m.host.polls() <= 1);
+        m.check_end();
     });
 }
 
 #[test]
 fn join_waker_registration_races_completion() {
     crate::model("state::join_waker_races_completion", || {
-        let task = Task::new(Priority::Normal);
-        let mut handle = Handle::new(&task);
-        task.ready.store(true, SeqCst);
+        let (m, mut handle) = Model::new(Priority::Normal);
+        m.ready.store(true, SeqCst);
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
         // Register while the worker completes (replacing the waker is the
         // next model).
-        let mut result = handle.poll();
+        let mut result = m.poll(&mut handle);
         worker.join().unwrap();
         if result.is_none() {
             // Still lent at the end: the completer must have woken it.
-            let last = task.wakers.made.load(SeqCst) - 1;
-            assert_eq!(task.wakers.wakes[last].load(SeqCst), 1, "lost join wake");
-            result = handle.poll();
+            assert!(m.last_join_waker_woken(), "lost join wake");
+            result = m.poll(&mut handle);
         }
-        assert_eq!(result, Some(Resolved::Output));
+        assert!(result.expect("complete").is_ok());
         drop(handle);
-        task.check_end();
+        m.check_end();
     });
 }
 
 #[test]
 fn dropping_the_handle_races_completion() {
     crate::model("state::drop_handle_races_completion", || {
-        let task = Task::new(Priority::Low);
-        let mut handle = Handle::new(&task);
-        assert_eq!(handle.poll(), None, "registers its waker");
-        task.ready.store(true, SeqCst);
+        let (m, mut handle) = Model::new(Priority::Low);
+        assert!(m.poll(&mut handle).is_none(), "registers its waker");
+        m.ready.store(true, SeqCst);
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
-        drop(handle);
+        m.detach(handle);
         worker.join().unwrap();
-        task.check_end();
+        m.check_end();
     });
 }
 
 #[test]
 fn shutdown_claim_races_a_wake_and_a_worker() {
     crate::model("state::shutdown_races_wake", || {
-        let (task, handle) = idle_task_with_waker(Priority::High);
+        let (m, handle, waker) = Model::waiting(Priority::High);
         let worker = {
-            let task = task.clone();
+            let host = m.host.clone();
+            let ready = m.ready.clone();
             thread::spawn(move || {
-                task.ready.store(true, SeqCst);
-                task.wake_by_val();
-                task.drain();
+                ready.store(true, SeqCst);
+                waker.wake();
+                host.run_until_empty();
             })
         };
         // The shutdown walk: cancel the task unless a worker owns it.
-        if task.state.claim_for_shutdown() {
-            task.cancel();
-        }
+        m.host.cancel_for_shutdown(&handle);
         worker.join().unwrap();
-        let got = resolve(handle);
-        let made = task.outputs_made.load(SeqCst);
-        assert_eq!(got == Resolved::Output, made == 1);
-        task.check_end();
+        let got_output = m.resolve(handle);
+        assert_eq!(got_output, m.log.outputs_made.load(Relaxed) == 1);
+        m.check_end();
     });
 }
 
@@ -672,25 +460,24 @@ fn shutdown_claim_races_a_wake_and_a_worker() {
 #[test]
 fn wake_by_ref_during_a_poll() {
     crate::model("state::wake_by_ref_during_a_poll", || {
-        let task = Task::new(Priority::Low);
-        let handle = Handle::new(&task);
-        task.clone_waker();
+        let (m, handle) = Model::new(Priority::Low);
+        let waker = m.waker(&handle);
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
-        let waker = {
-            let task = task.clone();
+        let waking = {
+            let ready = m.ready.clone();
             thread::spawn(move || {
-                task.ready.store(true, SeqCst);
-                task.wake_by_ref();
-                task.drop_ref();
+                ready.store(true, SeqCst);
+                waker.wake_by_ref();
+                drop(waker);
             })
         };
         worker.join().unwrap();
-        waker.join().unwrap();
-        assert_eq!(resolve(handle), Resolved::Output);
-        task.check_end();
+        waking.join().unwrap();
+        assert!(m.resolve(handle));
+        m.check_end();
     });
 }
 
@@ -699,57 +486,54 @@ fn wake_by_ref_during_a_poll() {
 #[test]
 fn replacing_the_join_waker_races_completion() {
     crate::model("state::replace_join_waker_races_completion", || {
-        let task = Task::new(Priority::Normal);
-        let mut handle = Handle::new(&task);
-        task.ready.store(true, SeqCst);
+        let (m, mut handle) = Model::new(Priority::Normal);
+        m.ready.store(true, SeqCst);
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
         // Register, then register a different waker (taking the first back).
-        let mut result = handle.poll();
+        let mut result = m.poll(&mut handle);
         if result.is_none() {
-            result = handle.poll();
+            result = m.poll(&mut handle);
         }
         worker.join().unwrap();
         if result.is_none() {
-            let last = task.wakers.made.load(SeqCst) - 1;
-            assert_eq!(task.wakers.wakes[last].load(SeqCst), 1, "lost join wake");
-            result = handle.poll();
+            assert!(m.last_join_waker_woken(), "lost join wake");
+            result = m.poll(&mut handle);
         }
-        assert_eq!(result, Some(Resolved::Output));
+        assert!(result.expect("complete").is_ok());
         drop(handle);
-        task.check_end();
+        m.check_end();
     });
 }
 
 /// A detached task parked on two wakers, held by two threads that drop
-/// them at once (`RawTask::drop_ref`), while a worker runs whatever is
-/// queued: exactly one drop finds the task an orphan and queues its
-/// cancellation; the future is dropped once and the task freed once.
+/// them at once, while a worker runs whatever is queued: exactly one drop
+/// finds the task an orphan and queues its cancellation; the future is
+/// dropped once and the task freed once.
 #[test]
 fn the_last_wakers_of_a_detached_task_dropped_at_once() {
     crate::model("state::last_wakers_dropped_at_once", || {
-        let (task, handle) = idle_task_with_waker(Priority::Normal);
-        task.clone_waker(); // the second waker
-        drop(handle); // detached
-        let droppers: Vec<_> = (0..2)
-            .map(|_| {
-                let task = task.clone();
-                thread::spawn(move || task.drop_ref())
-            })
+        let (m, handle, first) = Model::waiting(Priority::Normal);
+        let second = first.clone();
+        m.detach(handle); // detached
+        let droppers: Vec<_> = [first, second]
+            .into_iter()
+            .map(|w| thread::spawn(move || drop(w)))
             .collect();
         let worker = {
-            let task = task.clone();
-            thread::spawn(move || task.drain())
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
         };
         for d in droppers {
             d.join().unwrap();
         }
         worker.join().unwrap();
-        task.drain();
-        assert_eq!(task.polls.load(SeqCst), 1, "an orphan is not polled again");
-        task.check_end();
+        m.host.run_until_empty();
+        assert_eq!(m.host.polls(), 1, "an orphan is not polled again");
+        assert_eq!(m.host.orphans(), 1, "one drop found the orphan");
+        m.check_end();
     });
 }
 
@@ -760,26 +544,60 @@ fn the_last_wakers_of_a_detached_task_dropped_at_once() {
 #[test]
 fn an_orphaning_waker_drop_races_the_end_of_a_poll() {
     crate::model("state::orphaning_drop_races_a_poll", || {
-        let task = Task::new(Priority::Low);
-        drop(Handle::new(&task)); // detached
-        task.clone_waker(); // the waker the poll hands out
-        let p = task.pop_entry().unwrap();
-        assert_eq!(task.state.claim(p), Claim::Run);
+        let (m, handle) = Model::new(Priority::Low);
+        let waker = m.waker(&handle); // the waker the poll hands out
+        m.detach(handle); // detached
+        let claimed = m.host.claim_next().unwrap();
+        assert_eq!(claimed.claim(), Claim::Run);
         let worker = {
-            let task = task.clone();
+            let host = m.host.clone();
             thread::spawn(move || {
-                task.run_claimed();
-                task.drain();
+                host.run_claimed(claimed);
+                host.run_until_empty();
             })
         };
-        let dropper = {
-            let task = task.clone();
-            thread::spawn(move || task.drop_ref())
-        };
+        let dropper = thread::spawn(move || drop(waker));
         worker.join().unwrap();
         dropper.join().unwrap();
-        task.drain();
-        assert_eq!(task.polls.load(SeqCst), 1);
-        task.check_end();
+        m.host.run_until_empty();
+        assert_eq!(m.host.polls(), 1);
+        m.check_end();
+    });
+}
+
+/// A High task awaits the handle of a waiting Low task (registering its
+/// join waker and lending its priority) while another thread makes the
+/// Low task ready and wakes it: the raise, the wake and the completion
+/// race, and the awaiting task still gets the output exactly once.
+#[test]
+fn a_higher_task_awaits_a_handle_while_it_is_woken() {
+    crate::model("state::inherit_races_a_wake", || {
+        let (m, handle, waker) = Model::waiting(Priority::Low);
+        let mut awaiting = m
+            .host
+            .spawn(async move { handle.await.is_ok() }, Priority::High);
+        let worker = {
+            let host = m.host.clone();
+            thread::spawn(move || host.run_until_empty())
+        };
+        let waking = {
+            let ready = m.ready.clone();
+            thread::spawn(move || {
+                ready.store(true, SeqCst);
+                waker.wake();
+            })
+        };
+        worker.join().unwrap();
+        waking.join().unwrap();
+        m.host.run_until_empty();
+        let got = Pin::new(&mut awaiting).poll(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(got, Poll::Ready(Ok(true))), "the output, once");
+        drop(awaiting);
+        assert_eq!(m.host.queued(), 0, "an entry was left");
+        assert_eq!(m.host.frees(), 2, "each task freed once");
+        let log = &m.log;
+        assert_eq!(log.future_drops.load(Relaxed), 1);
+        assert_eq!(log.outputs_made.load(Relaxed), 1);
+        assert_eq!(log.output_drops.load(Relaxed), 1);
     });
 }
