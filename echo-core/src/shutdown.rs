@@ -64,8 +64,11 @@ impl<P: Platform> Shared<P> {
         self.platform.set_current_worker(None);
 
         let mut live: Vec<RawTask> = Vec::new();
+        // SAFETY: a used slot holds a task, which stays allocated during the
+        // walk: nothing frees a slot while no worker runs and the shards'
+        // locks are held, and incomplete tasks keep their registry reference.
         let mut collect =
-            |slot: NonNull<u8>| live.push(RawTask::from_header(slot.cast::<Header>()));
+            |slot: NonNull<u8>| live.push(unsafe { RawTask::from_header(slot.cast::<Header>()) });
         for (w, worker) in self.workers.iter().enumerate() {
             // SAFETY: no worker is active (nor will be): this thread may act
             // as every worker's owner.
@@ -91,7 +94,8 @@ impl<P: Platform> Shared<P> {
                 .try_ref_inc()
         });
         for slot in large {
-            let raw = RawTask::from_header(slot.cast());
+            // SAFETY: `collect` took a reference to this task for us.
+            let raw = unsafe { RawTask::from_header(slot.cast()) };
             self.cancel_for_shutdown(raw);
             raw.drop_ref();
         }

@@ -144,7 +144,13 @@ impl<P: Platform> Shared<P> {
     {
         let priority = opts.priority;
         let raw = Self::make_local(this, o, future, opts);
-        this.route(Entry::from_raw(raw), priority, Some(o), Wake::Now);
+        // SAFETY: a new task's queue reference goes to its first entry.
+        this.route(
+            unsafe { Entry::from_raw(raw) },
+            priority,
+            Some(o),
+            Wake::Now,
+        );
         JoinHandle::new(raw)
     }
 
@@ -209,7 +215,13 @@ impl<P: Platform> Shared<P> {
         F::Output: Send + 'static,
     {
         let raw = Self::make_local(this, o, future, TaskOptions::new(priority));
-        this.route(Entry::from_raw(raw), priority, Some(o), Wake::Batch);
+        // SAFETY: as in `spawn_local`.
+        this.route(
+            unsafe { Entry::from_raw(raw) },
+            priority,
+            Some(o),
+            Wake::Batch,
+        );
         JoinHandle::new(raw)
     }
 
@@ -234,7 +246,8 @@ impl<P: Platform> Shared<P> {
             Self::make_remote(this, &mut shard, future, opts)
         };
         this.remote.tiers[priority.index()].submitted.add_shared(1);
-        this.route(Entry::from_raw(raw), priority, None, Wake::Now);
+        // SAFETY: as in `spawn_local`.
+        this.route(unsafe { Entry::from_raw(raw) }, priority, None, Wake::Now);
         Ok(JoinHandle::new(raw))
     }
 
@@ -305,7 +318,8 @@ impl<P: Platform> Shared<P> {
             .submitted
             .add_shared(made.len());
         for &raw in &made {
-            this.route(Entry::from_raw(raw), priority, None, Wake::Batch);
+            // SAFETY: as in `spawn_local`.
+            this.route(unsafe { Entry::from_raw(raw) }, priority, None, Wake::Batch);
             handles.push(JoinHandle::new(raw));
         }
         this.wake_for_batch();

@@ -42,11 +42,14 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
             // scheduler, alive for this borrow.
             let shared = unsafe { Self::of(task.as_ptr()) };
             if let Some(mut o) = shared.current_owner() {
-                shared.route(Entry::from_raw(task), priority, Some(&mut o), Wake::Now);
+                // SAFETY: the caller's reference goes to the entry.
+                let entry = unsafe { Entry::from_raw(task) };
+                shared.route(entry, priority, Some(&mut o), Wake::Now);
                 return;
             }
             task.state().ref_inc();
-            shared.route(Entry::from_raw(task), priority, None, Wake::Now);
+            // SAFETY: as above; the reference just taken is dropped below.
+            shared.route(unsafe { Entry::from_raw(task) }, priority, None, Wake::Now);
         }
         // The borrow of the scheduler has ended: this may free the task
         // and, with it, the scheduler.

@@ -268,7 +268,9 @@ impl<P: Platform> Shared<P> {
             PollOutcome::Pending => match task.state().after_poll_woken(woken) {
                 AfterPoll::Idle => {}
                 AfterPoll::Reschedule(p) => {
-                    self.route(Entry::from_raw(task), p, Some(o), Wake::Now);
+                    // SAFETY: a reschedule turns the poller's reference
+                    // into the new entry's.
+                    self.route(unsafe { Entry::from_raw(task) }, p, Some(o), Wake::Now);
                 }
                 // SAFETY: still RUNNING.
                 AfterPoll::Cancel => unsafe { self.cancel_claimed(o, task, tier, false) },

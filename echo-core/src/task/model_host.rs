@@ -205,7 +205,8 @@ impl ModelHost {
             RawTask::write_new::<F, ModelHost>(cell, future, new)
         };
         self.spawned.inc();
-        self.push(Entry::from_raw(task), priority);
+        // SAFETY: a new task's queue reference goes to its first entry.
+        self.push(unsafe { Entry::from_raw(task) }, priority);
         JoinHandle::new(task)
     }
 
@@ -345,7 +346,8 @@ impl ModelHost {
         match outcome {
             PollOutcome::Pending => match task.state().after_poll_woken(polling.self_woken) {
                 AfterPoll::Idle => {}
-                AfterPoll::Reschedule(p) => self.push(Entry::from_raw(task), p),
+                // SAFETY: the poller's reference becomes the entry's.
+                AfterPoll::Reschedule(p) => self.push(unsafe { Entry::from_raw(task) }, p),
                 // SAFETY: still RUNNING.
                 AfterPoll::Cancel | AfterPoll::Orphaned => unsafe { task.cancel(self) },
             },
@@ -395,14 +397,16 @@ unsafe impl Schedule for ModelHost {
     unsafe fn schedule(task: RawTask, priority: Priority) {
         // SAFETY: the entry's reference keeps the task alive.
         let host = unsafe { Self::of(task.as_ptr()) };
-        host.push(Entry::from_raw(task), priority);
+        // SAFETY: the caller hands its reference to the entry.
+        host.push(unsafe { Entry::from_raw(task) }, priority);
     }
 
     unsafe fn schedule_orphan(task: RawTask, priority: Priority) {
         // SAFETY: as above.
         let host = unsafe { Self::of(task.as_ptr()) };
         host.orphans.inc();
-        host.push(Entry::from_raw(task), priority);
+        // SAFETY: as above.
+        host.push(unsafe { Entry::from_raw(task) }, priority);
     }
 
     unsafe fn free(task: NonNull<Header>) {

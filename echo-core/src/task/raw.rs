@@ -34,8 +34,15 @@ unsafe impl Sync for RawTask {}
 pub(crate) struct Entry(RawTask);
 
 impl Entry {
-    /// Wraps a pointer whose reference the caller hands over.
-    pub(crate) fn from_raw(raw: RawTask) -> Entry {
+    /// Wraps a task whose reference the caller hands over.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns one reference to `raw` (counted in its state word)
+    /// and gives it to the entry: from here on only the entry's consumer
+    /// (`claim`, or `drop_ref`) may give it up.
+    #[inline]
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> Entry {
         Entry(raw)
     }
 
@@ -115,7 +122,17 @@ impl RawTask {
         RawTask(slot.cast())
     }
 
-    pub(crate) fn from_header(ptr: NonNull<Header>) -> RawTask {
+    /// The task whose header is at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is the header of a task written by [`write_new`]
+    /// (RawTask::write_new), still allocated: the caller holds a reference
+    /// to it, or (the shutdown walk) holds the lock or exclusion that keeps
+    /// its slot from being freed while the `RawTask` is used. A `RawTask`
+    /// is a plain pointer: making one takes and gives no reference.
+    #[inline]
+    pub(crate) unsafe fn from_header(ptr: NonNull<Header>) -> RawTask {
         RawTask(ptr)
     }
 

@@ -10,8 +10,10 @@ use core::task::{RawWaker, RawWakerVTable, Waker};
 static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
 fn raw(data: *const ()) -> RawTask {
-    // SAFETY: every waker made here carries a non-null task header pointer.
-    RawTask::from_header(unsafe { NonNull::new_unchecked(data.cast_mut().cast::<Header>()) })
+    // SAFETY: every waker made here carries the header pointer of a task
+    // it holds a reference to (a borrowed waker borrows one held by the
+    // poller).
+    unsafe { RawTask::from_header(NonNull::new_unchecked(data.cast_mut().cast::<Header>())) }
 }
 
 unsafe fn clone(data: *const ()) -> RawWaker {
