@@ -39,39 +39,30 @@ extern crate std;
 
 mod config;
 mod deque;
-mod handle;
 mod idle;
 mod inject;
-mod lifecycle;
 mod metrics;
-mod owner;
 mod padded;
-mod pick;
 mod platform;
 mod priority;
 mod room;
-mod route;
+mod runtime;
 mod scheduler;
-mod shutdown;
 mod slab;
-mod spawn;
 mod spin;
-mod steal;
 mod sync;
 mod task;
-mod task_host;
 #[cfg(all(test, not(echo_loom)))]
 mod test_host;
 mod timer;
-mod worker;
 
 pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
-pub use handle::Scheduler;
 pub use metrics::{Latency, Metrics, TierMetrics};
 pub use platform::{PanicPayload, Platform};
 pub use priority::Priority;
 pub use room::SpawnWhenRoom;
-pub use spawn::TaskOptions;
+pub use runtime::TaskOptions;
+pub use scheduler::Scheduler;
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
 pub use timer::Sleep;
 

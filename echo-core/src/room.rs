@@ -17,8 +17,8 @@
 
 use crate::config::{Refusal, SubmitError};
 use crate::platform::Platform;
-use crate::scheduler::Shared;
-use crate::spawn::TaskOptions;
+use crate::runtime::Shared;
+use crate::runtime::TaskOptions;
 use crate::spin::SpinLock;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::task::JoinHandle;

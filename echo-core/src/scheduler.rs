@@ -1,238 +1,205 @@
-//! The shared state of a scheduler.
-//!
-//! Where an entry goes is `route.rs`; picking the next one `pick.rs`,
-//! stealing `steal.rs`, the worker loop `worker.rs`, submission
-//! `spawn.rs`, shutdown `shutdown.rs` (its phases `lifecycle.rs`), the
-//! hooks a task calls `task_host.rs`, the public handle `handle.rs`.
+//! `Scheduler`: the public handle to a scheduler.
 
 use crate::Priority;
-use crate::config::Config;
-use crate::idle::Idle;
-use crate::inject::Injector;
-use crate::lifecycle::Lifecycle;
-use crate::metrics::{Counters, Metrics, merged_latency};
-use crate::owner::Owner;
-use crate::padded::CachePadded;
+use crate::config::{Config, ConfigError, SubmitError};
+use crate::metrics::Metrics;
 use crate::platform::Platform;
-use crate::room::Room;
-use crate::slab::{self, LARGE_OWNER, LargeList, PagePool};
-use crate::spawn::Shard;
-use crate::spin::SpinLock;
-use crate::sync::AtomicUsize;
-use crate::task::header::Header;
-use crate::task::raw::Entry;
-use crate::task::{TaskId, TaskInfo, TaskName};
-use crate::timer::Timers;
-use crate::worker::Worker;
-use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
-use core::ptr::NonNull;
-use core::time::Duration;
+use crate::room::SpawnWhenRoom;
+use crate::runtime::{Shared, TaskOptions};
+use crate::sync::Arc;
+use crate::task::{JoinHandle, TaskInfo};
+use alloc::vec::Vec;
+use core::future::Future;
 
-/// The state every worker, handle and task of one scheduler shares.
-pub(crate) struct Shared<P: Platform> {
-    pub(crate) platform: P,
-    pub(crate) config: Config,
-    pub(crate) workers: Box<[CachePadded<Worker>]>,
-    pub(crate) injectors: [Injector<Entry>; Priority::COUNT],
-    pub(crate) idle: Idle,
-    /// Running, closed, finishing or finished (see `lifecycle.rs`).
-    pub(crate) lifecycle: Lifecycle,
-    pub(crate) active: AtomicUsize,
-    pub(crate) shards: Box<[CachePadded<SpinLock<Shard>>]>,
-    pub(crate) large: LargeList,
-    pub(crate) remote: CachePadded<Counters>,
-    /// Names of the tasks that have one (NAMED), by id.
-    pub(crate) names: SpinLock<BTreeMap<TaskId, TaskName>>,
-    /// Memory for small pages.
-    pub(crate) pool: PagePool,
-    /// The bound on live tasks (`Config::max_tasks`).
-    pub(crate) room: Option<Room>,
-    /// When the scheduler was made, on the platform clock.
-    pub(crate) started_nanos: u64,
-    /// The timers, and the sleeper role.
-    pub(crate) timers: Timers,
+/// A handle to a scheduler: submit tasks, drive workers, shut down.
+///
+/// The host starts one thread per worker and calls
+/// [`run_worker`](Scheduler::run_worker) on each, or, single-threaded,
+/// calls [`run_until_idle`](Scheduler::run_until_idle) from its own loop.
+/// Cloning the handle is cheap. Call [`shutdown`](Scheduler::shutdown)
+/// before the last handle goes: tasks hold the scheduler's memory until
+/// shutdown cancels them.
+pub struct Scheduler<P: Platform> {
+    pub(crate) shared: Arc<Shared<P>>,
 }
 
-impl<P: Platform> Shared<P> {
-    #[inline]
-    pub(crate) fn platform(&self) -> &P {
-        &self.platform
-    }
-
-    #[inline]
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
-
-    #[inline]
-    pub(crate) fn is_closed(&self) -> bool {
-        self.lifecycle.is_closed()
-    }
-
-    /// The worker the calling thread runs as, for this scheduler.
-    #[inline]
-    pub(crate) fn current_worker(&self) -> Option<usize> {
-        self.platform.current_worker()
-    }
-
-    /// The owner proof of the worker the calling thread runs as, for a
-    /// re-entrant entry point (a spawn, a wake or a budget check from
-    /// inside a poll; see `owner.rs`).
-    #[inline]
-    pub(crate) fn current_owner(&self) -> Option<Owner<'_>> {
-        let w = self.current_worker()?;
-        // SAFETY: `Platform` is an unsafe trait whose `current_worker`
-        // answers `Some(w)` only on the thread running worker `w`.
-        Some(unsafe { Owner::new(&self.workers[w], w) })
-    }
-
-    /// Frees a task's slot: locally on its owner worker, else remotely;
-    /// drops its name from the name table.
-    ///
-    /// # Safety
-    ///
-    /// `task` has no references left, its stage and trailer are dropped, and
-    /// its scheduler is a `Shared<P>`. This function may drop the last
-    /// reference to that `Shared`, so it takes no `&self`.
-    pub(crate) unsafe fn free_slot(task: NonNull<Header>) {
-        // SAFETY: the slot and its page are alive until freed below.
-        let (page, s, id) = unsafe {
-            let h = task.as_ref();
-            (Header::page(task), h.state.load_relaxed(), h.id)
-        };
-        let slot = task.cast::<u8>();
-        // SAFETY: the page outlives its slots.
-        let (owner, sched) = unsafe { (page.as_ref().owner(), page.as_ref().scheduler()) };
-        let sched = sched.cast::<Shared<P>>();
-        if s.is_named() {
-            // SAFETY: the page holds a reference to the scheduler until the
-            // slot is freed, so the borrow is valid here.
-            unsafe { (*sched).names.lock().remove(&id) };
-        }
-        if owner == LARGE_OWNER {
-            // SAFETY: as above.
-            unsafe { (*sched).large.unlink(page) };
-            // SAFETY: unlinked and unused; no `&Shared` is live.
-            unsafe { slab::release_page(page) };
-            return;
-        }
-        // SAFETY: as above, the page keeps the scheduler alive.
-        let local = unsafe { (*sched).current_owner() }.filter(|o| o.index() as u32 == owner);
-        match local {
-            // SAFETY: this thread is the page's owner worker (the proof),
-            // which holds its own reference to the scheduler; a free runs
-            // outside allocation, so no heap borrow is live.
-            Some(mut o) => unsafe { o.heap().free_local(page, slot) },
-            // SAFETY: not the owner; the slot is unused.
-            None => unsafe { slab::free_remote(page, slot) },
+impl<P: Platform> Clone for Scheduler<P> {
+    fn clone(&self) -> Self {
+        Scheduler {
+            shared: self.shared.clone(),
         }
     }
+}
 
-    /// Tasks submitted and not finished. Finished counts are read before
-    /// submitted ones: both only grow and a task is counted submitted before
-    /// it can finish, so the result is never below the true count at the
-    /// moment the finished counts were read.
-    pub(crate) fn live_tasks(&self) -> usize {
-        let finished = self
-            .workers
-            .iter()
-            .map(|w| w.counters.finished())
-            .fold(self.remote.finished(), usize::wrapping_add);
-        let submitted = self
-            .workers
-            .iter()
-            .map(|w| w.counters.submitted())
-            .fold(self.remote.submitted(), usize::wrapping_add);
-        submitted.wrapping_sub(finished)
-    }
-
-    pub(crate) fn metrics(&self) -> Metrics {
-        let live = self.live_tasks();
-        let mut m = Metrics {
-            workers: self.workers.len(),
-            parked_workers: self.idle.num_parked(),
-            searching_workers: self.idle.num_searching(),
-            live,
-            slab_bytes: self.pool.bytes(),
-            ..Metrics::default()
-        };
-        for w in self.workers.iter() {
-            m.add_counters(&w.counters);
-        }
-        m.add_counters(&self.remote);
-        let latency = merged_latency(self.workers.iter().map(|w| &w.counters));
-        let all_samples: usize = self
-            .workers
-            .iter()
-            .map(|w| w.counters.depth_samples.get())
-            .sum();
-        for p in Priority::ALL {
-            let t = &mut m.tiers[p.index()];
-            t.queued = self.injectors[p.index()].len();
-            if p.has_ring() {
-                t.queued += self.workers.iter().map(|w| w.ring(p).len()).sum::<usize>();
-            }
-            t.latency = latency[p.index()];
-            // Each worker's own ring on average, plus the injector on
-            // average over every worker's samples.
-            let mut avg = 0.0;
-            let mut injector_sum = 0;
-            for w in self.workers.iter() {
-                let c = &w.counters.tiers[p.index()];
-                let n = w.counters.depth_samples.get();
-                if n > 0 {
-                    avg += c.ring_depth_sum.get() as f64 / n as f64;
-                }
-                injector_sum += c.injector_depth_sum.get();
-            }
-            if all_samples > 0 {
-                avg += injector_sum as f64 / all_samples as f64;
-            }
-            t.queued_avg = avg;
-        }
-        let elapsed = self
-            .platform
-            .now_nanos()
-            .saturating_sub(self.started_nanos)
-            .max(1);
-        m.worker_busy = self
-            .workers
-            .iter()
-            .map(|w| 1.0 - (w.counters.parked_nanos.get() as f64 / elapsed as f64).min(1.0))
-            .collect();
-        m
-    }
-
-    /// The name of task `id`, if it has one.
-    pub(crate) fn task_name(&self, id: TaskId) -> Option<TaskName> {
-        self.names.lock().get(&id).cloned()
-    }
-
-    pub(crate) fn current_task(&self) -> Option<TaskInfo> {
-        let task = self.current_owner()?.current()?;
-        let header = task.header();
-        let now = self.platform.now_nanos();
-        let s = task.state().load();
-        let name = if s.is_named() {
-            self.task_name(header.id)
-        } else {
-            None
-        };
-        Some(TaskInfo {
-            id: header.id,
-            priority: s.priority(),
-            created_nanos: header.id.created_nanos(),
-            age: Duration::from_nanos(now.saturating_sub(header.id.created_nanos())),
-            name,
+impl<P: Platform> Scheduler<P> {
+    /// Makes a scheduler; no worker runs until the host calls
+    /// [`run_worker`](Scheduler::run_worker) or
+    /// [`run_until_idle`](Scheduler::run_until_idle).
+    pub fn new(platform: P, config: Config) -> Result<Scheduler<P>, ConfigError> {
+        config.validate()?;
+        let shared = Shared::new(platform, config);
+        Ok(Scheduler {
+            shared: Arc::new(shared),
         })
     }
+
+    /// The platform this scheduler runs on.
+    pub fn platform(&self) -> &P {
+        self.shared.platform()
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &Config {
+        self.shared.config()
+    }
+
+    /// The number of workers.
+    pub fn worker_count(&self) -> usize {
+        self.shared.worker_count()
+    }
+
+    /// Submits `future` at `priority`. If the scheduler has shut down, the
+    /// future is dropped and the handle resolves to a cancelled
+    /// [`JoinError`](crate::JoinError); use
+    /// [`try_spawn`](Scheduler::try_spawn) to get the future back instead.
+    pub fn spawn<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.try_spawn(future, priority)
+            .unwrap_or_else(|_refused| JoinHandle::refused())
+    }
+
+    /// A handle for a submission that was refused: it resolves to a
+    /// cancelled [`JoinError`](crate::JoinError).
+    pub fn spawn_refused<T>(&self) -> JoinHandle<T> {
+        JoinHandle::refused()
+    }
+
+    /// Submits `future` at `priority`, or hands it back inside the error if
+    /// the scheduler refuses it.
+    pub fn try_spawn<F>(
+        &self,
+        future: F,
+        priority: Priority,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(&self.shared, future, TaskOptions::new(priority))
+    }
+
+    /// Submits `future` once there is room under the bound on live tasks
+    /// (`Config::max_tasks`), waiting asynchronously until there is. Without
+    /// a bound, or on a worker, it submits at the first poll.
+    pub fn spawn_when_room<F>(&self, future: F, options: TaskOptions) -> SpawnWhenRoom<F, P>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        SpawnWhenRoom::new(self.shared.clone(), future, options)
+    }
+
+    /// Submits many tasks at `priority` with one wake-up, and returns the
+    /// handles of those admitted, in order, with the futures that were not:
+    /// the rest of the list from the first that met shutdown or, outside
+    /// the pool, did not fit under `Config::max_tasks`.
+    pub fn spawn_batch<F>(
+        &self,
+        futures: Vec<F>,
+        priority: Priority,
+    ) -> (Vec<JoinHandle<F::Output>>, Vec<F>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn_batch(&self.shared, futures, priority)
+    }
+
+    /// Submits `future` with options (priority, name).
+    pub fn try_spawn_with<F>(
+        &self,
+        future: F,
+        options: TaskOptions,
+    ) -> Result<JoinHandle<F::Output>, SubmitError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(&self.shared, future, options)
+    }
+
+    /// Runs worker `index`'s loop on the calling thread until shutdown.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below the worker count, or worker `index` is
+    /// already running on another thread.
+    pub fn run_worker(&self, index: usize) {
+        self.shared.run(index, false);
+    }
+
+    /// Runs worker `index` on the calling thread until it finds no work,
+    /// and returns how many entries it ran. For a host that drives the
+    /// scheduler from its own loop: after this returns, a submission calls
+    /// `Platform::unpark(index)`, which tells the host to call again.
+    ///
+    /// # Panics
+    ///
+    /// As [`run_worker`](Scheduler::run_worker).
+    pub fn run_until_idle(&self, index: usize) -> usize {
+        self.shared.run(index, true)
+    }
+
+    /// Stops the scheduler: later submissions are refused, each worker
+    /// finishes its current poll and leaves its loop, and every other task
+    /// is cancelled (its future dropped once, its handle sees
+    /// `Cancelled`). If no worker is running, that happens before this
+    /// returns; otherwise the last worker to leave does it.
+    pub fn shutdown(&self) {
+        self.shared.shutdown();
+    }
+
+    /// Whether [`shutdown`](Scheduler::shutdown) was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Whether shutdown has completed: every task was cancelled or had
+    /// finished, and the queues are empty.
+    pub fn is_terminated(&self) -> bool {
+        self.shared.is_finished()
+    }
+
+    /// Whether the calling thread is one of this scheduler's workers.
+    pub fn is_worker_thread(&self) -> bool {
+        self.shared.current_worker().is_some()
+    }
+
+    /// Tasks submitted and not yet finished.
+    pub fn live_tasks(&self) -> usize {
+        self.shared.live_tasks()
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        self.shared.metrics()
+    }
+
+    /// The task running on the calling thread, if it is a worker of this
+    /// scheduler polling a task.
+    pub fn current_task(&self) -> Option<TaskInfo> {
+        self.shared.current_task()
+    }
 }
 
-impl<P: Platform> Drop for Shared<P> {
-    fn drop(&mut self) {
-        // Every task holds its page, and every page holds this scheduler:
-        // no task and no entry can be left when this runs.
-        debug_assert!(self.injectors.iter().all(|i| i.is_empty()));
+impl<P: Platform> core::fmt::Debug for Scheduler<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("workers", &self.worker_count())
+            .field("shut_down", &self.is_shutdown())
+            .finish_non_exhaustive()
     }
 }

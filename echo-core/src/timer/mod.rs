@@ -23,10 +23,10 @@ mod wheel;
 pub use sleep::Sleep;
 pub use sleeper::Sleeper;
 
+use crate::Scheduler;
 use crate::platform::Platform;
 use crate::spin::SpinLock;
 use crate::sync::{AtomicU64, Ordering};
-use crate::{Scheduler, scheduler::Shared};
 use core::task::Waker;
 use wheel::Wheel;
 
@@ -121,34 +121,6 @@ impl Timers {
     }
 }
 
-impl<P: Platform> Shared<P> {
-    /// Wakes the sleeper if `deadline` (just published as the earliest) is
-    /// before what it sleeps until.
-    pub(crate) fn timer_armed(&self, deadline: u64) {
-        if let Some(w) = self.timers.sleeper.to_wake(deadline) {
-            self.platform.unpark(w);
-        }
-    }
-
-    /// Whether the task being polled on this thread has budget left.
-    /// Threads that are not polling a task of this scheduler have no
-    /// budget to spend.
-    pub(crate) fn budget_left(&self) -> bool {
-        match self.current_owner() {
-            Some(o) if o.current().is_some() => o.budget() > 0,
-            _ => true,
-        }
-    }
-
-    /// Spends one unit of the polled task's budget; false if none was left.
-    pub(crate) fn spend_budget(&self) -> bool {
-        match self.current_owner() {
-            Some(mut o) if o.current().is_some() => o.spend_budget(),
-            _ => true,
-        }
-    }
-}
-
 impl<P: Platform> Scheduler<P> {
     /// A timer that completes once the platform clock reaches
     /// `deadline_nanos` (never before), as a future. Arming it (its first
@@ -197,13 +169,13 @@ impl<P: Platform> Scheduler<P> {
     /// deadline itself (by up to the wheel's slot for a far timer: the
     /// host then calls again, gets a nearer answer), never after.
     pub fn next_timer_deadline(&self) -> Option<u64> {
-        let next = self.shared.timers.next.load(Ordering::SeqCst);
+        let next = self.shared.timers().next.load(Ordering::SeqCst);
         (next != u64::MAX).then_some(next)
     }
 
     /// Timers armed and not yet fired or dropped.
     pub fn armed_timers(&self) -> usize {
-        self.shared.timers.len()
+        self.shared.timers().len()
     }
 
     /// Spends one unit of the cooperative budget of the task polled on the

@@ -66,7 +66,7 @@ impl<P: Platform> Sleep<P> {
             return;
         }
         self.armed = false;
-        let timers = &self.scheduler.shared.timers;
+        let timers = self.scheduler.shared.timers();
         let mut wheel = timers.wheel.lock();
         // SAFETY: the lock is held and the entry is alive (it is ours).
         unsafe { wheel.remove(NonNull::from(&self.entry)) };
@@ -89,7 +89,7 @@ impl<P: Platform> Future for Sleep<P> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let timers = &shared.timers;
+        let timers = shared.timers();
         let entry = NonNull::from(&this.entry);
         let mut wheel = timers.wheel.lock();
         // SAFETY: the lock is held; the entry is ours and pinned (we are
@@ -110,7 +110,7 @@ impl<P: Platform> Future for Sleep<P> {
                 return Poll::Pending;
             }
             Place::Unlinked => {
-                let now = shared.platform.now_nanos();
+                let now = shared.platform().now_nanos();
                 if now < this.deadline {
                     // SAFETY: as above.
                     unsafe {

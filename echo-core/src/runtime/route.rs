@@ -17,9 +17,9 @@
 //! injector drains the injectors itself.
 
 use crate::Priority;
-use crate::owner::Owner;
 use crate::platform::Platform;
-use crate::scheduler::Shared;
+use crate::runtime::Shared;
+use crate::runtime::owner::Owner;
 use crate::task::raw::Entry;
 
 /// Whether [`Shared::route`] wakes a worker for the entry.

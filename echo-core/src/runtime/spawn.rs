@@ -4,11 +4,11 @@
 
 use crate::Priority;
 use crate::config::{Refusal, SubmitError};
-use crate::owner::Owner;
 use crate::platform::Platform;
 use crate::room::Room;
-use crate::route::Wake;
-use crate::scheduler::Shared;
+use crate::runtime::Shared;
+use crate::runtime::owner::Owner;
+use crate::runtime::route::Wake;
 use crate::slab::{self, Heap, KeepAlive, class_for};
 use crate::sync::Arc;
 use crate::task::info::IdClock;

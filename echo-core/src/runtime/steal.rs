@@ -4,9 +4,9 @@
 //! victim's ring, tier by tier in urgency order, else that tier's injector.
 
 use crate::Priority;
-use crate::owner::Owner;
 use crate::platform::Platform;
-use crate::scheduler::Shared;
+use crate::runtime::Shared;
+use crate::runtime::owner::Owner;
 use crate::task::raw::Entry;
 
 impl<P: Platform> Shared<P> {

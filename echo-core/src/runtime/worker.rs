@@ -19,11 +19,11 @@
 use crate::Priority;
 use crate::deque::{Deque, Stealer};
 use crate::metrics::Counters;
-use crate::owner::Owner;
 use crate::padded::CachePadded;
 use crate::platform::Platform;
-use crate::route::Wake;
-use crate::scheduler::Shared;
+use crate::runtime::Shared;
+use crate::runtime::owner::Owner;
+use crate::runtime::route::Wake;
 use crate::slab::Heap;
 use crate::sync::{AtomicBool, Ordering, UnsafeCell};
 use crate::task::header::PollOutcome;

@@ -9,8 +9,8 @@
 
 use crate::Priority;
 use crate::platform::{PanicPayload, Platform};
-use crate::route::Wake;
-use crate::scheduler::Shared;
+use crate::runtime::Shared;
+use crate::runtime::route::Wake;
 use crate::task::header::Header;
 use crate::task::raw::{Entry, RawTask};
 use crate::task::schedule::Schedule;

@@ -20,10 +20,10 @@
 
 use crate::Priority;
 use crate::deque::OwnerRing;
+use crate::runtime::worker::{Local, Worker};
 use crate::slab::Heap;
 use crate::task::TaskId;
 use crate::task::raw::{Entry, RawTask};
-use crate::worker::{Local, Worker};
 use core::marker::PhantomData;
 use rand_core::RngCore;
 

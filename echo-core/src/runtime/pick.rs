@@ -21,9 +21,9 @@
 
 use crate::Priority;
 use crate::deque::CAPACITY;
-use crate::owner::Owner;
 use crate::platform::Platform;
-use crate::scheduler::Shared;
+use crate::runtime::Shared;
+use crate::runtime::owner::Owner;
 use crate::task::raw::Entry;
 
 impl<P: Platform> Shared<P> {

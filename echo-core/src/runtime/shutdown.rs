@@ -7,9 +7,9 @@
 //! injectors itself (`route.rs`).
 
 use crate::Priority;
-use crate::owner::Owner;
 use crate::platform::Platform;
-use crate::scheduler::Shared;
+use crate::runtime::Shared;
+use crate::runtime::owner::Owner;
 use crate::sync::Ordering;
 use crate::task::header::Header;
 use crate::task::raw::{Entry, RawTask};

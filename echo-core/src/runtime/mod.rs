@@ -1,0 +1,317 @@
+//! The scheduler layer: the state a scheduler's workers, handles and
+//! tasks share (`Shared<P>`, whose fields are private to this module and
+//! its files), and everything that works on it.
+//!
+//! - `route.rs`: where an entry goes, and whom it wakes;
+//! - `pick.rs`: a worker's next entry, with the anti-starvation rule;
+//! - `steal.rs`: taking from other workers' rings;
+//! - `worker.rs`: a worker's state and its loop (claim, poll, park);
+//! - `owner.rs`: the proof that the caller runs a given worker;
+//! - `spawn.rs`: submission, from a worker or from outside;
+//! - `shutdown.rs` and `lifecycle.rs`: shutdown and its phases;
+//! - `timers.rs`: the workers' side of timers and the budget;
+//! - `task_host.rs`: the scheduler as the host of its tasks (the task
+//!   layer's `Schedule` trait).
+//!
+//! The public handle is `crate::Scheduler` (`scheduler.rs`); the protocols
+//! with no scheduler state of their own (`idle.rs`, `room.rs`, `deque/`,
+//! `inject.rs`, `slab/`, `timer/`, `task/`) are beside this module, below it.
+
+mod lifecycle;
+mod owner;
+mod pick;
+mod route;
+mod shutdown;
+mod spawn;
+mod steal;
+mod task_host;
+mod timers;
+mod worker;
+
+pub use spawn::TaskOptions;
+
+use crate::Priority;
+use crate::config::Config;
+use crate::idle::Idle;
+use crate::inject::Injector;
+use crate::metrics::{Counters, Metrics, merged_latency};
+use crate::padded::CachePadded;
+use crate::platform::Platform;
+use crate::room::Room;
+use crate::runtime::lifecycle::Lifecycle;
+use crate::runtime::owner::Owner;
+use crate::runtime::worker::Worker;
+use crate::slab::{self, LARGE_OWNER, LargeList, PagePool};
+use crate::spin::SpinLock;
+use crate::sync::AtomicUsize;
+use crate::task::header::Header;
+use crate::task::info::IdClock;
+use crate::task::raw::Entry;
+use crate::task::{TaskId, TaskInfo, TaskName};
+use crate::timer::Timers;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+use core::time::Duration;
+use spawn::{MAX_SHARDS, Shard};
+
+/// The state every worker, handle and task of one scheduler shares.
+pub(crate) struct Shared<P: Platform> {
+    platform: P,
+    config: Config,
+    workers: Box<[CachePadded<Worker>]>,
+    injectors: [Injector<Entry>; Priority::COUNT],
+    idle: Idle,
+    /// Running, closed, finishing or finished (see `lifecycle.rs`).
+    lifecycle: Lifecycle,
+    active: AtomicUsize,
+    shards: Box<[CachePadded<SpinLock<Shard>>]>,
+    large: LargeList,
+    remote: CachePadded<Counters>,
+    /// Names of the tasks that have one (NAMED), by id.
+    names: SpinLock<BTreeMap<TaskId, TaskName>>,
+    /// Memory for small pages.
+    pool: PagePool,
+    /// The bound on live tasks (`Config::max_tasks`).
+    room: Option<Room>,
+    /// When the scheduler was made, on the platform clock.
+    started_nanos: u64,
+    /// The timers, and the sleeper role.
+    timers: Timers,
+}
+
+impl<P: Platform> Shared<P> {
+    /// The state of a new scheduler (`config` is valid).
+    pub(crate) fn new(platform: P, config: Config) -> Shared<P> {
+        let n = config.worker_count;
+        let seed = platform.random_seed();
+        let workers = (0..n)
+            .map(|i| CachePadded(Worker::new(i, seed)))
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        let shard_count = n.clamp(2, MAX_SHARDS);
+        let shards = (0..shard_count)
+            .map(|s| {
+                let source = (crate::config::MAX_WORKERS + 1 + s) as u64;
+                CachePadded(SpinLock::new(Shard {
+                    heap: slab::Heap::new((n + s) as u32),
+                    ids: IdClock::new(source),
+                }))
+            })
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        let max_tasks = config.max_tasks;
+        let started_nanos = platform.now_nanos();
+        Shared {
+            platform,
+            idle: Idle::new(n),
+            config,
+            workers,
+            injectors: core::array::from_fn(|_| Injector::new()),
+            lifecycle: Lifecycle::new(),
+            active: AtomicUsize::new(0),
+            shards,
+            large: LargeList::new(),
+            remote: CachePadded(Counters::default()),
+            names: SpinLock::new(BTreeMap::new()),
+            pool: PagePool::new(),
+            room: max_tasks.map(Room::new),
+            started_nanos,
+            timers: crate::timer::Timers::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    #[inline]
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The number of workers.
+    #[inline]
+    pub(crate) fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The timers, and the sleeper role.
+    #[inline]
+    pub(crate) fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lifecycle.is_closed()
+    }
+
+    /// The worker the calling thread runs as, for this scheduler.
+    #[inline]
+    pub(crate) fn current_worker(&self) -> Option<usize> {
+        self.platform.current_worker()
+    }
+
+    /// The owner proof of the worker the calling thread runs as, for a
+    /// re-entrant entry point (a spawn, a wake or a budget check from
+    /// inside a poll; see `owner.rs`).
+    #[inline]
+    pub(crate) fn current_owner(&self) -> Option<Owner<'_>> {
+        let w = self.current_worker()?;
+        // SAFETY: `Platform` is an unsafe trait whose `current_worker`
+        // answers `Some(w)` only on the thread running worker `w`.
+        Some(unsafe { Owner::new(&self.workers[w], w) })
+    }
+
+    /// Frees a task's slot: locally on its owner worker, else remotely;
+    /// drops its name from the name table.
+    ///
+    /// # Safety
+    ///
+    /// `task` has no references left, its stage and trailer are dropped, and
+    /// its scheduler is a `Shared<P>`. This function may drop the last
+    /// reference to that `Shared`, so it takes no `&self`.
+    pub(crate) unsafe fn free_slot(task: NonNull<Header>) {
+        // SAFETY: the slot and its page are alive until freed below.
+        let (page, s, id) = unsafe {
+            let h = task.as_ref();
+            (Header::page(task), h.state.load_relaxed(), h.id)
+        };
+        let slot = task.cast::<u8>();
+        // SAFETY: the page outlives its slots.
+        let (owner, sched) = unsafe { (page.as_ref().owner(), page.as_ref().scheduler()) };
+        let sched = sched.cast::<Shared<P>>();
+        if s.is_named() {
+            // SAFETY: the page holds a reference to the scheduler until the
+            // slot is freed, so the borrow is valid here.
+            unsafe { (*sched).names.lock().remove(&id) };
+        }
+        if owner == LARGE_OWNER {
+            // SAFETY: as above.
+            unsafe { (*sched).large.unlink(page) };
+            // SAFETY: unlinked and unused; no `&Shared` is live.
+            unsafe { slab::release_page(page) };
+            return;
+        }
+        // SAFETY: as above, the page keeps the scheduler alive.
+        let local = unsafe { (*sched).current_owner() }.filter(|o| o.index() as u32 == owner);
+        match local {
+            // SAFETY: this thread is the page's owner worker (the proof),
+            // which holds its own reference to the scheduler; a free runs
+            // outside allocation, so no heap borrow is live.
+            Some(mut o) => unsafe { o.heap().free_local(page, slot) },
+            // SAFETY: not the owner; the slot is unused.
+            None => unsafe { slab::free_remote(page, slot) },
+        }
+    }
+
+    /// Tasks submitted and not finished. Finished counts are read before
+    /// submitted ones: both only grow and a task is counted submitted before
+    /// it can finish, so the result is never below the true count at the
+    /// moment the finished counts were read.
+    pub(crate) fn live_tasks(&self) -> usize {
+        let finished = self
+            .workers
+            .iter()
+            .map(|w| w.counters.finished())
+            .fold(self.remote.finished(), usize::wrapping_add);
+        let submitted = self
+            .workers
+            .iter()
+            .map(|w| w.counters.submitted())
+            .fold(self.remote.submitted(), usize::wrapping_add);
+        submitted.wrapping_sub(finished)
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let live = self.live_tasks();
+        let mut m = Metrics {
+            workers: self.workers.len(),
+            parked_workers: self.idle.num_parked(),
+            searching_workers: self.idle.num_searching(),
+            live,
+            slab_bytes: self.pool.bytes(),
+            ..Metrics::default()
+        };
+        for w in self.workers.iter() {
+            m.add_counters(&w.counters);
+        }
+        m.add_counters(&self.remote);
+        let latency = merged_latency(self.workers.iter().map(|w| &w.counters));
+        let all_samples: usize = self
+            .workers
+            .iter()
+            .map(|w| w.counters.depth_samples.get())
+            .sum();
+        for p in Priority::ALL {
+            let t = &mut m.tiers[p.index()];
+            t.queued = self.injectors[p.index()].len();
+            if p.has_ring() {
+                t.queued += self.workers.iter().map(|w| w.ring(p).len()).sum::<usize>();
+            }
+            t.latency = latency[p.index()];
+            // Each worker's own ring on average, plus the injector on
+            // average over every worker's samples.
+            let mut avg = 0.0;
+            let mut injector_sum = 0;
+            for w in self.workers.iter() {
+                let c = &w.counters.tiers[p.index()];
+                let n = w.counters.depth_samples.get();
+                if n > 0 {
+                    avg += c.ring_depth_sum.get() as f64 / n as f64;
+                }
+                injector_sum += c.injector_depth_sum.get();
+            }
+            if all_samples > 0 {
+                avg += injector_sum as f64 / all_samples as f64;
+            }
+            t.queued_avg = avg;
+        }
+        let elapsed = self
+            .platform
+            .now_nanos()
+            .saturating_sub(self.started_nanos)
+            .max(1);
+        m.worker_busy = self
+            .workers
+            .iter()
+            .map(|w| 1.0 - (w.counters.parked_nanos.get() as f64 / elapsed as f64).min(1.0))
+            .collect();
+        m
+    }
+
+    /// The name of task `id`, if it has one.
+    pub(crate) fn task_name(&self, id: TaskId) -> Option<TaskName> {
+        self.names.lock().get(&id).cloned()
+    }
+
+    pub(crate) fn current_task(&self) -> Option<TaskInfo> {
+        let task = self.current_owner()?.current()?;
+        let header = task.header();
+        let now = self.platform.now_nanos();
+        let s = task.state().load();
+        let name = if s.is_named() {
+            self.task_name(header.id)
+        } else {
+            None
+        };
+        Some(TaskInfo {
+            id: header.id,
+            priority: s.priority(),
+            created_nanos: header.id.created_nanos(),
+            age: Duration::from_nanos(now.saturating_sub(header.id.created_nanos())),
+            name,
+        })
+    }
+}
+
+impl<P: Platform> Drop for Shared<P> {
+    fn drop(&mut self) {
+        // Every task holds its page, and every page holds this scheduler:
+        // no task and no entry can be left when this runs.
+        debug_assert!(self.injectors.iter().all(|i| i.is_empty()));
+    }
+}
