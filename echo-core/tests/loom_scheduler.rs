@@ -1,0 +1,448 @@
+//! Loom models of the real scheduler: a `Scheduler` with two workers, each
+//! running `run_worker` on a loom thread, on a host whose park, clock and
+//! worker identity are loom's.
+//!
+//! The other models check one protocol each, with the rest of the
+//! scheduler written out by hand. These drive the whole of it (spawn, the
+//! rings and injectors, steals, the idle protocol, parks, completion,
+//! shutdown, the slab's frees) through the public API, so a race between
+//! two of those protocols shows here.
+//!
+//! What a model checks is on real outcomes: outputs received through
+//! `JoinHandle`s, how often each future was polled and dropped, and that
+//! the platform itself is dropped once the last handle goes (every task
+//! holds its page and every page the scheduler, so a task that was never
+//! freed keeps the platform alive). A lost wake-up shows as a deadlock,
+//! which loom reports: every thread blocked, on a park or on a handle.
+//!
+//! Run (what CI runs, with the other loom files):
+//!
+//! ```sh
+//! RUSTFLAGS="--cfg echo_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
+//!     CARGO_TARGET_DIR=target/loom cargo test -p echo-sched-core --release \
+//!     --test loom_scheduler -- --nocapture --test-threads=1
+//! ```
+#![cfg(echo_loom)]
+
+use echo_sched_core::{Config, JoinHandle, PanicPayload, Platform, Priority, Scheduler};
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+use std::cell::Cell;
+use std::future::{Future, poll_fn};
+use std::sync::atomic::{
+    AtomicU64 as StdAtomicU64, AtomicUsize as StdAtomicUsize, Ordering as StdOrdering,
+};
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+const WORKERS: usize = 2;
+
+loom::thread_local! {
+    /// The worker the calling loom thread runs as (`Platform::current_worker`).
+    static WORKER: Cell<Option<usize>> = Cell::new(None);
+}
+
+/// The worker the calling thread runs as, for a task's own records.
+fn worker_here() -> Option<usize> {
+    WORKER.with(Cell::get)
+}
+
+/// A host made of loom primitives.
+///
+/// - `park` waits on a condition variable for the worker's unpark token,
+///   which `unpark` sets (a token left before the park makes it return at
+///   once, as the trait asks). The host also counts the workers inside
+///   `park`, so that a model can wait, without spinning, until the pool
+///   has run dry.
+/// - The clock is a counter that moves one tick per read. It is a plain
+///   atomic, outside loom's view: no model arms a timer, so the time only
+///   feeds metrics, and loom need not interleave its reads (it runs one
+///   thread at a time, so the counter is still deterministic).
+/// - The worker identity lives in a loom thread-local: one scheduler per
+///   model execution, so "this thread, for this platform" is "this thread".
+/// - A panic is not caught: no future in these models panics.
+struct LoomHost {
+    bell: Mutex<Bell>,
+    rung: Condvar,
+    ticks: StdAtomicU64,
+    /// Counts the host's drop: the scheduler's shared state has gone.
+    dropped: Arc<AtomicUsize>,
+}
+
+/// The host's park state.
+#[derive(Default)]
+struct Bell {
+    /// An unpark token per worker.
+    tokens: [bool; WORKERS],
+    /// Workers inside `park` now.
+    parked: usize,
+}
+
+impl LoomHost {
+    fn new(dropped: Arc<AtomicUsize>) -> LoomHost {
+        LoomHost {
+            bell: Mutex::new(Bell::default()),
+            rung: Condvar::new(),
+            ticks: StdAtomicU64::new(0),
+            dropped,
+        }
+    }
+
+    /// Blocks until every worker is inside `park`.
+    fn wait_all_parked(&self) {
+        let mut bell = self.bell.lock().unwrap();
+        while bell.parked < WORKERS {
+            bell = self.rung.wait(bell).unwrap();
+        }
+    }
+}
+
+impl Drop for LoomHost {
+    fn drop(&mut self) {
+        self.dropped.fetch_add(1, SeqCst);
+    }
+}
+
+// SAFETY: `current_worker` reads a thread-local that only
+// `set_current_worker` on the same thread writes, and each model execution
+// makes one scheduler, so the answer is for the calling thread and this
+// platform.
+unsafe impl Platform for LoomHost {
+    fn park(&self, worker: usize) {
+        let mut bell = self.bell.lock().unwrap();
+        bell.parked += 1;
+        self.rung.notify_all();
+        while !bell.tokens[worker] {
+            bell = self.rung.wait(bell).unwrap();
+        }
+        bell.tokens[worker] = false;
+        bell.parked -= 1;
+    }
+
+    fn unpark(&self, worker: usize) {
+        self.bell.lock().unwrap().tokens[worker] = true;
+        self.rung.notify_all();
+    }
+
+    fn now_nanos(&self) -> u64 {
+        self.ticks.fetch_add(1, StdOrdering::Relaxed)
+    }
+
+    fn random_seed(&self) -> u64 {
+        0x5eed
+    }
+
+    fn current_worker(&self) -> Option<usize> {
+        worker_here()
+    }
+
+    fn set_current_worker(&self, worker: Option<usize>) {
+        WORKER.with(|w| w.set(worker));
+    }
+
+    fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+        Ok(f())
+    }
+}
+
+/// A scheduler on a `LoomHost`, and its workers once started, each on a
+/// loom thread of its own.
+struct Pool {
+    scheduler: Scheduler<LoomHost>,
+    workers: Vec<thread::JoinHandle<()>>,
+    host_dropped: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    /// A scheduler with default settings but for `detailed_metrics`: off,
+    /// it reads no clock and samples no queue depth (each sample locks the
+    /// injectors), which are statistics, not protocol, and would multiply
+    /// the interleavings loom explores.
+    fn new() -> Pool {
+        let host_dropped = Arc::new(AtomicUsize::new(0));
+        let mut config = Config::new(WORKERS);
+        config.detailed_metrics = false;
+        let scheduler = Scheduler::new(LoomHost::new(host_dropped.clone()), config).unwrap();
+        Pool {
+            scheduler,
+            workers: Vec::new(),
+            host_dropped,
+        }
+    }
+
+    /// Starts both workers.
+    fn start(&mut self) {
+        for w in 0..WORKERS {
+            let s = self.scheduler.clone();
+            self.workers.push(spawn_big(move || s.run_worker(w)));
+        }
+    }
+
+    /// Blocks until both workers have run dry and parked.
+    fn wait_all_parked(&self) {
+        self.scheduler.platform().wait_all_parked();
+    }
+
+    /// Shuts down, joins the workers and checks that shutdown completed
+    /// with no task left. Returns what tells whether the host was dropped.
+    fn shut_down(self) -> HostGone {
+        self.scheduler.shutdown();
+        for w in self.workers {
+            w.join().unwrap();
+        }
+        assert!(self.scheduler.is_terminated(), "the last worker out finishes");
+        assert_eq!(self.scheduler.live_tasks(), 0, "every task finished");
+        HostGone(self.host_dropped)
+    }
+}
+
+/// Whether a pool's host was dropped, once its last scheduler handle went.
+struct HostGone(Arc<AtomicUsize>);
+
+impl HostGone {
+    /// The host (owned by the scheduler's shared state, which every task
+    /// page holds) must have been dropped once: nothing left holds a task.
+    fn assert_gone(&self) {
+        assert_eq!(self.0.load(SeqCst), 1, "a task or page still holds the scheduler");
+    }
+}
+
+/// Blocks the calling (non-worker) thread on a task's handle.
+fn wait<T>(handle: JoinHandle<T>) -> T {
+    loom::future::block_on(handle).expect("the task ran to completion")
+}
+
+/// Counts a future's polls and its drop.
+#[derive(Default)]
+struct Probe {
+    polls: AtomicUsize,
+    drops: AtomicUsize,
+}
+
+/// Drops to count on the probe.
+struct DropMark(Arc<Probe>);
+
+impl Drop for DropMark {
+    fn drop(&mut self) {
+        self.0.drops.fetch_add(1, SeqCst);
+    }
+}
+
+/// Where a parked task leaves its waker, for a thread to take.
+#[derive(Default)]
+struct WakerSlot {
+    waker: Mutex<Option<Waker>>,
+    filled: Condvar,
+}
+
+impl WakerSlot {
+    fn put(&self, waker: Waker) {
+        *self.waker.lock().unwrap() = Some(waker);
+        self.filled.notify_all();
+    }
+
+    /// Blocks until a waker was left, and takes it.
+    fn take(&self) -> Waker {
+        let mut slot = self.waker.lock().unwrap();
+        loop {
+            if let Some(w) = slot.take() {
+                return w;
+            }
+            slot = self.filled.wait(slot).unwrap();
+        }
+    }
+}
+
+/// Loom threads' stacks: the scheduler's frames are deeper than loom's
+/// default (32 KiB) allows.
+const STACK_SIZE: usize = 1 << 20;
+
+/// A loom thread with a stack the scheduler fits in.
+fn spawn_big<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(f)
+        .expect("loom spawns")
+}
+
+/// Runs `body` under `loom::model` on a loom thread of its own (the model's
+/// main thread has a stack too small to set up a scheduler on), printing
+/// the executions and the time.
+fn model(name: &str, body: fn()) {
+    let runs = std::sync::Arc::new(StdAtomicUsize::new(0));
+    let counter = runs.clone();
+    let started = Instant::now();
+    loom::model(move || {
+        let n = counter.fetch_add(1, StdOrdering::Relaxed) + 1;
+        if n % 1000 == 0 {
+            eprintln!("PROGRESS {n}");
+        }
+        spawn_big(body).join().unwrap();
+    });
+    eprintln!(
+        "loom model {name}: {} executions in {:.2?}",
+        runs.load(StdOrdering::Relaxed),
+        started.elapsed()
+    );
+}
+
+/// Both workers run dry and park; then a task submitted from outside must
+/// wake one (a lost wake-up leaves every thread blocked, which loom reports
+/// as a deadlock), run once, and hand its output to the outside thread.
+#[test]
+fn a_submission_from_outside_wakes_a_parked_pool() {
+    model("a_submission_from_outside_wakes_a_parked_pool", || {
+        let mut pool = Pool::new();
+        pool.start();
+        pool.wait_all_parked();
+        let probe = Arc::new(Probe::default());
+        let p = probe.clone();
+        let handle = pool.scheduler.spawn(
+            async move {
+                let _mark = DropMark(p.clone());
+                p.polls.fetch_add(1, SeqCst);
+                assert!(worker_here().is_some(), "polled on a worker");
+                7
+            },
+            Priority::Normal,
+        );
+        assert_eq!(wait(handle), 7);
+        pool.wait_all_parked();
+        assert_eq!(probe.polls.load(SeqCst), 1, "polled once");
+        assert_eq!(probe.drops.load(SeqCst), 1, "dropped once");
+        pool.shut_down().assert_gone();
+    });
+}
+
+/// How many executions of `spawns_from_inside_a_task_and_a_steal` had the
+/// child run on the other worker than its parent: the child was only ever
+/// in the parent's ring, so the other worker stole it.
+static STEALS_SEEN: StdAtomicUsize = StdAtomicUsize::new(0);
+
+/// A task spawns a child from inside (to its worker's ring) and hands the
+/// child's handle out as its output. Either worker may run the child: the
+/// parent's own worker once the parent is done, or the other one by a
+/// steal, which some execution must show.
+#[test]
+fn spawns_from_inside_a_task_and_a_steal() {
+    model("spawns_from_inside_a_task_and_a_steal", || {
+        let mut pool = Pool::new();
+        let inner = pool.scheduler.clone();
+        let child_probe = Arc::new(Probe::default());
+        let c = child_probe.clone();
+        let parent = pool.scheduler.spawn(
+            async move {
+                let parent_worker = worker_here().expect("polled on a worker");
+                let child = inner.spawn(
+                    async move {
+                        let _mark = DropMark(c.clone());
+                        c.polls.fetch_add(1, SeqCst);
+                        worker_here().expect("polled on a worker")
+                    },
+                    Priority::Normal,
+                );
+                (parent_worker, child)
+            },
+            Priority::Normal,
+        );
+        pool.start();
+        let (parent_worker, child) = wait(parent);
+        let child_worker = wait(child);
+        pool.wait_all_parked();
+        assert_eq!(child_probe.polls.load(SeqCst), 1, "the child ran once");
+        assert_eq!(child_probe.drops.load(SeqCst), 1, "and was dropped once");
+        if parent_worker != child_worker {
+            STEALS_SEEN.fetch_add(1, StdOrdering::Relaxed);
+        }
+        pool.shut_down().assert_gone();
+    });
+    assert!(
+        STEALS_SEEN.load(StdOrdering::Relaxed) > 0,
+        "no execution had the other worker steal the child"
+    );
+}
+
+/// A task parks on its waker, which the outside thread takes and wakes:
+/// the wake comes from outside the pool (an injector push and a notify)
+/// and may land while the poll that left the waker is still running.
+#[test]
+fn a_wake_from_another_thread() {
+    model("a_wake_from_another_thread", || {
+        let mut pool = Pool::new();
+        let (probe, slot) = (Arc::new(Probe::default()), Arc::new(WakerSlot::default()));
+        let handle = pool.scheduler.spawn(parks_once(probe.clone(), slot.clone()), Priority::Low);
+        pool.start();
+        slot.take().wake();
+        assert_eq!(wait(handle), 2, "polled once more after the wake");
+        pool.wait_all_parked();
+        assert_eq!(probe.polls.load(SeqCst), 2, "one poll per wake");
+        assert_eq!(probe.drops.load(SeqCst), 1, "dropped once");
+        pool.shut_down().assert_gone();
+    });
+}
+
+/// A future that parks on its first poll, leaving its waker in a slot, and
+/// completes on the next; it counts its polls and its drop.
+fn parks_once(p: Arc<Probe>, slot: Arc<WakerSlot>) -> impl Future<Output = usize> + Send {
+    let mark = DropMark(p.clone());
+    poll_fn(move |cx| {
+        let _keep = &mark;
+        let n = p.polls.fetch_add(1, SeqCst) + 1;
+        if n == 1 {
+            slot.put(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(n)
+        }
+    })
+}
+
+/// A task parks on a waker; another thread wakes it while the pool shuts
+/// down. The wake may run the task, or meet shutdown before or after the
+/// shutdown walk (then the task is cancelled, or its entry drained): in
+/// every case its future is dropped once and its memory freed. A second
+/// task's waker is woken and dropped only after shutdown completed: that
+/// task is freed, not run.
+#[test]
+fn shutdown_races_a_wake_and_a_wake_comes_after_it() {
+    model("shutdown_races_a_wake_and_a_wake_comes_after_it", || {
+        let mut pool = Pool::new();
+        let (racing, late) = (Arc::new(Probe::default()), Arc::new(Probe::default()));
+        let (racing_slot, late_slot) = (Arc::new(WakerSlot::default()), Arc::new(WakerSlot::default()));
+        let racing_handle = pool.scheduler.spawn(parks_once(racing.clone(), racing_slot.clone()), Priority::Normal);
+        let late_handle = pool.scheduler.spawn(parks_once(late.clone(), late_slot.clone()), Priority::Normal);
+        pool.start();
+        let (racing_waker, late_waker) = (racing_slot.take(), late_slot.take());
+        pool.wait_all_parked();
+        let waker_thread = thread::spawn(move || racing_waker.wake());
+        let gone = pool.shut_down();
+        waker_thread.join().unwrap();
+
+        // The racing task ran to completion or was cancelled, never both.
+        match loom::future::block_on(racing_handle) {
+            Ok(polls) => assert_eq!(polls, 2, "the wake ran it once more"),
+            Err(e) => {
+                assert!(e.is_cancelled());
+                assert_eq!(racing.polls.load(SeqCst), 1, "cancelled, not run");
+            }
+        }
+        assert_eq!(racing.drops.load(SeqCst), 1, "dropped once");
+        // The late task was cancelled by shutdown; its wake runs nothing.
+        assert_eq!(late.drops.load(SeqCst), 1, "cancelled by shutdown");
+        late_waker.wake();
+        assert_eq!(late.polls.load(SeqCst), 1, "a wake after shutdown runs nothing");
+        assert!(loom::future::block_on(late_handle).unwrap_err().is_cancelled());
+        gone.assert_gone();
+    });
+}
+
+#[test]
+fn zz_idle_only() {
+    model("zz_idle_only", || {
+        let mut pool = Pool::new();
+        pool.start();
+        pool.wait_all_parked();
+        pool.shut_down().assert_gone();
+    });
+}
