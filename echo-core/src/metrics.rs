@@ -11,12 +11,12 @@ use crate::Priority;
 // them (the latency histograms), each access of which loom would otherwise
 // interleave with every other. Loom runs one thread at a time, so plain
 // atomics are still deterministic there.
-#[cfg(echo_loom)]
-use core::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(echo_loom))]
 use crate::sync::{AtomicUsize, Ordering};
 use alloc::vec::Vec;
 use core::fmt;
+#[cfg(echo_loom)]
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// A counter with a single writer.
 #[derive(Default)]

@@ -338,7 +338,11 @@ impl<P: Platform> Shared<P> {
         let addr = core::ptr::addr_of!(marker).addr() as u64;
         let hash = (addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
         let n = self.shards.len();
-        let start = if cfg!(echo_loom) { 0 } else { hash as usize % n };
+        let start = if cfg!(echo_loom) {
+            0
+        } else {
+            hash as usize % n
+        };
         for i in 0..n {
             if let Some(guard) = self.shards[(start + i) % n].try_lock() {
                 return guard;

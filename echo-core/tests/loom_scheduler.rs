@@ -191,7 +191,10 @@ impl Pool {
         for w in self.workers {
             w.join().unwrap();
         }
-        assert!(self.scheduler.is_terminated(), "the last worker out finishes");
+        assert!(
+            self.scheduler.is_terminated(),
+            "the last worker out finishes"
+        );
         assert_eq!(self.scheduler.live_tasks(), 0, "every task finished");
         HostGone(self.host_dropped)
     }
@@ -204,7 +207,11 @@ impl HostGone {
     /// The host (owned by the scheduler's shared state, which every task
     /// page holds) must have been dropped once: nothing left holds a task.
     fn assert_gone(&self) {
-        assert_eq!(self.0.load(SeqCst), 1, "a task or page still holds the scheduler");
+        assert_eq!(
+            self.0.load(SeqCst),
+            1,
+            "a task or page still holds the scheduler"
+        );
     }
 }
 
@@ -266,18 +273,28 @@ fn spawn_big<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> threa
         .expect("loom spawns")
 }
 
-/// Runs `body` under `loom::model` on a loom thread of its own (the model's
-/// main thread has a stack too small to set up a scheduler on), printing
-/// the executions and the time.
-fn model(name: &str, body: fn()) {
+/// Runs `body` under loom on a loom thread of its own (the model's main
+/// thread has a stack too small to set up a scheduler on), exploring at
+/// most `max_preemptions` preemptions per execution, fewer if
+/// `LOOM_MAX_PREEMPTIONS` says so; prints the executions and the time.
+///
+/// The cap is there because a whole scheduler is large for loom: one task
+/// submitted, run, awaited and shut down is about 300 loom operations, so
+/// each preemption allowed multiplies the executions by a few hundred.
+/// The models that run tasks explore every schedule with one preemption
+/// (about 10^5 executions each); the idle one explores two.
+fn model(name: &str, max_preemptions: usize, body: fn()) {
     let runs = std::sync::Arc::new(StdAtomicUsize::new(0));
     let counter = runs.clone();
     let started = Instant::now();
-    loom::model(move || {
-        let n = counter.fetch_add(1, StdOrdering::Relaxed) + 1;
-        if n % 1000 == 0 {
-            eprintln!("PROGRESS {n}");
-        }
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(
+        builder
+            .preemption_bound
+            .map_or(max_preemptions, |bound| bound.min(max_preemptions)),
+    );
+    builder.check(move || {
+        counter.fetch_add(1, StdOrdering::Relaxed);
         spawn_big(body).join().unwrap();
     });
     eprintln!(
@@ -292,7 +309,7 @@ fn model(name: &str, body: fn()) {
 /// as a deadlock), run once, and hand its output to the outside thread.
 #[test]
 fn a_submission_from_outside_wakes_a_parked_pool() {
-    model("a_submission_from_outside_wakes_a_parked_pool", || {
+    model("a_submission_from_outside_wakes_a_parked_pool", 1, || {
         let mut pool = Pool::new();
         pool.start();
         pool.wait_all_parked();
@@ -320,13 +337,13 @@ fn a_submission_from_outside_wakes_a_parked_pool() {
 /// in the parent's ring, so the other worker stole it.
 static STEALS_SEEN: StdAtomicUsize = StdAtomicUsize::new(0);
 
-/// A task spawns a child from inside (to its worker's ring) and hands the
-/// child's handle out as its output. Either worker may run the child: the
-/// parent's own worker once the parent is done, or the other one by a
-/// steal, which some execution must show.
+/// A task spawns a child from inside (to its worker's ring) and awaits it.
+/// Either worker may run the child: the parent's own worker once the
+/// parent waits, or the other one by a steal, which some execution must
+/// show.
 #[test]
 fn spawns_from_inside_a_task_and_a_steal() {
-    model("spawns_from_inside_a_task_and_a_steal", || {
+    model("spawns_from_inside_a_task_and_a_steal", 1, || {
         let mut pool = Pool::new();
         let inner = pool.scheduler.clone();
         let child_probe = Arc::new(Probe::default());
@@ -338,17 +355,18 @@ fn spawns_from_inside_a_task_and_a_steal() {
                     async move {
                         let _mark = DropMark(c.clone());
                         c.polls.fetch_add(1, SeqCst);
-                        worker_here().expect("polled on a worker")
+                        (worker_here().expect("polled on a worker"), 5)
                     },
                     Priority::Normal,
                 );
-                (parent_worker, child)
+                let (child_worker, out) = child.await.expect("the child ran");
+                (parent_worker, child_worker, out + 1)
             },
             Priority::Normal,
         );
         pool.start();
-        let (parent_worker, child) = wait(parent);
-        let child_worker = wait(child);
+        let (parent_worker, child_worker, out) = wait(parent);
+        assert_eq!(out, 6, "the child's output reached the parent");
         pool.wait_all_parked();
         assert_eq!(child_probe.polls.load(SeqCst), 1, "the child ran once");
         assert_eq!(child_probe.drops.load(SeqCst), 1, "and was dropped once");
@@ -363,17 +381,21 @@ fn spawns_from_inside_a_task_and_a_steal() {
     );
 }
 
-/// A task parks on its waker, which the outside thread takes and wakes:
-/// the wake comes from outside the pool (an injector push and a notify)
-/// and may land while the poll that left the waker is still running.
+/// A task parks on its waker; once the pool has run dry, the outside
+/// thread wakes it: the wake pushes to an injector and must unpark a
+/// worker, which polls the task once more.
 #[test]
 fn a_wake_from_another_thread() {
-    model("a_wake_from_another_thread", || {
+    model("a_wake_from_another_thread", 1, || {
         let mut pool = Pool::new();
         let (probe, slot) = (Arc::new(Probe::default()), Arc::new(WakerSlot::default()));
-        let handle = pool.scheduler.spawn(parks_once(probe.clone(), slot.clone()), Priority::Low);
+        let handle = pool
+            .scheduler
+            .spawn(parks_once(probe.clone(), slot.clone()), Priority::Low);
         pool.start();
-        slot.take().wake();
+        let waker = slot.take();
+        pool.wait_all_parked();
+        waker.wake();
         assert_eq!(wait(handle), 2, "polled once more after the wake");
         pool.wait_all_parked();
         assert_eq!(probe.polls.load(SeqCst), 2, "one poll per wake");
@@ -406,12 +428,21 @@ fn parks_once(p: Arc<Probe>, slot: Arc<WakerSlot>) -> impl Future<Output = usize
 /// task is freed, not run.
 #[test]
 fn shutdown_races_a_wake_and_a_wake_comes_after_it() {
-    model("shutdown_races_a_wake_and_a_wake_comes_after_it", || {
+    model("shutdown_races_a_wake_and_a_wake_comes_after_it", 1, || {
         let mut pool = Pool::new();
         let (racing, late) = (Arc::new(Probe::default()), Arc::new(Probe::default()));
-        let (racing_slot, late_slot) = (Arc::new(WakerSlot::default()), Arc::new(WakerSlot::default()));
-        let racing_handle = pool.scheduler.spawn(parks_once(racing.clone(), racing_slot.clone()), Priority::Normal);
-        let late_handle = pool.scheduler.spawn(parks_once(late.clone(), late_slot.clone()), Priority::Normal);
+        let (racing_slot, late_slot) = (
+            Arc::new(WakerSlot::default()),
+            Arc::new(WakerSlot::default()),
+        );
+        let racing_handle = pool.scheduler.spawn(
+            parks_once(racing.clone(), racing_slot.clone()),
+            Priority::Normal,
+        );
+        let late_handle = pool.scheduler.spawn(
+            parks_once(late.clone(), late_slot.clone()),
+            Priority::Normal,
+        );
         pool.start();
         let (racing_waker, late_waker) = (racing_slot.take(), late_slot.take());
         pool.wait_all_parked();
@@ -431,15 +462,25 @@ fn shutdown_races_a_wake_and_a_wake_comes_after_it() {
         // The late task was cancelled by shutdown; its wake runs nothing.
         assert_eq!(late.drops.load(SeqCst), 1, "cancelled by shutdown");
         late_waker.wake();
-        assert_eq!(late.polls.load(SeqCst), 1, "a wake after shutdown runs nothing");
-        assert!(loom::future::block_on(late_handle).unwrap_err().is_cancelled());
+        assert_eq!(
+            late.polls.load(SeqCst),
+            1,
+            "a wake after shutdown runs nothing"
+        );
+        assert!(
+            loom::future::block_on(late_handle)
+                .unwrap_err()
+                .is_cancelled()
+        );
         gone.assert_gone();
     });
 }
 
+/// Both workers start with nothing to do, park, and leave their loops at
+/// shutdown, the last one out finishing it.
 #[test]
-fn zz_idle_only() {
-    model("zz_idle_only", || {
+fn an_idle_pool_parks_and_shuts_down() {
+    model("an_idle_pool_parks_and_shuts_down", 2, || {
         let mut pool = Pool::new();
         pool.start();
         pool.wait_all_parked();
