@@ -15,6 +15,18 @@
 //! freed keeps the platform alive). A lost wake-up shows as a deadlock,
 //! which loom reports: every thread blocked, on a park or on a handle.
 //!
+//! The models are kept small: a task or two, and phases ordered by waits
+//! that block (until a waker is left, until both workers are parked), so
+//! that each explores one race. Even so a whole scheduler is large for
+//! loom, and the models that run tasks explore one preemption per
+//! execution whatever `LOOM_MAX_PREEMPTIONS` says (see `model`).
+//!
+//! What the core does differently under `--cfg echo_loom` for these
+//! models: remote submitters all start at allocation shard 0 (the shard
+//! is otherwise hashed from a stack address, which moves between loom
+//! executions), and the metrics counters are plain atomics (see
+//! `metrics.rs`). The scheduler runs with `detailed_metrics` off.
+//!
 //! Run (what CI runs, with the other loom files):
 //!
 //! ```sh
@@ -328,6 +340,32 @@ fn a_submission_from_outside_wakes_a_parked_pool() {
         pool.wait_all_parked();
         assert_eq!(probe.polls.load(SeqCst), 1, "polled once");
         assert_eq!(probe.drops.load(SeqCst), 1, "dropped once");
+        let m = pool.scheduler.metrics();
+        let normal = m.tier(Priority::Normal);
+        assert_eq!(
+            (normal.submitted, normal.completed, normal.polls),
+            (1, 1, 1)
+        );
+        assert!(m.unparks >= 1, "a parked worker was woken for the task");
+        pool.shut_down().assert_gone();
+    });
+}
+
+/// A task submitted from outside while both workers start, look for
+/// work, and go to park: whichever way the submission's push and notify
+/// fall between a worker's search, its joining the sleeper list and its
+/// re-check, some worker runs the task (else every thread blocks, and
+/// loom reports the deadlock).
+#[test]
+fn a_submission_races_the_workers_going_to_park() {
+    model("a_submission_races_the_workers_going_to_park", 1, || {
+        let mut pool = Pool::new();
+        pool.start();
+        let handle = pool.scheduler.spawn(async { 3 }, Priority::Low);
+        assert_eq!(wait(handle), 3);
+        pool.wait_all_parked();
+        let low = *pool.scheduler.metrics().tier(Priority::Low);
+        assert_eq!((low.submitted, low.completed, low.polls), (1, 1, 1));
         pool.shut_down().assert_gone();
     });
 }
@@ -370,7 +408,10 @@ fn spawns_from_inside_a_task_and_a_steal() {
         pool.wait_all_parked();
         assert_eq!(child_probe.polls.load(SeqCst), 1, "the child ran once");
         assert_eq!(child_probe.drops.load(SeqCst), 1, "and was dropped once");
+        let m = pool.scheduler.metrics();
+        assert_eq!(m.tier(Priority::Normal).completed, 2, "parent and child");
         if parent_worker != child_worker {
+            assert!(m.steals >= 1, "a child run elsewhere was stolen");
             STEALS_SEEN.fetch_add(1, StdOrdering::Relaxed);
         }
         pool.shut_down().assert_gone();
@@ -400,6 +441,7 @@ fn a_wake_from_another_thread() {
         pool.wait_all_parked();
         assert_eq!(probe.polls.load(SeqCst), 2, "one poll per wake");
         assert_eq!(probe.drops.load(SeqCst), 1, "dropped once");
+        assert_eq!(pool.scheduler.metrics().tier(Priority::Low).polls, 2);
         pool.shut_down().assert_gone();
     });
 }
