@@ -78,8 +78,6 @@ struct LoomHost {
     bell: Mutex<Bell>,
     rung: Condvar,
     ticks: StdAtomicU64,
-    /// Each clock read yields to loom first (see `Pool::with_clock_yields`).
-    yield_on_clock: bool,
     /// Counts the host's drop: the scheduler's shared state has gone.
     dropped: Arc<AtomicUsize>,
 }
@@ -94,9 +92,8 @@ struct Bell {
 }
 
 impl LoomHost {
-    fn new(dropped: Arc<AtomicUsize>, yield_on_clock: bool) -> LoomHost {
+    fn new(dropped: Arc<AtomicUsize>) -> LoomHost {
         LoomHost {
-            yield_on_clock,
             bell: Mutex::new(Bell::default()),
             rung: Condvar::new(),
             ticks: StdAtomicU64::new(0),
@@ -141,9 +138,6 @@ unsafe impl Platform for LoomHost {
     }
 
     fn now_nanos(&self) -> u64 {
-        if self.yield_on_clock {
-            thread::yield_now();
-        }
         self.ticks.fetch_add(1, StdOrdering::Relaxed)
     }
 
@@ -178,25 +172,10 @@ impl Pool {
     /// injectors), which are statistics, not protocol, and would multiply
     /// the interleavings loom explores.
     fn new() -> Pool {
-        Pool::with(false, false)
-    }
-
-    /// A scheduler with `detailed_metrics` on, on a host whose clock reads
-    /// yield to loom. A worker reads the clock just before it joins the
-    /// sleeper list (to time its park): the yield lets loom switch threads
-    /// there without spending a preemption, so a model with one preemption
-    /// still reaches a submission landing between a worker's last look at
-    /// the queues and its park.
-    fn with_clock_yields() -> Pool {
-        Pool::with(true, true)
-    }
-
-    fn with(detailed_metrics: bool, yield_on_clock: bool) -> Pool {
         let host_dropped = Arc::new(AtomicUsize::new(0));
         let mut config = Config::new(WORKERS);
-        config.detailed_metrics = detailed_metrics;
-        let host = LoomHost::new(host_dropped.clone(), yield_on_clock);
-        let scheduler = Scheduler::new(host, config).unwrap();
+        config.detailed_metrics = false;
+        let scheduler = Scheduler::new(LoomHost::new(host_dropped.clone()), config).unwrap();
         Pool {
             scheduler,
             workers: Vec::new(),
@@ -380,7 +359,7 @@ fn a_submission_from_outside_wakes_a_parked_pool() {
 #[test]
 fn a_submission_races_the_workers_going_to_park() {
     model("a_submission_races_the_workers_going_to_park", 1, || {
-        let mut pool = Pool::with_clock_yields();
+        let mut pool = Pool::new();
         pool.start();
         let handle = pool.scheduler.spawn(async { 3 }, Priority::Low);
         assert_eq!(wait(handle), 3);
