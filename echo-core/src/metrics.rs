@@ -6,9 +6,17 @@
 //! shutdown walk) count in one shared block with `fetch_add`.
 
 use crate::Priority;
+#[cfg(not(echo_loom))]
 use crate::sync::{AtomicUsize, Ordering};
 use alloc::vec::Vec;
 use core::fmt;
+// Under loom the counters stay plain atomics: they are statistics that no
+// protocol of the core reads, and a scheduler has about three thousand of
+// them (the latency histograms), each access of which loom would otherwise
+// interleave with every other. Loom runs one thread at a time, so plain
+// atomics are still deterministic there.
+#[cfg(echo_loom)]
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// A counter with a single writer.
 #[derive(Default)]

@@ -328,12 +328,19 @@ impl<P: Platform> Shared<P> {
 
     /// A shard for this thread: hashed from a stack address (stable per
     /// thread, different between threads), taking any free one first.
+    /// Under loom every thread starts at shard 0: a model must run the same
+    /// way each time it replays a schedule, and loom's thread stacks move
+    /// between executions.
     fn lock_shard(&self) -> crate::spin::SpinGuard<'_, Shard> {
         let marker = 0u8;
         let addr = core::ptr::addr_of!(marker).addr() as u64;
         let hash = (addr >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
         let n = self.shards.len();
-        let start = hash as usize % n;
+        let start = if cfg!(echo_loom) {
+            0
+        } else {
+            hash as usize % n
+        };
         for i in 0..n {
             if let Some(guard) = self.shards[(start + i) % n].try_lock() {
                 return guard;
