@@ -51,6 +51,8 @@ const JOIN_WAKER: usize = 1 << 5;
 const OUTPUT: usize = 1 << 6;
 const PRIO_SHIFT: u32 = 7;
 const PRIO_MASK: usize = 0b11 << PRIO_SHIFT;
+// Every tier fits the priority field (two bits: up to four tiers).
+const _: () = assert!(Priority::COUNT <= (PRIO_MASK >> PRIO_SHIFT) + 1);
 const LARGE: usize = 1 << 9;
 const NAMED: usize = 1 << 10;
 const STARTED: usize = 1 << 11;
