@@ -38,8 +38,8 @@ impl<P: Platform> Shared<P> {
     /// An entry that goes to an injector may be run, freed, and drop what
     /// was the last reference to this `Shared` as soon as it is pushed, so
     /// the caller must keep the scheduler alive across the call by other
-    /// means than the entry (see `schedule` in `task_host.rs`). On a worker, the
-    /// worker's own reference does.
+    /// means than the entry (see `schedule` in `task_host.rs`). On a
+    /// worker, the worker's own reference does.
     #[inline]
     pub(crate) fn route(
         &self,
