@@ -105,7 +105,7 @@ impl<P: Platform> Shared<P> {
                 if let Some(room) = &this.room {
                     room.admit();
                 }
-                Ok(Self::spawn_local(this, &mut o, future, opts))
+                Ok(Self::spawn_local(this, &mut o, future, opts, Wake::Now))
             }
             None => {
                 if let Some(room) = &this.room {
@@ -132,11 +132,14 @@ impl<P: Platform> Shared<P> {
         }
     }
 
+    /// Makes and queues a task on the owner's worker; a batch passes
+    /// `Wake::Batch` and wakes once at its end.
     fn spawn_local<F>(
         this: &Arc<Self>,
         o: &mut Owner<'_>,
         future: F,
         opts: TaskOptions,
+        wake: Wake,
     ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -145,12 +148,7 @@ impl<P: Platform> Shared<P> {
         let priority = opts.priority;
         let raw = Self::make_local(this, o, future, opts);
         // SAFETY: a new task's queue reference goes to its first entry.
-        this.route(
-            unsafe { Entry::from_raw(raw) },
-            priority,
-            Some(o),
-            Wake::Now,
-        );
+        this.route(unsafe { Entry::from_raw(raw) }, priority, Some(o), wake);
         JoinHandle::new(raw)
     }
 
@@ -203,28 +201,6 @@ impl<P: Platform> Shared<P> {
         unsafe { RawTask::write_new::<F, Shared<P>>(slot.ptr, future, new) }
     }
 
-    /// As `spawn_local` for a batch: queues without waking anyone.
-    fn spawn_local_quiet<F>(
-        this: &Arc<Self>,
-        o: &mut Owner<'_>,
-        future: F,
-        priority: Priority,
-    ) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let raw = Self::make_local(this, o, future, TaskOptions::new(priority));
-        // SAFETY: as in `spawn_local`.
-        this.route(
-            unsafe { Entry::from_raw(raw) },
-            priority,
-            Some(o),
-            Wake::Batch,
-        );
-        JoinHandle::new(raw)
-    }
-
     fn spawn_remote<F>(
         this: &Arc<Self>,
         future: F,
@@ -246,7 +222,7 @@ impl<P: Platform> Shared<P> {
             Self::make_remote(this, &mut shard, future, opts)
         };
         this.remote.tiers[priority.index()].submitted.add_shared(1);
-        // SAFETY: as in `spawn_local`.
+        // SAFETY: a new task's queue reference goes to its first entry.
         this.route(unsafe { Entry::from_raw(raw) }, priority, None, Wake::Now);
         Ok(JoinHandle::new(raw))
     }
@@ -285,7 +261,13 @@ impl<P: Platform> Shared<P> {
                 if let Some(room) = &this.room {
                     room.admit();
                 }
-                handles.push(Self::spawn_local_quiet(this, &mut o, future, priority));
+                handles.push(Self::spawn_local(
+                    this,
+                    &mut o,
+                    future,
+                    TaskOptions::new(priority),
+                    Wake::Batch,
+                ));
             }
             this.wake_for_batch();
             return (handles, Vec::new());
@@ -318,7 +300,7 @@ impl<P: Platform> Shared<P> {
             .submitted
             .add_shared(made.len());
         for &raw in &made {
-            // SAFETY: as in `spawn_local`.
+            // SAFETY: a new task's queue reference goes to its first entry.
             this.route(unsafe { Entry::from_raw(raw) }, priority, None, Wake::Batch);
             handles.push(JoinHandle::new(raw));
         }

@@ -171,6 +171,12 @@ struct Model {
 }
 
 impl Model {
+    /// A thread that runs the host's queue until it is empty, as a worker.
+    fn spawn_worker(&self) -> thread::JoinHandle<()> {
+        let host = self.host.clone();
+        thread::spawn(move || host.run_until_empty())
+    }
+
     /// A new host with one task queued at `p`, and the task's handle.
     fn new(p: Priority) -> (Model, JoinHandle<Output>) {
         let model = Model {
@@ -278,10 +284,7 @@ fn wake_by_val_during_a_poll() {
     crate::model("state::wake_by_val_during_a_poll", || {
         let (m, handle) = Model::new(Priority::Normal);
         let waker = m.waker(&handle);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         let waking = {
             let ready = m.ready.clone();
             thread::spawn(move || {
@@ -337,10 +340,7 @@ fn a_wake_after_completion_and_the_handle_dropped() {
         let (m, handle) = Model::new(Priority::High);
         let waker = m.waker(&handle);
         m.ready.store(true, SeqCst);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         let waking = thread::spawn(move || waker.wake());
         // The handle goes away while the task completes and is woken: the
         // output is dropped once, by the completer or the handle.
@@ -380,10 +380,7 @@ fn abort_while_running_is_never_lost() {
     crate::model("state::abort_while_running", || {
         // The future never becomes ready: only the abort can finish it.
         let (m, handle) = Model::new(Priority::Normal);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         m.abort(&handle);
         worker.join().unwrap();
         assert!(!m.resolve(handle), "cancelled");
@@ -397,10 +394,7 @@ fn join_waker_registration_races_completion() {
     crate::model("state::join_waker_races_completion", || {
         let (m, mut handle) = Model::new(Priority::Normal);
         m.ready.store(true, SeqCst);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         // Register while the worker completes (replacing the waker is the
         // next model).
         let mut result = m.poll(&mut handle);
@@ -422,10 +416,7 @@ fn dropping_the_handle_races_completion() {
         let (m, mut handle) = Model::new(Priority::Low);
         assert!(m.poll(&mut handle).is_none(), "registers its waker");
         m.ready.store(true, SeqCst);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         m.detach(handle);
         worker.join().unwrap();
         m.check_end();
@@ -462,10 +453,7 @@ fn wake_by_ref_during_a_poll() {
     crate::model("state::wake_by_ref_during_a_poll", || {
         let (m, handle) = Model::new(Priority::Low);
         let waker = m.waker(&handle);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         let waking = {
             let ready = m.ready.clone();
             thread::spawn(move || {
@@ -488,10 +476,7 @@ fn replacing_the_join_waker_races_completion() {
     crate::model("state::replace_join_waker_races_completion", || {
         let (m, mut handle) = Model::new(Priority::Normal);
         m.ready.store(true, SeqCst);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         // Register, then register a different waker (taking the first back).
         let mut result = m.poll(&mut handle);
         if result.is_none() {
@@ -522,10 +507,7 @@ fn the_last_wakers_of_a_detached_task_dropped_at_once() {
             .into_iter()
             .map(|w| thread::spawn(move || drop(w)))
             .collect();
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         for d in droppers {
             d.join().unwrap();
         }
@@ -576,10 +558,7 @@ fn a_higher_task_awaits_a_handle_while_it_is_woken() {
         let mut awaiting = m
             .host
             .spawn(async move { handle.await.is_ok() }, Priority::High);
-        let worker = {
-            let host = m.host.clone();
-            thread::spawn(move || host.run_until_empty())
-        };
+        let worker = m.spawn_worker();
         let waking = {
             let ready = m.ready.clone();
             thread::spawn(move || {
