@@ -6,6 +6,12 @@
 //! Lateness is the time from a tick's scheduled instant (what `tick`
 //! returns) to the moment the ticking task runs again. Under the flood,
 //! Echo's ticker is a High task; tokio has no priorities.
+//!
+//! The OS floor is what no runtime can beat on the machine at hand: a bare
+//! thread that sleeps to the same deadlines with `thread::sleep`, its
+//! timer slack tightened to 1 ns as Echo's workers do. On a virtual
+//! machine it is often tens of microseconds, with millisecond tails when
+//! the host deschedules the guest.
 
 use crate::special::Latency;
 use crate::stats::percentile;
@@ -80,6 +86,29 @@ pub fn echo_timer_lateness(workers: usize, ticks: usize) -> TimerLateness {
     let flood = phase(true);
     s.shutdown();
     TimerLateness { idle, flood }
+}
+
+/// The OS floor: a bare thread sleeping to `ticks` deadlines `PERIOD`
+/// apart.
+pub fn os_sleep_lateness(ticks: usize) -> Latency {
+    std::thread::spawn(move || {
+        #[cfg(target_os = "linux")]
+        // SAFETY: PR_SET_TIMERSLACK takes one integer and changes only this
+        // thread's timer slack; no memory is passed.
+        unsafe {
+            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+        }
+        let mut late = Vec::with_capacity(ticks);
+        let mut next = Instant::now() + PERIOD;
+        for _ in 0..ticks {
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            late.push(Instant::now().saturating_duration_since(next));
+            next += PERIOD;
+        }
+        latency(late)
+    })
+    .join()
+    .unwrap()
 }
 
 /// tokio's timers on a multi-thread runtime, as [`echo_timer_lateness`].

@@ -876,13 +876,18 @@ fn met(judged: &[(String, bool)]) -> String {
     }
 }
 
+/// Ticks per phase of timer_lateness: 3.2 s of a 16 ms interval.
+const TIMER_TICKS: usize = 200;
+
 /// timer_lateness: a 16 ms interval's tick lateness, Echo's timers beside
-/// tokio::time (async-executor has no timers of its own).
+/// tokio::time (async-executor has no timers of its own), and the OS floor
+/// (a bare thread's `thread::sleep` to the same deadlines) in its own row.
 fn timer_lateness_rows(w: usize) {
-    use echo_benches::timers::{echo_timer_lateness, tokio_timer_lateness};
+    use echo_benches::timers::{echo_timer_lateness, os_sleep_lateness, tokio_timer_lateness};
     eprintln!("timer_lateness W={w} ...");
-    let echo = echo_timer_lateness(w, 100);
-    let tokio = tokio_timer_lateness(w, 100);
+    let echo = echo_timer_lateness(w, TIMER_TICKS);
+    let floor = os_sleep_lateness(TIMER_TICKS);
+    let tokio = tokio_timer_lateness(w, TIMER_TICKS);
     for (phase, e, t) in [
         ("idle", echo.idle, tokio.idle),
         ("Normal flood, Echo ticker High", echo.flood, tokio.flood),
@@ -894,4 +899,8 @@ fn timer_lateness_rows(w: usize) {
             ratio(t.p99, e.p99),
         );
     }
+    println!(
+        "| timer_lateness OS floor (a bare thread's `thread::sleep` to the same deadlines, run between them) | {w} | {} | | | | | |",
+        lat(&floor),
+    );
 }
