@@ -41,6 +41,34 @@
 //!   or it uses a runtime you give it (see the `tokio_bridge` module). Libraries that
 //!   bring their own reactor or need only a waker (async-io,
 //!   async-channel, futures) work without any feature.
+//!
+//! ## Where Echo differs from tokio on purpose
+//!
+//! - **Every spawn names its tier** ([`spawn`], [`Scheduler::submit`],
+//!   [`Handle::spawn`]); [`TaskBuilder`] defaults to Normal. `tokio::spawn`
+//!   inside an Echo task runs on tokio, with no priority.
+//! - **Order.** Each worker runs its own ring of a tier oldest first, with
+//!   no "LIFO slot": tokio runs the task that the running task just woke
+//!   next, Echo queues it behind the others, so two tasks waking each other
+//!   cannot starve the rest of the ring. Tasks are not run in submission
+//!   order across workers: a thief takes the older half of a victim's ring
+//!   (of one tier; tokio also takes half), and a full ring (256 entries)
+//!   moves its older half to the tier's shared queue, which workers look
+//!   at every 31 scheduling points or when their rings are empty, so
+//!   entries on either side of an overflow may run in either order.
+//! - **High work is never in a ring**: it lives in a shared queue that
+//!   every worker checks first, so it never waits behind one busy worker.
+//! - **Awaiting a handle lends the awaiting task's tier** to the awaited
+//!   task ([`JoinHandle::set_priority`] moves it explicitly).
+//! - **A detached task that nothing can wake is dropped at once**, not at
+//!   shutdown, and counted as orphaned in [`Metrics`].
+//! - **`abort` keeps a finished output**, as tokio does: a task that
+//!   completes in the poll running when [`JoinHandle::abort`] is called
+//!   still gives `Ok(output)`.
+//! - **The cooperative budget** ([`task::consume_budget`]) is Echo's own:
+//!   tokio's resources do not spend it (see the `tokio_bridge` module).
+//! - **Timers count microseconds**, where tokio's wheel counts
+//!   milliseconds ([`time`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod block_on;
