@@ -9,6 +9,9 @@
 //! - `http_flood`: wrk's connections ask for `/work` on the Normal listener
 //!   (the bulk load) while the probe asks for `/ui` on the High listener
 //!   every [`PROBE_INTERVAL`]; we keep wrk's rate and the probe's latency.
+//!   A second probe, on a thread of its own, times a
+//!   [bare responder](crate::bare_responder) at the same pace: the floor
+//!   that the machine itself sets under the same load.
 //!
 //! Every run is bounded in time: wrk stops by itself, the probe stops
 //! before wrk does, and a server child that does not exit promptly when
@@ -241,6 +244,8 @@ pub struct FloodRun {
     pub bulk: WrkReport,
     /// The `/ui` probe on the High listener.
     pub ui: ProbeLatency,
+    /// The same probe against a bare responder thread (the OS floor).
+    pub floor: ProbeLatency,
     /// What the server used (its requests include the probe's).
     pub usage: ServerUsage,
 }
@@ -252,6 +257,7 @@ pub fn flood_run(spec: &ServerSpec, load: LoadSettings) -> io::Result<FloodRun> 
     let mut server = ServerProcess::start(spec)?;
     // Connected before the flood, as a user's session would be.
     let mut probe = Probe::connect(server.addr(true), "/ui")?;
+    let mut floor_probe = Probe::connect(crate::bare_responder::start()?, "/ui")?;
     let load = WrkLoad {
         url: format!("http://{}/work", server.addr(false)),
         connections: CONNECTIONS,
@@ -261,19 +267,33 @@ pub fn flood_run(spec: &ServerSpec, load: LoadSettings) -> io::Result<FloodRun> 
     server.start_counting()?;
     let wrk = load.start()?;
     std::thread::sleep(PROBE_MARGIN);
-    let times = probe.time_requests(PROBE_INTERVAL, duration - 2 * PROBE_MARGIN);
+    let span = duration - 2 * PROBE_MARGIN;
+    // Half an interval out of phase, so the two probes do not ask at once.
+    let floor = std::thread::spawn(move || {
+        std::thread::sleep(PROBE_INTERVAL / 2);
+        floor_probe.time_requests(PROBE_INTERVAL, span)
+    });
+    let times = probe.time_requests(PROBE_INTERVAL, span);
+    let floor_times = floor
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the floor probe panicked")));
     let bulk = WrkLoad::finish(wrk)?;
     drop(probe);
     let usage = server.stop()?;
-    let mut times = times?;
     Ok(FloodRun {
         bulk,
-        ui: ProbeLatency {
-            p50: percentile(&mut times, 0.5),
-            p90: percentile(&mut times, 0.9),
-            p99: percentile(&mut times, 0.99),
-            count: times.len(),
-        },
+        ui: probe_latency(times?),
+        floor: probe_latency(floor_times?),
         usage,
     })
+}
+
+/// Percentiles of a probe's request times.
+fn probe_latency(mut times: Vec<Duration>) -> ProbeLatency {
+    ProbeLatency {
+        p50: percentile(&mut times, 0.5),
+        p90: percentile(&mut times, 0.9),
+        p99: percentile(&mut times, 0.99),
+        count: times.len(),
+    }
 }

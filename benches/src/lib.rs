@@ -2,6 +2,7 @@
 //! shared by the criterion benches and the `compare` binary, and the HTTP
 //! server workloads (Echo beside tokio only).
 
+pub mod bare_responder;
 pub mod http_bench;
 pub mod http_server;
 pub mod peers;

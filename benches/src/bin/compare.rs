@@ -664,7 +664,9 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
          http_flood: wrk floods \
          the Normal listener with /work ({} of CPU each) while one connection asks the High \
          listener for /ui every {} (timed from send to last byte, in this process); tokio has no \
-         tiers, its two listeners are equal.",
+         tiers, its two listeners are equal. Its OS floor row: a second probe thread, half an \
+         interval out of phase, times a bare thread of this process that answers /ui on a socket \
+         of its own, with no runtime.",
         args.wrk_threads,
         args.server_runs,
         args.server_secs,
@@ -698,6 +700,7 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
             let runs =
                 interleaved_runs(&specs, args.server_runs, |s| http_bench::flood_run(s, load));
             flood_row(w, &names, &runs);
+            flood_floor_row(w, &runs);
         }
     }
     println!();
@@ -860,6 +863,30 @@ fn flood_row(w: usize, names: &[&str], runs: &[Vec<FloodRun>]) {
             .map(|j| j.0.as_str())
             .collect::<Vec<_>>()
             .join("; "),
+    );
+}
+
+/// The OS floor measured in each column's flood runs: a bare responder
+/// thread probed alongside (see `echo_benches::bare_responder`).
+fn flood_floor_row(w: usize, runs: &[Vec<FloodRun>]) {
+    let cells: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            if r.is_empty() {
+                return "n/a".into();
+            }
+            format!(
+                "/ui p50 {} / p90 {} / p99 {} ({} probes)",
+                fmt_duration(med(r, |x| x.floor.p50)),
+                fmt_duration(med(r, |x| x.floor.p90)),
+                fmt_duration(med(r, |x| x.floor.p99)),
+                r.iter().map(|x| x.floor.count).sum::<usize>(),
+            )
+        })
+        .collect();
+    println!(
+        "| http_flood OS floor (a bare thread answering /ui on a socket of its own, probed alongside in the same runs) | {w} | {} | | | |",
+        cells.join(" | "),
     );
 }
 
