@@ -19,7 +19,8 @@
 //! this binary, run in the same rounds, to judge a change to Echo itself.
 
 use echo_benches::http_bench::{
-    self, CONNECTIONS, FloodRun, HelloRun, LoadSettings, PROBE_INTERVAL, ServerSpec, WRK_THREADS,
+    self, CONNECTIONS, FloodRun, HelloRun, LoadSettings, PROBE_INTERVAL, ProbeLatency, ServerSpec,
+    WRK_THREADS,
 };
 use echo_benches::http_server::{EchoServer, TokioServer, WORK_CPU, serve_child};
 use echo_benches::peers::{AsyncExecutor, Echo, EchoCountersOnly, EchoGlobalAlloc, Peer, Tokio};
@@ -820,11 +821,8 @@ fn flood_row(w: usize, names: &[&str], runs: &[Vec<FloodRun>]) {
                 return "n/a".into();
             }
             format!(
-                "/ui p50 {} / p90 {} / p99 {} ({} probes); bulk {}; CPU {}/req, {:.2} CPUs{}",
-                fmt_duration(med(r, |x| x.ui.p50)),
-                fmt_duration(med(r, |x| x.ui.p90)),
-                fmt_duration(med(r, |x| x.ui.p99)),
-                r.iter().map(|x| x.ui.count).sum::<usize>(),
+                "{}; bulk {}; CPU {}/req, {:.2} CPUs{}",
+                probe_cell(r, |x| x.ui),
                 kreq(rate(r)),
                 fmt_duration(med(r, |x| x.usage.cpu_per_request())),
                 med_rate(r, |x| x.usage.cpus()),
@@ -875,19 +873,24 @@ fn flood_floor_row(w: usize, runs: &[Vec<FloodRun>]) {
             if r.is_empty() {
                 return "n/a".into();
             }
-            format!(
-                "/ui p50 {} / p90 {} / p99 {} ({} probes)",
-                fmt_duration(med(r, |x| x.floor.p50)),
-                fmt_duration(med(r, |x| x.floor.p90)),
-                fmt_duration(med(r, |x| x.floor.p99)),
-                r.iter().map(|x| x.floor.count).sum::<usize>(),
-            )
+            probe_cell(r, |x| x.floor)
         })
         .collect();
     println!(
         "| http_flood OS floor (a bare thread answering /ui on a socket of its own, probed alongside in the same runs) | {w} | {} | | | |",
         cells.join(" | "),
     );
+}
+
+/// One probe's medians over a column's flood runs.
+fn probe_cell(r: &[FloodRun], probe: impl Fn(&FloodRun) -> ProbeLatency) -> String {
+    format!(
+        "/ui p50 {} / p90 {} / p99 {} ({} probes)",
+        fmt_duration(med(r, |x| probe(x).p50)),
+        fmt_duration(med(r, |x| probe(x).p90)),
+        fmt_duration(med(r, |x| probe(x).p99)),
+        r.iter().map(|x| probe(x).count).sum::<usize>(),
+    )
 }
 
 /// "yes"/"no" for one Echo column, or per column when there are several.
