@@ -21,8 +21,8 @@
 //!     unpark wakes that future, which interrupts the wait;
 //!   - a busy worker polls the runtime without blocking at its scheduling
 //!     points, about every 100 µs of polling (a non-blocking turn costs
-//!     about 1 % of a busy worker: `docs/DESIGN.md`), unless another
-//!     worker is inside it already.
+//!     1 to 2 % of a busy worker, more the more it finds ready:
+//!     `docs/DESIGN.md`), unless another worker is inside it already.
 //!
 //!   Either way the wakers of ready sockets and expired tokio timers run
 //!   on a worker thread, so the tasks they wake take the worker's local
