@@ -3,7 +3,7 @@
 //! suite. Output and the exit status go through semihosting.
 //!
 //! Contexts: thread mode runs the suite and the scheduler's one worker;
-//! SysTick (highest priority) counts clock wraps and runs the watchdog;
+//! SysTick (highest priority) counts clock wraps;
 //! the chip's lines (lower priority) are the deadline, the suite's
 //! periodic interrupt and its software interrupt.
 
@@ -23,7 +23,7 @@ use cortex_m_rt::{ExceptionFrame, entry, exception};
 use cortex_m_semihosting::{debug, hio};
 use critical_section::Mutex;
 use echo_embedded_suite::heap::LimitedHeap;
-use echo_embedded_suite::{Board, println, watchdog};
+use echo_embedded_suite::{Board, println};
 use echo_sched_core::{Config, Scheduler};
 use platform::CortexM;
 
@@ -119,10 +119,6 @@ fn main() -> ! {
 #[exception]
 fn SysTick() {
     clock::on_wrap();
-    if watchdog::check() {
-        println!("watchdog: the running test made no progress for over a second of virtual time: hung");
-        exit(false);
-    }
 }
 
 #[exception]

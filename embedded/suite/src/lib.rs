@@ -27,7 +27,6 @@ pub mod irq;
 pub mod out;
 mod tests;
 mod util;
-pub mod watchdog;
 
 use alloc::string::String;
 use echo_sched_core::{Config, Platform, Scheduler};

@@ -3,8 +3,8 @@
 //!
 //! - `NAME`, `STORM_TASKS`, `HEAP_BYTES`;
 //! - `ticks_to_nanos`: the core clock's cycles in nanoseconds;
-//! - `init`: interrupt priorities (below SysTick's, so the clock and the
-//!   watchdog preempt them) and unmasking;
+//! - `init`: interrupt priorities (below SysTick's, so the clock's wrap
+//!   count preempts them) and unmasking;
 //! - `arm_deadline(nanos)` / `disarm_deadline()`: a one-shot interrupt at
 //!   a clock time, so that `park_until`'s `WFI` ends by it;
 //! - `start_periodic(period)` / `stop_periodic()`: the suite's periodic
