@@ -32,7 +32,10 @@ pub fn start(syst: &mut SYST) {
 
 /// Counts one wrap; the SysTick handler's work.
 pub fn on_wrap() {
-    WRAPS.store(WRAPS.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    WRAPS.store(
+        WRAPS.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// Core-clock cycles since `start`.

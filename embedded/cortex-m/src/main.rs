@@ -109,7 +109,10 @@ fn main() -> ! {
     let mut p = cortex_m::Peripherals::take().expect("taken once");
     // SAFETY: SysTick gets the highest priority before any interrupt is
     // enabled; no priority-based critical section exists.
-    unsafe { p.SCB.set_priority(cortex_m::peripheral::scb::SystemHandler::SysTick, 0) };
+    unsafe {
+        p.SCB
+            .set_priority(cortex_m::peripheral::scb::SystemHandler::SysTick, 0)
+    };
     clock::start(&mut p.SYST);
     chip::init(&mut p.NVIC);
 

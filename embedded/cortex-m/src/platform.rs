@@ -72,7 +72,9 @@ impl CortexM {
 pub fn in_handler() -> bool {
     let ipsr: u32;
     // SAFETY: reading IPSR has no side effect.
-    unsafe { core::arch::asm!("mrs {}, IPSR", out(reg) ipsr, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mrs {}, IPSR", out(reg) ipsr, options(nomem, nostack, preserves_flags))
+    };
     ipsr & 0x1ff != 0
 }
 

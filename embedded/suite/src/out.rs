@@ -9,14 +9,17 @@ use core::cell::Cell;
 use core::fmt::{self, Write};
 use critical_section::Mutex;
 
-static WRITER: Mutex<Cell<Option<fn(&str)>>> = Mutex::new(Cell::new(None));
+/// Writes a string to the host's console.
+type Writer = fn(&str);
+
+static WRITER: Mutex<Cell<Option<Writer>>> = Mutex::new(Cell::new(None));
 
 /// Sends the suite's output to `write`.
-pub fn set_writer(write: fn(&str)) {
+pub fn set_writer(write: Writer) {
     critical_section::with(|cs| WRITER.borrow(cs).set(Some(write)));
 }
 
-struct Console(fn(&str));
+struct Console(Writer);
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {

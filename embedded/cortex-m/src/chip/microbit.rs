@@ -57,7 +57,11 @@ impl Timer {
         self.write(TASKS_CLEAR, 1);
         self.write(CC0, ticks);
         self.write(EVENTS_COMPARE0, 0);
-        let short = if periodic { SHORT_COMPARE0_CLEAR } else { SHORT_COMPARE0_STOP };
+        let short = if periodic {
+            SHORT_COMPARE0_CLEAR
+        } else {
+            SHORT_COMPARE0_STOP
+        };
         self.write(SHORTS, short);
         self.write(INTENSET, INT_COMPARE0);
         self.write(TASKS_START, 1);

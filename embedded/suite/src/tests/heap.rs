@@ -57,7 +57,9 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             }
         }
         let Some(refused) = refused else {
-            return Err(alloc::format!("{MAX_TRIES} spawns in {ROOM} bytes, none refused"));
+            return Err(alloc::format!(
+                "{MAX_TRIES} spawns in {ROOM} bytes, none refused"
+            ));
         };
         check!(
             !refused.is_shutdown() && !refused.is_full(),
@@ -70,7 +72,10 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             DROPS.load(Ordering::SeqCst) == 0,
             "the refused future was dropped"
         );
-        check!(future.0[0] == held.len() as u32, "a different future came back");
+        check!(
+            future.0[0] == held.len() as u32,
+            "a different future came back"
+        );
         drop(future);
         let count = held.len();
         crate::println!(
@@ -84,7 +89,10 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         }
         for handle in held {
             let out = handle.await;
-            check!(matches!(&out, Err(e) if e.is_cancelled()), "a held task gave {out:?}");
+            check!(
+                matches!(&out, Err(e) if e.is_cancelled()),
+                "a held task gave {out:?}"
+            );
         }
         check!(
             DROPS.load(Ordering::SeqCst) == count as u32 + 1,
@@ -95,7 +103,10 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         let again = s
             .try_spawn(async { 5 }, Priority::High)
             .map_err(|e| alloc::format!("spawn after freeing refused: {:?}", e.reason()))?;
-        check!(matches!(again.await, Ok(5)), "the spawn after freeing did not run");
+        check!(
+            matches!(again.await, Ok(5)),
+            "the spawn after freeing did not run"
+        );
         heap.set_limit(None);
         crate::println!("  after aborting them, a spawn under the same limit ran");
         Ok(())

@@ -1,6 +1,9 @@
-//! Wakes from an interrupt handler: a periodic timer interrupt wakes a
-//! task a hundred times. Between interrupts the worker has nothing to do
-//! and parks, so every wake must also unpark it from the handler.
+//! Wakes from an interrupt handler: a periodic timer interrupt (on every
+//! core) wakes a task until it has counted a hundred interrupts. Between
+//! interrupts the workers have nothing to do and park, so the wakes must
+//! also unpark them from the handler; a lost wake leaves the task waiting
+//! for good (the run's timeout). Wakes that find the task already queued
+//! coalesce, so polls can be fewer than interrupts.
 
 use crate::util::{check, run_root};
 use crate::{Board, Failure, irq};
@@ -43,12 +46,9 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         drop(WAITER.take());
         let after = s.metrics();
         let (parks, unparks) = (after.parks - before.parks, after.unparks - before.unparks);
+        check!(polls > 10, "{WAKES} interrupts but only {polls} polls");
         check!(
-            polls > WAKES / 2,
-            "{WAKES} interrupts but only {polls} polls: wakes from the handler were lost"
-        );
-        check!(
-            parks >= (WAKES / 2) as usize && unparks >= (WAKES / 2) as usize,
+            parks > 10 && unparks > 10,
             "over {WAKES} interrupts the workers parked {parks} and were unparked {unparks} times"
         );
         crate::println!(

@@ -52,7 +52,13 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
     NORMAL_RAN.store(0, Ordering::SeqCst);
     irq::set(handler::<B>);
     let seen = run_root::<B, _, _>(Config::new(1), |s| async move {
-        let mut seen = Seen { wakes: 0, late: 0, sum: 0, min: u32::MAX, max: 0 };
+        let mut seen = Seen {
+            wakes: 0,
+            late: 0,
+            sum: 0,
+            min: u32::MAX,
+            max: 0,
+        };
         let mut handled = 0;
         let high = s.spawn(
             core::future::poll_fn(move |cx| {
@@ -107,8 +113,8 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         seen.wakes
     );
     crate::println!(
-        "  wake-to-poll latency: mean {}.{} ns, min {} ns, max {} ns ({} wakes; \
-         1 ns = 1 instruction under -icount shift=0)",
+        "  wake-to-poll latency: mean {}.{} ns, min {} ns, max {} ns over {} wakes \
+         (platform clock; under QEMU's -icount shift=0, 1 ns = 1 instruction)",
         tenths / 10,
         tenths % 10,
         seen.min,

@@ -42,8 +42,15 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         for _ in 0..4 {
             yield_now().await; // every task runs once and waits
         }
-        check!(s.armed_timers() == 1, "{} timers armed, not 1", s.armed_timers());
-        check!(DROPS.load(Ordering::SeqCst) == 0, "a future was dropped before shutdown");
+        check!(
+            s.armed_timers() == 1,
+            "{} timers armed, not 1",
+            s.armed_timers()
+        );
+        check!(
+            DROPS.load(Ordering::SeqCst) == 0,
+            "a future was dropped before shutdown"
+        );
         Ok(handles)
     })?;
     let drops = DROPS.load(Ordering::SeqCst);
@@ -63,11 +70,19 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         Err(refused) => {
             check!(refused.is_shutdown(), "refused for {:?}", refused.reason());
             let kept = refused.into_inner();
-            check!(DROPS.load(Ordering::SeqCst) == 6, "the refused future was dropped");
+            check!(
+                DROPS.load(Ordering::SeqCst) == 6,
+                "the refused future was dropped"
+            );
             drop(kept);
         }
     }
-    check!(DROPS.load(Ordering::SeqCst) == 7, "the refused future was not handed back");
-    crate::println!("  6 waiting tasks cancelled, each future dropped once; spawn after shutdown refused");
+    check!(
+        DROPS.load(Ordering::SeqCst) == 7,
+        "the refused future was not handed back"
+    );
+    crate::println!(
+        "  6 waiting tasks cancelled, each future dropped once; spawn after shutdown refused"
+    );
     Ok(())
 }

@@ -20,7 +20,9 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             for (i, handle) in early.into_iter().enumerate() {
                 let out = handle.await;
                 if result.is_ok() && !matches!(out, Ok(v) if v == i + 1) {
-                    result = Err(alloc::format!("the task submitted from outside at tier {i} gave {out:?}"));
+                    result = Err(alloc::format!(
+                        "the task submitted from outside at tier {i} gave {out:?}"
+                    ));
                 }
             }
             s.shutdown();
@@ -35,7 +37,11 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
     }
     let total = scheduler.metrics().total();
     // 3 early, the root, 30 children, 2 nested, 1 yielding, 1 aborted.
-    check!(total.submitted == 38, "{} tasks submitted, not 38", total.submitted);
+    check!(
+        total.submitted == 38,
+        "{} tasks submitted, not 38",
+        total.submitted
+    );
     check!(
         total.completed == 37 && total.cancelled == 1,
         "{} completed and {} cancelled, not 37 and 1",
@@ -53,7 +59,9 @@ async fn body<P: echo_sched_core::Platform>(s: &Scheduler<P>) -> Result<(), Fail
         .collect();
     let mut sum = 0;
     for child in children {
-        sum += child.await.map_err(|e| alloc::format!("a child failed: {e}"))?;
+        sum += child
+            .await
+            .map_err(|e| alloc::format!("a child failed: {e}"))?;
     }
     check!(sum == 9455, "children summed to {sum}, not 9455");
 
@@ -80,7 +88,10 @@ async fn body<P: echo_sched_core::Platform>(s: &Scheduler<P>) -> Result<(), Fail
         Priority::Normal,
     );
     let yielded = yielding.await;
-    check!(matches!(yielded, Ok(7)), "the yielding child gave {yielded:?}");
+    check!(
+        matches!(yielded, Ok(7)),
+        "the yielding child gave {yielded:?}"
+    );
 
     // Abort a task that would wait forever.
     let stuck = s.spawn(core::future::pending::<()>(), Priority::Low);

@@ -170,8 +170,18 @@ fn round<B: Board>(period: u32) -> Result<(), Failure> {
 
     let result = run_root::<B, _, _>(Config::new(B::CORES), move |s| async move {
         B::start_periodic_interrupt(period);
-        let tier = |i: usize| if i % 8 == 7 { Priority::Normal } else { Priority::High };
-        let mut totals = Totals { high_spawns: 0, main_wakes: 0, main_high_wakes: 0 };
+        let tier = |i: usize| {
+            if i % 8 == 7 {
+                Priority::Normal
+            } else {
+                Priority::High
+            }
+        };
+        let mut totals = Totals {
+            high_spawns: 0,
+            main_wakes: 0,
+            main_high_wakes: 0,
+        };
         let wake_from_main = |i: usize, totals: &mut Totals| {
             if slots.get(i).wake() {
                 totals.main_wakes += 1;
@@ -195,7 +205,7 @@ fn round<B: Board>(period: u32) -> Result<(), Failure> {
         for _ in 0..ROUNDS {
             for i in 0..n {
                 wake_from_main(i, &mut totals);
-                    if i % 8 == 7 {
+                if i % 8 == 7 {
                     yield_now().await;
                 }
             }
@@ -221,7 +231,10 @@ fn round<B: Board>(period: u32) -> Result<(), Failure> {
     let mut unfinished = 0;
     let (mut woken, mut polls) = (0u32, 0u32);
     for (i, slot) in owned.iter().enumerate() {
-        let (w, seen) = (slot.woken.load(Ordering::SeqCst), slot.seen.load(Ordering::SeqCst));
+        let (w, seen) = (
+            slot.woken.load(Ordering::SeqCst),
+            slot.seen.load(Ordering::SeqCst),
+        );
         woken += w;
         polls += slot.polls.load(Ordering::SeqCst);
         if !slot.done.load(Ordering::SeqCst) {

