@@ -33,6 +33,15 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(all(not(target_has_atomic = "ptr"), not(feature = "critical-section")))]
+compile_error!(
+    "echo-sched-core: this target has no atomic compare-and-swap (e.g. thumbv6m-none-eabi, \
+     Cortex-M0/M0+). Enable echo-sched-core's `critical-section` feature and link a \
+     `critical-section` implementation (for a single-core Cortex-M: cortex-m's \
+     `critical-section-single-core` feature), so the atomics the scheduler needs are \
+     emulated with critical sections."
+);
+
 extern crate alloc;
 #[cfg(any(test, echo_loom))]
 extern crate std;

@@ -2,7 +2,7 @@
 
 use crate::Priority;
 use alloc::string::String;
-use alloc::sync::Arc;
+use crate::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
