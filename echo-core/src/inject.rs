@@ -16,10 +16,10 @@
 
 #[cfg(all(not(echo_loom), target_has_atomic = "ptr"))]
 use crossbeam_queue::SegQueue;
-#[cfg(echo_loom)]
-use {alloc::collections::VecDeque, loom::sync::Mutex};
 #[cfg(all(not(echo_loom), not(target_has_atomic = "ptr")))]
 use {crate::spin::SpinLock, alloc::collections::VecDeque};
+#[cfg(echo_loom)]
+use {alloc::collections::VecDeque, loom::sync::Mutex};
 
 /// An unbounded multi-producer multi-consumer FIFO.
 pub struct Injector<T> {

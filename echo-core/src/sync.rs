@@ -90,6 +90,14 @@ mod imp {
 
 pub(crate) use imp::*;
 
+/// An `Arc` that takes part in no protocol (a task's name), so loom need
+/// not model it: alloc's where the target has compare-and-swap (loom
+/// builds included), portable-atomic-util's elsewhere.
+#[cfg(any(echo_loom, target_has_atomic = "ptr"))]
+pub(crate) use alloc::sync::Arc as PlainArc;
+#[cfg(all(not(echo_loom), not(target_has_atomic = "ptr")))]
+pub(crate) use portable_atomic_util::Arc as PlainArc;
+
 /// A 64-bit atomic for targets with compare-and-swap but without 64-bit
 /// atomic instructions (such as `thumbv7em`): the timers' deadlines are
 /// nanoseconds in a `u64`. A flag guards the value; the few operations the
