@@ -46,7 +46,7 @@ impl<P: Platform> Shared<P> {
             };
             (global_first, local.since_turn)
         };
-        if global_first && config.detailed_metrics {
+        if global_first && config.samples() {
             self.sample_depth(o);
         }
         let mut found = None;

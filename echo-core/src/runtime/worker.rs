@@ -239,10 +239,7 @@ impl<P: Platform> Shared<P> {
         // Latency of every High task and of one in 64 others, chosen by
         // their ids (no per-task state), because a clock read is a sizeable
         // share of a cheap spawn (costs: `docs/DESIGN.md`, "Metrics").
-        if first
-            && (tier == Priority::High || task.id().is_sampled())
-            && self.config().detailed_metrics
-        {
+        if first && (tier == Priority::High || task.id().is_sampled()) && self.config().samples() {
             self.record_latency(o, task, tier);
         }
         if claim != Claim::Run {
@@ -453,10 +450,7 @@ impl<P: Platform> Shared<P> {
         let worker = o.worker();
         self.trim_before_idle(o);
         worker.counters.parks.inc();
-        let since = self
-            .config()
-            .detailed_metrics
-            .then(|| self.platform().now_nanos());
+        let since = self.config().samples().then(|| self.platform().now_nanos());
         self.enter_parked(o);
         if self.timers.sleeper.try_take(o.index()) {
             self.sleep_until_picked_or_due(o);
