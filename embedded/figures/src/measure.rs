@@ -29,25 +29,33 @@ pub static R0: AtomicU32 = AtomicU32::new(0);
 
 static PHASE: AtomicU32 = AtomicU32::new(0x2545_f491);
 
-/// A pseudo-random delay in `0..T` steps of 3 instructions.
+/// A pseudo-random delay in `0..T` steps of 3 instructions: xorshift32,
+/// scrambled by a multiply and mapped onto `0..T` by its high bits, so
+/// that successive delays are independent of each other (the phase of a
+/// span's start also depends on the previous delay).
 #[inline(always)]
 pub fn random_delay() {
-    let s = PHASE
-        .load(Relaxed)
-        .wrapping_mul(1_664_525)
-        .wrapping_add(1_013_904_223);
-    PHASE.store(s, Relaxed);
-    board::delay3((s >> 8) % T);
+    let mut x = PHASE.load(Relaxed);
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    PHASE.store(x, Relaxed);
+    let k = (u64::from(x.wrapping_mul(0x9e37_79b9)) * u64::from(T)) >> 32;
+    board::delay3(k as u32);
 }
 
 /// Starts a span: a random delay, then the clock.
 #[inline(always)]
 pub fn start() {
     random_delay();
-    if let Some(r) = board::retired() {
+    // The clock, then the exact counter; a span ends with the counter,
+    // then the clock, so the exact span lies just inside the clock's.
+    let t0 = board::ticks();
+    let r0 = board::retired();
+    T0.store(t0, Relaxed);
+    if let Some(r) = r0 {
         R0.store(r, Relaxed);
     }
-    T0.store(board::ticks(), Relaxed);
 }
 
 /// Sums of measured spans.

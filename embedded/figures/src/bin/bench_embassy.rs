@@ -179,6 +179,10 @@ async fn ram(spawner: &Spawner, key: &str) {
         align_of::<TaskStorage<Sixteen>>() as u64,
     );
     out::fig_int(
+        &alloc::format!("{key}.executor_size"),
+        size_of::<Executor>() as u64,
+    );
+    out::fig_int(
         &alloc::format!("{key}.pool_per_task"),
         (size_of::<TaskPool<Sixteen, RAM_TASKS>>() / RAM_TASKS) as u64,
     );

@@ -58,7 +58,14 @@ fn main() -> ! {
         run_again: Cell::new(false),
         ticks: Cell::new(0),
     };
-    let Ok(scheduler) = Scheduler::new(host, Config::new(1)) else {
+    #[allow(unused_mut)]
+    let mut config = Config::new(1);
+    // Metrics "off" as far as echo-core allows today: counters only.
+    #[cfg(feature = "no-detail")]
+    {
+        config.detailed_metrics = false;
+    }
+    let Ok(scheduler) = Scheduler::new(host, config) else {
         board::exit(false)
     };
     let a = scheduler.spawn(async { 6u32 * 7 }, Priority::High);

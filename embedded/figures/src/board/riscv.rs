@@ -18,10 +18,10 @@ const TEST_DEVICE: *mut u32 = 0x0010_0000 as *mut u32;
 /// The heap: riscv-rt's `.heap` section (`_heap_size` in memory.x).
 pub fn heap_region() -> (usize, usize) {
     unsafe extern "C" {
-        static mut _sheap: u8;
+        static mut __sheap: u8;
         static _heap_size: u8;
     }
-    let start = (&raw mut _sheap) as usize;
+    let start = (&raw mut __sheap) as usize;
     let size = (&raw const _heap_size) as usize;
     (start, size)
 }
@@ -218,6 +218,7 @@ pub fn sled1000() {
 pub fn retired() -> Option<u32> {
     let v: u32;
     // SAFETY: reading a counter CSR in machine mode.
-    unsafe { core::arch::asm!("csrr {}, minstret", out(reg) v, options(nomem, nostack)) };
+    // Not `nomem`: the read must stay in order with the clock's MMIO read.
+    unsafe { core::arch::asm!("csrr {}, minstret", out(reg) v, options(nostack)) };
     Some(v)
 }
