@@ -158,7 +158,7 @@ report="$out/report.md"
 {
     echo "## Echo beside embassy-executor under QEMU -icount shift=0,sleep=off"
     echo
-    echo "echo-core at $(git -C ../.. rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C ../.. diff --quiet HEAD -- ../../echo-core 2>/dev/null || echo ' (modified)'),"
+    echo "echo-core at $(git -C ../.. rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C ../.. diff --quiet HEAD -- echo-core 2>/dev/null || echo ' (modified)'),"
     echo "features on: [${on_core:-none}], off: [${off_core:-none}] + detailed_metrics = false;"
     echo "embassy-executor $(awk '/^name = "embassy-executor"$/ { getline; sub(/version = /, ""); gsub(/"/, ""); print }' Cargo.lock),"
     echo "$(qemu-system-arm --version | head -1)."

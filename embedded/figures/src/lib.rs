@@ -23,7 +23,6 @@ pub mod echo_host;
 /// The work every size image does besides its scheduler: allocate, grow
 /// and free memory, so that the allocator's code is linked in all of them
 /// (the baseline has nothing else).
-#[cfg(not(feature = "bench"))]
 pub fn baseline_work() -> bool {
     use alloc::boxed::Box;
     use alloc::vec::Vec;

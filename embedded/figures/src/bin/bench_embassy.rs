@@ -230,8 +230,9 @@ fn main() -> ! {
     // SAFETY: the executor has not started; nothing reads this yet.
     unsafe { (*OVERHEAD.0.get()).write(overhead) };
     static mut EXECUTOR: MaybeUninit<Executor> = MaybeUninit::uninit();
+    let slot = &raw mut EXECUTOR;
     // SAFETY: `main` runs once, so this is the only reference to the
     // executor, which lives for the rest of the program.
-    let executor: &'static mut Executor = unsafe { (*(&raw mut EXECUTOR)).write(Executor::new()) };
+    let executor: &'static mut Executor = unsafe { (*slot).write(Executor::new()) };
     executor.run(|spawner| spawn(&spawner, orchestrate(spawner)))
 }

@@ -38,9 +38,10 @@ fn main() -> ! {
         board::exit(false)
     }
     static mut EXECUTOR: MaybeUninit<Executor> = MaybeUninit::uninit();
+    let slot = &raw mut EXECUTOR;
     // SAFETY: `main` runs once, so this is the only reference to the
     // executor, which lives for the rest of the program.
-    let executor: &'static mut Executor = unsafe { (*(&raw mut EXECUTOR)).write(Executor::new()) };
+    let executor: &'static mut Executor = unsafe { (*slot).write(Executor::new()) };
     executor.run(
         |spawner| match (FIRST.spawn(|| Count(1)), SECOND.spawn(|| Count(2))) {
             (Ok(a), Ok(b)) => {
