@@ -42,6 +42,10 @@ pub trait Board: Sized + 'static {
     const CORES: usize;
     /// Tasks the interrupt-storm test keeps alive at once (RAM-bound).
     const STORM_TASKS: usize;
+    /// The storm's interrupt periods are multiplied by this: 1 where the
+    /// clock counts instructions (`-icount`); more where it is the host's
+    /// real time and a 2 us period would leave the main context no time.
+    const STORM_PERIOD_SCALE: u32 = 1;
 
     /// A new scheduler on this chip.
     fn scheduler(config: Config) -> Scheduler<Self::Platform>;

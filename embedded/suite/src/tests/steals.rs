@@ -25,7 +25,7 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             .map(|_| {
                 s.spawn(
                     async {
-                        spin(5_000);
+                        spin(50_000); // long enough for a slow host to wake the other core
                         RAN_ON[B::core_id()].fetch_add(1, Ordering::SeqCst);
                     },
                     Priority::Normal,

@@ -151,7 +151,7 @@ struct Totals {
 
 pub(crate) fn run<B: Board>() -> Result<(), Failure> {
     for period in PERIODS_NANOS {
-        round::<B>(period)?;
+        round::<B>(period * B::STORM_PERIOD_SCALE)?;
     }
     Ok(())
 }
@@ -253,7 +253,8 @@ fn round<B: Board>(period: u32) -> Result<(), Failure> {
     );
     let pushes = totals.high_spawns + totals.main_high_wakes + irq_wakes;
     crate::println!(
-        "  about {pushes} injector pushes ({} SegQueue blocks of 31); {woken} wakes, {polls} polls",
+        "  about {pushes} spawns and wakes into shared queues ({} SegQueue blocks' worth); \
+         {woken} wakes, {polls} polls",
         pushes / 31
     );
     for (i, w, seen) in &lost {
