@@ -50,6 +50,12 @@ pub struct Config {
     /// for never: the host has no event source for busy workers to poll.
     /// `echo-std` sets 100 µs when its workers drive the tokio reactor.
     pub event_poll_interval: Option<core::time::Duration>,
+    /// Events each worker's timeline keeps (feature `recorder`; see
+    /// [`Scheduler::timeline`](crate::Scheduler::timeline)), or 0 (the
+    /// default) to record nothing. Each event takes 40 bytes, allocated
+    /// when the scheduler is made; a full timeline counts what it drops.
+    #[cfg(feature = "recorder")]
+    pub timeline_capacity: usize,
 }
 
 impl Config {
@@ -76,6 +82,8 @@ impl Config {
             detailed_metrics: true,
             pooled_slab: true,
             event_poll_interval: None,
+            #[cfg(feature = "recorder")]
+            timeline_capacity: 0,
         }
     }
 

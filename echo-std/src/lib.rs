@@ -90,6 +90,8 @@ mod task_local;
 mod thread_hooks;
 mod threads;
 pub mod time;
+#[cfg(feature = "recorder")]
+pub mod timeline;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio_bridge;

@@ -53,6 +53,9 @@ pub struct SchedulerBuilder {
     /// The blocking pool's and the tokio bridge's settings (set by the
     /// builder methods in `blocking.rs` and `tokio_bridge.rs`).
     pub(crate) services: crate::services::ServicesConfig,
+    /// Events per worker's timeline (`timeline.rs`), 0 for none.
+    #[cfg(feature = "recorder")]
+    pub(crate) timeline_capacity: usize,
 }
 
 impl Default for SchedulerBuilder {
@@ -70,6 +73,8 @@ impl Default for SchedulerBuilder {
             on_thread_start: None,
             on_thread_stop: None,
             services: Default::default(),
+            #[cfg(feature = "recorder")]
+            timeline_capacity: 0,
         }
     }
 }
@@ -306,6 +311,10 @@ impl SchedulerBuilder {
         config.max_tasks = self.max_tasks;
         config.pooled_slab = self.pooled_slab;
         config.detailed_metrics = self.detailed_metrics;
+        #[cfg(feature = "recorder")]
+        {
+            config.timeline_capacity = self.timeline_capacity;
+        }
         config
     }
 

@@ -20,6 +20,8 @@
 mod lifecycle;
 mod owner;
 mod pick;
+#[cfg(feature = "recorder")]
+mod record;
 mod route;
 mod shutdown;
 mod spawn;
@@ -84,6 +86,9 @@ pub(crate) struct Shared<P: Platform> {
     started_nanos: u64,
     /// The timers, and the sleeper role.
     timers: Timers,
+    /// Each worker's timeline (`recorder/`).
+    #[cfg(feature = "recorder")]
+    recorder: crate::recorder::Recorder,
 }
 
 impl<P: Platform> Shared<P> {
@@ -107,6 +112,8 @@ impl<P: Platform> Shared<P> {
             .collect::<Vec<_>>()
             .into_boxed_slice();
         let max_tasks = config.max_tasks;
+        #[cfg(feature = "recorder")]
+        let recorder = crate::recorder::Recorder::new(n, config.timeline_capacity);
         let started_nanos = platform.now_nanos();
         Shared {
             platform,
@@ -125,6 +132,8 @@ impl<P: Platform> Shared<P> {
             room: max_tasks.map(Room::new),
             started_nanos,
             timers: crate::timer::Timers::new(),
+            #[cfg(feature = "recorder")]
+            recorder,
         }
     }
 

@@ -147,6 +147,8 @@ impl<P: Platform> Shared<P> {
     {
         let priority = opts.priority;
         let raw = Self::make_local(this, o, future, opts);
+        #[cfg(feature = "recorder")]
+        this.record_spawn(o, raw.id(), priority);
         // SAFETY: a new task's queue reference goes to its first entry.
         this.route(unsafe { Entry::from_raw(raw) }, priority, Some(o), wake);
         JoinHandle::new(raw)

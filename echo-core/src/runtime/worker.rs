@@ -262,8 +262,12 @@ impl<P: Platform> Shared<P> {
         let _span = self.task_span(task).entered();
         let waker = waker_ref(task);
         let mut cx = Context::from_waker(&waker);
+        #[cfg(feature = "recorder")]
+        let started = self.record_clock();
         // SAFETY: RUNNING is ours and `sched` is the task's scheduler.
         let outcome = unsafe { task.poll(sched, &mut cx) };
+        #[cfg(feature = "recorder")]
+        self.record_poll(o, task.id(), tier, started);
         o.set_current(None);
         let woken = o.self_woken();
         if woken {
@@ -442,7 +446,11 @@ impl<P: Platform> Shared<P> {
             local.last_clock = now;
         }
         if now >= next {
+            #[cfg(feature = "recorder")]
+            let started = self.record_clock();
             self.timers.fire(now);
+            #[cfg(feature = "recorder")]
+            self.record_timer_fire(o, started);
         }
         if let Some(every) = events {
             let local = o.local();
@@ -460,6 +468,8 @@ impl<P: Platform> Shared<P> {
         self.trim_before_idle(o);
         worker.counters.parks.inc();
         let since = self.config().samples().then(|| self.platform().now_nanos());
+        #[cfg(feature = "recorder")]
+        let started = self.record_clock();
         self.enter_parked(o);
         if self.timers.sleeper.try_take(o.index()) {
             self.sleep_until_picked_or_due(o);
@@ -471,6 +481,8 @@ impl<P: Platform> Shared<P> {
             let parked = self.platform().now_nanos().saturating_sub(since);
             worker.counters.parked_nanos.add(parked as usize);
         }
+        #[cfg(feature = "recorder")]
+        self.record_park(o, started);
     }
 
     fn park_until_picked(&self, o: &mut Owner<'_>) {
