@@ -52,7 +52,7 @@ pub struct Config {
     pub event_poll_interval: Option<core::time::Duration>,
     /// Events each worker's timeline keeps (feature `recorder`; see
     /// [`Scheduler::timeline`](crate::Scheduler::timeline)), or 0 (the
-    /// default) to record nothing. Each event takes 40 bytes, allocated
+    /// default) to record nothing. Each event takes 32 bytes, allocated
     /// when the scheduler is made; a full timeline counts what it drops.
     #[cfg(feature = "recorder")]
     pub timeline_capacity: usize,

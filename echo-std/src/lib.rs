@@ -75,6 +75,7 @@ mod block_on;
 mod blocking;
 mod budget;
 mod clock;
+pub mod console;
 mod context;
 #[cfg(all(feature = "tokio", target_os = "linux"))]
 mod deadline_fd;

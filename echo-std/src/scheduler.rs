@@ -509,12 +509,14 @@ impl Scheduler {
     /// assert_eq!(scheduler.block_on(frame)?, "drawn");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg_attr(feature = "console", track_caller)]
     pub fn submit<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        submit_with(&self.core, future, TaskOptions::new(priority))
+        let origin = crate::console::Origin::here();
+        submit_with(&self.core, future, TaskOptions::new(priority), origin)
     }
 
     /// Submits many tasks at `priority` with a single wake-up, returning
@@ -531,7 +533,38 @@ impl Scheduler {
     /// let sum: u32 = handles.into_iter().map(|h| scheduler.block_on(h).unwrap()).sum();
     /// assert_eq!(sum, 9900);
     /// ```
+    #[cfg_attr(feature = "console", track_caller)]
     pub fn submit_batch<I, F>(&self, futures: I, priority: Priority) -> Vec<JoinHandle<F::Output>>
+    where
+        I: IntoIterator<Item = F>,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        #[cfg(feature = "console")]
+        {
+            // Each future in its span's wrapper; the spans are made once
+            // the handles exist.
+            let origin = crate::console::Origin::here();
+            let options = TaskOptions::new(priority);
+            let (futures, slots): (Vec<_>, Vec<_>) = futures
+                .into_iter()
+                .map(|f| crate::console::instrument(f, &options, "task", origin))
+                .unzip();
+            let handles = self.submit_batch_unwrapped(futures, priority);
+            for (slot, handle) in slots.into_iter().zip(&handles) {
+                slot.spawned(handle);
+            }
+            handles
+        }
+        #[cfg(not(feature = "console"))]
+        self.submit_batch_unwrapped(futures, priority)
+    }
+
+    fn submit_batch_unwrapped<I, F>(
+        &self,
+        futures: I,
+        priority: Priority,
+    ) -> Vec<JoinHandle<F::Output>>
     where
         I: IntoIterator<Item = F>,
         F: Future + Send + 'static,
@@ -905,7 +938,26 @@ impl Scheduler {
 /// Submits on `core` like [`Scheduler::submit`]: outside the pool and at
 /// the bound, blocks the thread until there is room; refused after
 /// shutdown.
-pub(crate) fn submit_with<F>(core: &Core, future: F, options: TaskOptions) -> JoinHandle<F::Output>
+pub(crate) fn submit_with<F>(
+    core: &Core,
+    future: F,
+    options: TaskOptions,
+    #[allow(unused_variables)] origin: crate::console::Origin,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // tokio-console's span (feature `console`), made once the task exists.
+    #[cfg(feature = "console")]
+    let (future, slot) = crate::console::instrument(future, &options, "task", origin);
+    let handle = submit_unwrapped(core, future, options);
+    #[cfg(feature = "console")]
+    slot.spawned(&handle);
+    handle
+}
+
+fn submit_unwrapped<F>(core: &Core, future: F, options: TaskOptions) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

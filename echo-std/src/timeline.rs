@@ -52,7 +52,7 @@ pub use echo_sched_core::{Timeline, TimelineEvent, WorkerTimeline};
 impl SchedulerBuilder {
     /// Records a timeline of up to `events` events per worker (feature
     /// `recorder`; 0, the default, records nothing): see the
-    /// [`timeline`](crate::timeline) module. Each event takes 40 bytes,
+    /// [`timeline`](crate::timeline) module. Each event takes 32 bytes,
     /// allocated when the scheduler is built; once a worker's buffer is
     /// full it counts what it drops ([`WorkerTimeline::dropped`]).
     ///
@@ -154,7 +154,7 @@ impl<'a> ChromeTrace<'a> {
                         write!(
                             out,
                             ",\n{{\"ph\":\"X\",\"cat\":\"poll\",\"name\":\"{}\",\"cname\":\"{}\",\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"task\":{}{label}}}}}",
-                            tier.name(),
+                            tier_name(tier),
                             color(tier),
                             micros(start.saturating_sub(t0)),
                             micros(nanos),
@@ -189,7 +189,7 @@ impl<'a> ChromeTrace<'a> {
                         out,
                         ",\n{{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"steal\",\"name\":\"steal\",\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"args\":{{\"victim\":{victim},\"tier\":\"{}\",\"count\":{count}}}}}",
                         micros(at.saturating_sub(t0)),
-                        tier.name(),
+                        tier_name(tier),
                     )?,
                     TimelineEvent::Wake { at, .. } | TimelineEvent::Spawn { at, .. } => {
                         if let Some(flow) = flows.from_wake.get(&(w, i)) {
@@ -264,6 +264,15 @@ impl Flows {
 /// Nanoseconds as microseconds with three decimals (exact).
 fn micros(nanos: u64) -> String {
     format!("{}.{:03}", nanos / 1000, nanos % 1000)
+}
+
+/// The name of a tier's poll slices.
+fn tier_name(tier: Priority) -> &'static str {
+    match tier {
+        Priority::High => "High",
+        Priority::Normal => "Normal",
+        Priority::Low => "Low",
+    }
 }
 
 /// The `chrome://tracing` color of a tier's polls.

@@ -119,7 +119,7 @@ fn a_written_trace_holds_every_poll_on_its_worker_without_overlap() {
         let tid = e["tid"].as_u64().unwrap() as usize;
         if let Some(tier) = tiers.get(&TaskId::from_u64(task)) {
             assert_eq!(
-                e["name"],
+                e["name"].as_str().unwrap().to_lowercase(),
                 tier.name(),
                 "a poll's slice is named after its tier"
             );

@@ -181,3 +181,14 @@ impl Recorder {
         }
     }
 }
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_takes_32_bytes() {
+        // What `Config::timeline_capacity` promises per event.
+        assert_eq!(core::mem::size_of::<TimelineEvent>(), 32);
+    }
+}
