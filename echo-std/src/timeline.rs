@@ -10,9 +10,11 @@
 //! `chrome://tracing` open:
 //!
 //! - one track (thread) per worker, named `worker N`;
-//! - each poll a slice named after its tier (`High`, `Normal`, `Low`), so
-//!   Perfetto, which colors slices by name, gives each tier one color; the
-//!   `cname` field does the same for `chrome://tracing`;
+//! - each poll a slice named after its tier (`High`, `Normal`, `Low`),
+//!   followed by the task's label if it has one ([`ChromeTrace::label`]),
+//!   so Perfetto, which colors slices by name, gives each tier (or each
+//!   tier and kind of task) one color; the `cname` field colors by tier
+//!   in `chrome://tracing`;
 //! - parks and timer firings as slices, steals as instant events;
 //! - a flow arrow from a wake (or spawn) to the poll it caused.
 //!
@@ -110,7 +112,8 @@ impl<'a> ChromeTrace<'a> {
         self
     }
 
-    /// A label shown with every poll of `task` (in its arguments).
+    /// A label for every poll of `task`: after the tier in the slice's
+    /// name, and in its arguments.
     pub fn label(mut self, task: TaskId, label: impl Into<String>) -> Self {
         self.labels.insert(task, label.into());
         self
@@ -146,15 +149,16 @@ impl<'a> ChromeTrace<'a> {
                         start,
                         nanos,
                     } => {
-                        let label = self
-                            .labels
-                            .get(&task)
-                            .map(|l| format!(",\"label\":{}", json_str(l)))
-                            .unwrap_or_default();
+                        let (name, label) = match self.labels.get(&task) {
+                            Some(l) => (
+                                json_str(&format!("{} {l}", tier_name(tier))),
+                                format!(",\"label\":{}", json_str(l)),
+                            ),
+                            None => (format!("\"{}\"", tier_name(tier)), String::new()),
+                        };
                         write!(
                             out,
-                            ",\n{{\"ph\":\"X\",\"cat\":\"poll\",\"name\":\"{}\",\"cname\":\"{}\",\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"task\":{}{label}}}}}",
-                            tier_name(tier),
+                            ",\n{{\"ph\":\"X\",\"cat\":\"poll\",\"name\":{name},\"cname\":\"{}\",\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"task\":{}{label}}}}}",
                             color(tier),
                             micros(start.saturating_sub(t0)),
                             micros(nanos),
