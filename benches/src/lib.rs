@@ -5,6 +5,7 @@
 pub mod bare_responder;
 pub mod http_bench;
 pub mod http_server;
+pub mod observe;
 pub mod peers;
 pub mod probe;
 pub mod special;

@@ -552,7 +552,7 @@ impl Scheduler {
                 .unzip();
             let handles = self.submit_batch_unwrapped(futures, priority);
             for (slot, handle) in slots.into_iter().zip(&handles) {
-                slot.spawned(handle);
+                crate::console::Slot::spawned(slot, handle);
             }
             handles
         }
@@ -953,7 +953,7 @@ where
     let (future, slot) = crate::console::instrument(future, &options, "task", origin);
     let handle = submit_unwrapped(core, future, options);
     #[cfg(feature = "console")]
-    slot.spawned(&handle);
+    crate::console::Slot::spawned(slot, &handle);
     handle
 }
 

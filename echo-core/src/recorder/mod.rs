@@ -10,7 +10,9 @@
 //! - each firing of expired timers: when and how long;
 //! - each wake and spawn it performs (from a poll or a timer firing): the
 //!   task and its tier, so a viewer can draw an arrow from the wake to the
-//!   poll it caused.
+//!   poll it caused. A task waking itself while it is polled (`yield_now`)
+//!   is not recorded: its next poll is its own doing, and on yield-heavy
+//!   loads that record would cost a clock read a poll.
 //!
 //! Times are the platform clock's nanoseconds. Wakes and spawns made off
 //! the workers (other threads, interrupt handlers) are not recorded: they

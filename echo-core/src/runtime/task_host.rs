@@ -111,8 +111,6 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
             return false;
         }
         o.set_self_woken(true);
-        #[cfg(feature = "recorder")]
-        self.record_wake(&o, task.id(), task.state().load().priority());
         true
     }
 

@@ -45,8 +45,10 @@ impl Slot {
 
     /// The spawner's side: makes the span for the task just submitted (if
     /// its first poll has not already).
-    pub(crate) fn spawned<T>(self: Arc<Self>, handle: &JoinHandle<T>) {
-        self.span(|| handle.id());
+    pub(crate) fn spawned<T>(this: Option<Arc<Self>>, handle: &JoinHandle<T>) {
+        if let Some(this) = this {
+            this.span(|| handle.id());
+        }
     }
 }
 
@@ -54,17 +56,27 @@ impl Slot {
 /// handing it wakers that report to the console.
 pub(crate) struct Traced<F> {
     future: F,
-    slot: Arc<Slot>,
+    /// `None` when no subscriber wanted trace-level spans at the spawn.
+    slot: Option<Arc<Slot>>,
 }
 
 /// Wraps `future` for a task of `kind` with these options, spawned at
 /// `origin`; the slot goes to [`Slot::spawned`] once the task exists.
+///
+/// While no subscriber enables the trace level anywhere (one relaxed load
+/// of tracing's global maximum level), the task gets no slot and no span,
+/// and its polls only test that: a subscriber installed later sees the
+/// tasks spawned after it.
+#[inline]
 pub(crate) fn instrument<F: Future>(
     future: F,
     options: &TaskOptions,
     kind: &'static str,
     origin: Origin,
-) -> (Traced<F>, Arc<Slot>) {
+) -> (Traced<F>, Option<Arc<Slot>>) {
+    if !tracing::level_enabled!(tracing::Level::TRACE) {
+        return (Traced { future, slot: None }, None);
+    }
     let slot = Arc::new(Slot {
         span: OnceLock::new(),
         kind,
@@ -74,9 +86,9 @@ pub(crate) fn instrument<F: Future>(
     (
         Traced {
             future,
-            slot: slot.clone(),
+            slot: Some(slot.clone()),
         },
-        slot,
+        Some(slot),
     )
 }
 
@@ -88,12 +100,13 @@ impl<F: Future> Future for Traced<F> {
         // `Traced`, which has no `Drop` of its own and is `Unpin` only when
         // `F` is.
         let this = unsafe { self.get_unchecked_mut() };
-        let span = this
-            .slot
-            .span(|| crate::task::current().map_or(TaskId::NONE, |info| info.id()));
-        let _entered = span.enter();
         // SAFETY: as above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let Some(slot) = &this.slot else {
+            return future.poll(cx);
+        };
+        let span = slot.span(|| crate::task::current().map_or(TaskId::NONE, |info| info.id()));
+        let _entered = span.enter();
         match span.id() {
             Some(id) => {
                 let borrowed = Borrowed::new(cx.waker(), id.into_u64());
