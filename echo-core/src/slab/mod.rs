@@ -38,7 +38,7 @@
 //!
 //! One concept per file: `layout` (size classes, page layout, where the
 //! free link goes), `page` (a page, its free lists and `free_remote`),
-//! `pool` (chunked page memory), `heap` (an owner's pages, spares, trim),
+//! `pool` (chunked page memory, from the host's `Platform::alloc_chunk`), `heap` (an owner's pages, spares, trim),
 //! `orphan` (detaching a heap after shutdown), `large` (large pages).
 
 mod heap;
@@ -52,7 +52,8 @@ pub use heap::Heap;
 pub use large::{LARGE_OWNER, LargeList, release_page};
 pub use layout::{LINK_OFFSET, PAGE_BYTES, class_for, large_offset};
 pub use page::{KeepAlive, Page, free_remote};
-// Named outside the slab only by `crate::internals`.
-pub use pool::PagePool;
+// Named outside the slab only by the runtime's pool setup and
+// `crate::internals`.
+pub use pool::{ChunkSource, PagePool};
 #[cfg(any(echo_loom, fuzzing, feature = "internals"))]
-pub use {layout::CLASS_SIZES, page::Slot};
+pub use {layout::CLASS_SIZES, page::Slot, pool::CHUNK_PAGES};
