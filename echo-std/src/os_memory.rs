@@ -34,7 +34,10 @@ fn os_page() -> usize {
     if page == 0 {
         // SAFETY: sysconf has no memory arguments.
         let got = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        page = usize::try_from(got).ok().filter(|p| p.is_power_of_two()).unwrap_or(4096);
+        page = usize::try_from(got)
+            .ok()
+            .filter(|p| p.is_power_of_two())
+            .unwrap_or(4096);
         PAGE.store(page, Ordering::Relaxed);
     }
     page

@@ -969,7 +969,11 @@ fn burst_memory(workers: &[usize]) {
             let Some(r) = run.as_ref().and_then(|r| r.get(i)) else {
                 return "n/a".to_string();
             };
-            if own { r.1.map_or("n/a".into(), mib) } else { mib(r.0) }
+            if own {
+                r.1.map_or("n/a".into(), mib)
+            } else {
+                mib(r.0)
+            }
         };
         for i in 0..ROUNDS {
             println!(
@@ -982,7 +986,9 @@ fn burst_memory(workers: &[usize]) {
             );
         }
         let at = |run: &Option<Vec<(u64, Option<u64>)>>, round: usize| {
-            run.as_ref().and_then(|r| r.get(round - 1)).map(|r| r.0 as f64)
+            run.as_ref()
+                .and_then(|r| r.get(round - 1))
+                .map(|r| r.0 as f64)
         };
         let growth: Vec<String> = PEERS
             .iter()
@@ -1027,7 +1033,10 @@ fn burst_child_process(peer: &str, w: usize) -> Option<Vec<(u64, Option<u64>)>> 
         .output()
         .ok()?;
     if !out.status.success() {
-        eprintln!("burst_memory {peer}: {}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "burst_memory {peer}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return None;
     }
     String::from_utf8_lossy(&out.stdout)
@@ -1045,9 +1054,7 @@ fn burst_child_process(peer: &str, w: usize) -> Option<Vec<(u64, Option<u64>)>> 
 fn burst_child(peer: &str, w: usize) {
     use echo_benches::burst::{ROUNDS, TASKS, burst_rounds};
     let readings = match peer {
-        "echo" => burst_rounds::<Echo>(w, ROUNDS, TASKS, |e| {
-            Some(e.0.metrics().slab_bytes as u64)
-        }),
+        "echo" => burst_rounds::<Echo>(w, ROUNDS, TASKS, |e| Some(e.0.metrics().slab_bytes as u64)),
         "tokio" => burst_rounds::<Tokio>(w, ROUNDS, TASKS, |_| None),
         "async-executor" => burst_rounds::<AsyncExecutor>(w, ROUNDS, TASKS, |_| None),
         _ => usage(&format!("unknown burst_memory peer {peer}")),

@@ -95,7 +95,11 @@ unsafe fn chunk_alloc<P: Platform>(ctx: *const (), layout: Layout) -> Option<Non
 unsafe fn chunk_free<P: Platform>(ctx: *const (), chunk: NonNull<u8>, layout: Layout) {
     // SAFETY: as above; the pool gives back only chunks that this
     // platform's `alloc_chunk` gave, with their layout, once unused.
-    unsafe { (*ctx.cast::<Shared<P>>()).platform.free_chunk(chunk, layout) }
+    unsafe {
+        (*ctx.cast::<Shared<P>>())
+            .platform
+            .free_chunk(chunk, layout)
+    }
 }
 
 /// The slab pool's chunk source for a scheduler on `P`: the platform's
@@ -390,4 +394,82 @@ fn put_back<F>(first: F, rest: alloc::vec::IntoIter<F>) -> alloc::vec::IntoIter<
     left.push(first);
     left.extend(rest);
     left.into_iter()
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use crate::platform::{PanicPayload, Platform};
+    use crate::test_host::TestHost;
+    use crate::{Config, Priority, Scheduler, TaskOptions};
+    use alloc::alloc::Layout;
+    use core::ptr::NonNull;
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    /// The test host, with chunk memory that runs out when told to.
+    #[derive(Default)]
+    struct Tight {
+        host: TestHost,
+        no_memory: AtomicBool,
+    }
+
+    // SAFETY: `current_worker` is the test host's, which is sound (one
+    // thread drives it).
+    unsafe impl Platform for Tight {
+        fn park(&self, worker: usize) {
+            self.host.park(worker)
+        }
+        fn unpark(&self, worker: usize) {
+            self.host.unpark(worker)
+        }
+        fn now_nanos(&self) -> u64 {
+            self.host.now_nanos()
+        }
+        fn random_seed(&self) -> u64 {
+            self.host.random_seed()
+        }
+        fn current_worker(&self) -> Option<usize> {
+            self.host.current_worker()
+        }
+        fn set_current_worker(&self, worker: Option<usize>) {
+            self.host.set_current_worker(worker)
+        }
+        fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+            self.host.catch_unwind(f)
+        }
+        fn alloc_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
+            if self.no_memory.load(Ordering::Relaxed) {
+                return None;
+            }
+            // SAFETY: a chunk has a non-zero size.
+            NonNull::new(unsafe { alloc::alloc::alloc(layout) })
+        }
+    }
+
+    #[test]
+    fn a_refused_named_task_leaves_no_name() {
+        let sched = Scheduler::new(Tight::default(), Config::new(1)).unwrap();
+        let names = || sched.shared.names.lock().len();
+        sched.platform().no_memory.store(true, Ordering::Relaxed);
+        let refused = sched
+            .try_spawn_with(async { 1 }, TaskOptions::new(Priority::Low).name("index"))
+            .unwrap_err();
+        assert!(refused.is_no_memory());
+        assert_eq!(names(), 0, "the refused task's name was kept");
+        assert_eq!(sched.metrics().total().submitted, 0);
+
+        // With memory, the name is kept while the task lives, then dropped.
+        sched.platform().no_memory.store(false, Ordering::Relaxed);
+        let handle = sched
+            .try_spawn_with(
+                refused.into_inner(),
+                TaskOptions::new(Priority::Low).name("index"),
+            )
+            .unwrap();
+        assert_eq!(names(), 1);
+        sched.run_until_idle(0);
+        drop(handle);
+        assert_eq!(names(), 0);
+        sched.shutdown();
+        assert_eq!(sched.shared.pool.chunks(), 0, "every chunk went back");
+    }
 }

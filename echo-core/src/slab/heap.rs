@@ -271,7 +271,9 @@ mod tests {
         let class = class_for(80, 8).unwrap();
         let per_page = (PAGE_BYTES - PAGE_HEADER) / CLASS_SIZES[class];
         let n = per_page * 2 + 3;
-        let slots: Vec<_> = (0..n).map(|_| heap.alloc(class, &k, &pool).unwrap()).collect();
+        let slots: Vec<_> = (0..n)
+            .map(|_| heap.alloc(class, &k, &pool).unwrap())
+            .collect();
         let mut addrs: Vec<_> = slots.iter().map(|s| s.ptr.as_ptr() as usize).collect();
         addrs.sort();
         addrs.dedup();
@@ -332,7 +334,9 @@ mod tests {
         let pool = PagePool::new();
         let mut heap = Heap::new(7);
         let class = 0;
-        let slots: Vec<_> = (0..10).map(|_| heap.alloc(class, &k, &pool).unwrap()).collect();
+        let slots: Vec<_> = (0..10)
+            .map(|_| heap.alloc(class, &k, &pool).unwrap())
+            .collect();
         for s in slots.iter().step_by(2) {
             // SAFETY: allocated above, unused; the test owns the heap.
             unsafe { heap.free_local(s.page, s.ptr) };
