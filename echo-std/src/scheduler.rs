@@ -486,8 +486,10 @@ impl Scheduler {
     ///
     /// With a bound on live tasks ([`max_tasks`](SchedulerBuilder::max_tasks))
     /// and called from outside the pool, it blocks the calling thread until
-    /// there is room. After shutdown the future is dropped and the handle
-    /// resolves to a cancelled [`JoinError`](crate::JoinError); use
+    /// there is room. After shutdown, or when there is no memory for the
+    /// task (the operating system refused the slab a chunk), the future is
+    /// dropped and the handle resolves to a cancelled
+    /// [`JoinError`](crate::JoinError); use
     /// [`try_submit`](Scheduler::try_submit) to get the future back.
     ///
     /// Dropping the returned handle detaches the task: it still runs.
@@ -513,7 +515,8 @@ impl Scheduler {
     /// [`submit`](Scheduler::submit) (one shard lock, one notification).
     /// At the bound on live tasks it submits what fits, then waits for room
     /// as `submit` does; after shutdown the remaining handles resolve to a
-    /// cancelled error.
+    /// cancelled error, and so does the handle of each task there was no
+    /// memory for (as with `submit`).
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -586,7 +589,8 @@ impl Scheduler {
     /// # Errors
     ///
     /// The returned future resolves to a [`SubmitError`] holding the
-    /// future if the scheduler shuts down before there is room.
+    /// future if the scheduler shuts down before there is room, or if there
+    /// is no memory for the task.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -610,9 +614,12 @@ impl Scheduler {
     ///
     /// A [`SubmitError`] holding the future (get it back with
     /// [`into_inner`](SubmitError::into_inner)) if the scheduler has shut
-    /// down ([`is_shutdown`](SubmitError::is_shutdown)), or if the bound on
+    /// down ([`is_shutdown`](SubmitError::is_shutdown)), if the bound on
     /// live tasks is reached and the caller is outside the pool
-    /// ([`is_full`](SubmitError::is_full)).
+    /// ([`is_full`](SubmitError::is_full)), or if there is no memory for
+    /// the task: the operating system refused the slab a chunk
+    /// ([`is_no_memory`](SubmitError::is_no_memory)). The scheduler goes on
+    /// after any of them.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -648,7 +655,8 @@ impl Scheduler {
     /// # Errors
     ///
     /// As [`try_submit`](Scheduler::try_submit): the future comes back
-    /// inside the [`SubmitError`] after shutdown or at the bound.
+    /// inside the [`SubmitError`] after shutdown, at the bound, or without
+    /// memory for the task.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
