@@ -19,6 +19,7 @@
 //! `--baseline PATH` adds a column for the Echo server of another build of
 //! this binary, run in the same rounds, to judge a change to Echo itself.
 
+use echo_benches::burst::Reading;
 use echo_benches::http_bench::{
     self, CONNECTIONS, FloodRun, HelloRun, LoadSettings, PROBE_INTERVAL, ProbeLatency, ServerSpec,
     WRK_THREADS,
@@ -950,7 +951,7 @@ fn burst_memory(workers: &[usize]) {
     use echo_benches::burst::{IDLE, ROUNDS, TASKS};
     for &w in workers {
         eprintln!("burst_memory W={w} ...");
-        let runs: Vec<Option<Vec<(u64, Option<u64>)>>> =
+        let runs: Vec<Option<Vec<Reading>>> =
             PEERS.iter().map(|p| burst_child_process(p, w)).collect();
         println!();
         println!(
@@ -965,14 +966,14 @@ fn burst_memory(workers: &[usize]) {
         println!("| round | echo RSS | echo slab | tokio RSS | async-executor RSS |");
         println!("|---:|---:|---:|---:|---:|");
         let mib = |b: u64| format!("{:.1}", b as f64 / (1024.0 * 1024.0));
-        let cell = |run: &Option<Vec<(u64, Option<u64>)>>, i: usize, own: bool| {
+        let cell = |run: &Option<Vec<Reading>>, i: usize, own: bool| {
             let Some(r) = run.as_ref().and_then(|r| r.get(i)) else {
                 return "n/a".to_string();
             };
             if own {
-                r.1.map_or("n/a".into(), mib)
+                r.own.map_or("n/a".into(), mib)
             } else {
-                mib(r.0)
+                mib(r.rss)
             }
         };
         for i in 0..ROUNDS {
@@ -985,10 +986,10 @@ fn burst_memory(workers: &[usize]) {
                 cell(&runs[2], i, false),
             );
         }
-        let at = |run: &Option<Vec<(u64, Option<u64>)>>, round: usize| {
+        let at = |run: &Option<Vec<Reading>>, round: usize| {
             run.as_ref()
                 .and_then(|r| r.get(round - 1))
-                .map(|r| r.0 as f64)
+                .map(|r| r.rss as f64)
         };
         let growth: Vec<String> = PEERS
             .iter()
@@ -1019,7 +1020,7 @@ fn burst_memory(workers: &[usize]) {
 }
 
 /// Runs this binary as a burst_memory child for one peer; its readings.
-fn burst_child_process(peer: &str, w: usize) -> Option<Vec<(u64, Option<u64>)>> {
+fn burst_child_process(peer: &str, w: usize) -> Option<Vec<Reading>> {
     let exe = std::env::current_exe().ok()?;
     let out = std::process::Command::new(exe)
         .args([
@@ -1045,7 +1046,7 @@ fn burst_child_process(peer: &str, w: usize) -> Option<Vec<(u64, Option<u64>)>> 
             let mut it = line.split_whitespace();
             let rss = it.next()?.parse().ok()?;
             let own = it.next().and_then(|v| v.parse().ok());
-            Some((rss, own))
+            Some(Reading { rss, own })
         })
         .collect()
 }
