@@ -1051,7 +1051,8 @@ fn burst_child_process(peer: &str, w: usize) -> Option<Vec<Reading>> {
         .collect()
 }
 
-/// The burst_memory child: one line per round, "RSS [slab]" in bytes.
+/// The burst_memory child: one line per round, the RSS and (Echo) the
+/// slab bytes, in bytes.
 fn burst_child(peer: &str, w: usize) {
     use echo_benches::burst::{ROUNDS, TASKS, burst_rounds};
     let readings = match peer {
