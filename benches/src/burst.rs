@@ -10,7 +10,7 @@
 
 use crate::peers::Peer;
 use crate::sys;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Rounds per run.
 pub const ROUNDS: usize = 30;
@@ -27,6 +27,9 @@ pub struct Reading {
     /// What the peer says it holds itself (Echo: `Metrics::slab_bytes`),
     /// if it says.
     pub own: Option<u64>,
+    /// The burst's wall time, from the first submission to the last task
+    /// awaited, in nanoseconds.
+    pub nanos: u64,
 }
 
 /// Runs `rounds` bursts of `tasks` tasks on a fresh `P` with `workers`
@@ -50,11 +53,14 @@ pub fn burst_rounds<P: Peer>(
                 }
             })
             .collect();
+        let start = Instant::now();
         peer.run_batch(futures);
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         std::thread::sleep(IDLE);
         rss.push(Reading {
             rss: sys::rss_bytes().unwrap_or(0),
             own: own(&peer),
+            nanos,
         });
     }
     peer.stop();

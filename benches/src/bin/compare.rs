@@ -1011,10 +1011,24 @@ fn burst_memory(workers: &[usize]) {
             }
             _ => "target: n/a".into(),
         };
+        let times: Vec<String> = PEERS
+            .iter()
+            .zip(&runs)
+            .map(|(name, run)| match run {
+                Some(r) if !r.is_empty() => {
+                    let mut t: Vec<Duration> =
+                        r.iter().map(|x| Duration::from_nanos(x.nanos)).collect();
+                    format!("{name} {}", fmt_duration(median(&mut t)))
+                }
+                _ => format!("{name} n/a"),
+            })
+            .collect();
         println!();
         println!(
-            "RSS after round {ROUNDS} / after round 3: {}. {verdict}.",
-            growth.join(", ")
+            "RSS after round {ROUNDS} / after round 3: {}. {verdict}. Median time of a burst \
+             (submit to the last task awaited): {}.",
+            growth.join(", "),
+            times.join(", ")
         );
     }
 }
@@ -1045,14 +1059,15 @@ fn burst_child_process(peer: &str, w: usize) -> Option<Vec<Reading>> {
         .map(|line| {
             let mut it = line.split_whitespace();
             let rss = it.next()?.parse().ok()?;
+            let nanos = it.next()?.parse().ok()?;
             let own = it.next().and_then(|v| v.parse().ok());
-            Some(Reading { rss, own })
+            Some(Reading { rss, own, nanos })
         })
         .collect()
 }
 
-/// The burst_memory child: one line per round, the RSS and (Echo) the
-/// slab bytes, in bytes.
+/// The burst_memory child: one line per round, the RSS in bytes, the
+/// burst's time in nanoseconds and (Echo) the slab bytes.
 fn burst_child(peer: &str, w: usize) {
     use echo_benches::burst::{ROUNDS, TASKS, burst_rounds};
     let readings = match peer {
@@ -1063,8 +1078,8 @@ fn burst_child(peer: &str, w: usize) {
     };
     for r in readings {
         match r.own {
-            Some(own) => println!("{} {own}", r.rss),
-            None => println!("{}", r.rss),
+            Some(own) => println!("{} {} {own}", r.rss, r.nanos),
+            None => println!("{} {}", r.rss, r.nanos),
         }
     }
 }
