@@ -531,20 +531,21 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let mut rest: Vec<F> = futures.into_iter().collect();
-        let mut handles = Vec::with_capacity(rest.len());
+        let (mut handles, mut rest) = self
+            .core
+            .spawn_batch(futures.into_iter().collect(), priority);
         while !rest.is_empty() {
+            // The bound is full, the scheduler shut down, or there was no
+            // memory: one submission the slow way (it waits for room, or is
+            // refused), then the rest as a batch again.
+            let first = rest.remove(0);
+            handles.push(self.submit(first, priority));
+            if self.core.is_shutdown() {
+                handles.extend(rest.drain(..).map(|_| self.core.spawn_refused()));
+            }
             let (admitted, left) = self.core.spawn_batch(rest, priority);
             handles.extend(admitted);
             rest = left;
-            if let Some(first) = (!rest.is_empty()).then(|| rest.remove(0)) {
-                // The bound is full (or the scheduler shut down): one
-                // submission the slow way, then the rest as a batch again.
-                handles.push(self.submit(first, priority));
-                if self.core.is_shutdown() {
-                    handles.extend(rest.drain(..).map(|_| self.core.spawn_refused()));
-                }
-            }
         }
         handles
     }
