@@ -30,13 +30,31 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
 
     /// On one of this scheduler's workers the entry goes to that worker's
     /// ring (the worker's own handle keeps the scheduler alive). Elsewhere
-    /// it goes to an injector, and the task's page is all that keeps the
-    /// scheduler alive: once pushed, the entry may be claimed, the task
-    /// freed, and its page may drop the last reference to the scheduler (a
-    /// wake after shutdown, with every handle gone). So the pusher holds a
-    /// reference of its own to the task across the push, and uses no
-    /// borrow of the scheduler after dropping it.
-    unsafe fn schedule(task: RawTask, priority: Priority) {
+    /// (another thread, an interrupt handler) it goes to the inbox, and
+    /// the task's page is all that keeps the scheduler alive: once pushed,
+    /// the entry may be claimed, the task freed, and its page may drop the
+    /// last reference to the scheduler (a wake after shutdown, with every
+    /// handle gone). So the pusher holds a reference of its own to the
+    /// task across the push, and uses no borrow of the scheduler after
+    /// dropping it.
+    unsafe fn schedule(task: RawTask, priority: Priority, held: bool) {
+        if held {
+            // The caller's own reference keeps the task, and so the
+            // scheduler, alive across the push.
+            // SAFETY: as just said.
+            let shared = unsafe { Self::of(task.as_ptr()) };
+            match shared.current_owner() {
+                // SAFETY: the caller's reference goes to the entry.
+                Some(mut o) => shared.route(
+                    unsafe { Entry::from_raw(task) },
+                    priority,
+                    Some(&mut o),
+                    Wake::Now,
+                ),
+                None => shared.route_from_outside(task),
+            }
+            return;
+        }
         {
             // SAFETY: the entry's reference keeps the task, and so the
             // scheduler, alive for this borrow.
@@ -48,8 +66,9 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
                 return;
             }
             task.state().ref_inc();
-            // SAFETY: as above; the reference just taken is dropped below.
-            shared.route(unsafe { Entry::from_raw(task) }, priority, None, Wake::Now);
+            // The caller's reference goes to the inbox; the one just taken
+            // is dropped below.
+            shared.route_from_outside(task);
         }
         // The borrow of the scheduler has ended: this may free the task
         // and, with it, the scheduler.
@@ -63,8 +82,9 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
             let shared = unsafe { Self::of(task.as_ptr()) };
             shared.remote.tiers[priority.index()].orphaned.add_shared(1);
         }
-        // SAFETY: forwarded contract.
-        unsafe { Self::schedule(task, priority) };
+        // SAFETY: forwarded contract; the orphan's only reference is the
+        // entry's.
+        unsafe { Self::schedule(task, priority, false) };
     }
 
     unsafe fn free(task: NonNull<Header>) {

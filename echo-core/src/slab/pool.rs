@@ -18,8 +18,14 @@ use alloc::alloc::Layout;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
-/// Pages per chunk in a scheduler's pool.
-pub const CHUNK_PAGES: usize = 16;
+/// Pages per chunk in a scheduler's pool: sixteen on 64-bit hosts (see
+/// [`PagePool`]); one on smaller targets, whose allocators waste little on
+/// alignment and whose heaps cannot spare a chunk's worth of unused pages.
+pub const CHUNK_PAGES: usize = if cfg!(target_pointer_width = "64") {
+    16
+} else {
+    1
+};
 
 /// Where a pool's chunks come from and go back to: the host's
 /// [`Platform::alloc_chunk`](crate::Platform::alloc_chunk) and
