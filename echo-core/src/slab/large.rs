@@ -47,11 +47,9 @@ impl LargeList {
     /// allocator; `None` if it has no memory for it.
     pub fn alloc(&self, size: usize, align: usize, keep: &KeepAlive) -> Option<Slot> {
         let offset = large_offset(align);
-        let layout = Layout::from_size_align(
-            offset.checked_add(size)?,
-            align.max(crate::padded::LINE),
-        )
-        .ok()?;
+        let layout =
+            Layout::from_size_align(offset.checked_add(size)?, align.max(crate::padded::LINE))
+                .ok()?;
         let page = Page::create(LARGE_OWNER, 0, size, 1, offset, layout, keep, None)?;
         {
             let mut list = self.0.lock();
