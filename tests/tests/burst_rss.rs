@@ -10,18 +10,18 @@
 //!
 //! The allowance, measured on the development machine (glibc 2.41, x86-64,
 //! 2 workers, a debug build): with the slab's chunks mapped from the OS,
-//! RSS was 4.3 MiB before the first burst and 17.7 MiB after burst 20, of
-//! which `slab_bytes` was 2.0 MiB; the other 11.4 MiB is what glibc keeps
-//! of the bursts' own allocations (the strings, the vectors of futures and
-//! handles: about 8 MiB at a burst's peak). So 16 MiB is the allowance.
-//! With the chunks from the global allocator (the code before: remove
-//! `alloc_chunk` and `free_chunk` from `StdPlatform`), RSS after burst 20
-//! was 75 to 85 MiB and still growing by 2 to 4 MiB a burst, with the same
-//! 2.0 MiB of `slab_bytes`: each freed 1 MiB chunk raised glibc's mmap
-//! threshold, so later chunks were carved from its heap between small
-//! allocations, where they fragmented it. (At 50 000 tasks a burst the old
-//! code did not creep in this test, so the bursts are 100 000, as in the
-//! report that found it.)
+//! RSS was 4.4 MiB before the first burst and 16.0 MiB after burst 20, of
+//! which `slab_bytes` was 2.0 MiB; the other 9.6 MiB is what glibc keeps
+//! of the bursts' own allocations (the strings, the injector's blocks, the
+//! vectors of futures and handles: about 8 MiB at a burst's peak). So 16
+//! MiB is the allowance. With the chunks from the global allocator (the
+//! code before; to try it, remove `alloc_chunk` and `free_chunk` from
+//! `StdPlatform`), RSS after burst 20 was 75 to 95 MiB and still growing
+//! by 2 to 5 MiB a burst, with the same 2.0 MiB of `slab_bytes`: each
+//! freed 1 MiB chunk raised glibc's mmap threshold, so later chunks were
+//! carved from its heap between small allocations, where they fragmented
+//! it. (At 50 000 tasks a burst the old code did not creep in this test,
+//! so the bursts are 100 000, as in the report that found it.)
 
 #![cfg(all(target_os = "linux", not(echo_asan)))]
 
