@@ -3,14 +3,16 @@
 //! free.
 //!
 //! Invariants:
-//! - A chunk is `PAGES` pages (`CHUNK_PAGES` in a scheduler), aligned to its own size, so a page is
-//!   aligned to its size and a page's chunk is found by masking its
-//!   address.
+//! - A chunk is `PAGES` pages (`CHUNK_PAGES` in a scheduler), aligned to
+//!   its own size, so a page is aligned to its size and a page's chunk is
+//!   found by masking its address.
 //! - A chunk is listed in `chunks` exactly while at least one of its pages
 //!   is out (taken and not given back); its count is how many of its pages
 //!   are on the free list. So a chunk whose last page comes back leaves the
 //!   pool at once, and a pool with no page out holds no memory.
-//! - A host that has no memory refuses (`None`); the pool is then unchanged.
+//! - A host that has no memory refuses (`None`); the pool is then
+//!   unchanged. Nothing else allocates on a free: the free list's capacity
+//!   is kept at `PAGES - 1` per listed chunk, the most it can hold.
 
 use super::layout::PAGE_BYTES;
 use crate::spin::SpinLock;
@@ -61,11 +63,11 @@ impl ChunkSource {
 
 /// Small pages, carved from chunks of `PAGES` pages (a scheduler's pool:
 /// [`CHUNK_PAGES`], 1 MiB chunks of sixteen 64 KiB pages on 64-bit
-/// targets). The code holds for any `PAGES` from 1 up. Allocating pages one by one
-/// with their alignment cost the global allocator about two extra 4 KiB
-/// pages of touched memory per page (measured: 74 bytes of RSS per 64-byte
-/// task instead of 65); a chunk spreads that over its pages, and a host
-/// that maps chunks from the OS pays none of it.
+/// targets). The code holds for any `PAGES` from 1 up. Allocating pages
+/// one by one with their alignment cost the global allocator about two
+/// extra 4 KiB pages of touched memory per page (measured: 74 bytes of RSS
+/// per 64-byte task instead of 65); a chunk spreads that over its pages,
+/// and a host that maps chunks from the OS pays none of it.
 ///
 /// (Pages remember their pool by address: a pool must not move while any
 /// of its pages exists. The scheduler keeps its pool inside its `Arc`.)
@@ -145,8 +147,11 @@ impl<const PAGES: usize> PagePool<PAGES> {
         debug_assert_eq!(chunk.as_ptr().addr() % Self::CHUNK_BYTES, 0, "alignment");
         let mut st = self.state.lock();
         // Room for the bookkeeping: a refusal, not an abort, if the global
-        // allocator has none.
-        if st.chunks.try_reserve(1).is_err() || st.free.try_reserve(PAGES - 1).is_err() {
+        // allocator has none. The free list gets room for every page of
+        // every listed chunk but one, so `give` never grows it.
+        let room = (st.chunks.len() + 1) * (PAGES - 1);
+        let more = room.saturating_sub(st.free.len());
+        if st.chunks.try_reserve(1).is_err() || st.free.try_reserve(more).is_err() {
             drop(st);
             // SAFETY: the chunk is unused and came from this source.
             unsafe { (self.source.free)(ctx, chunk, Self::CHUNK_LAYOUT) };
@@ -183,6 +188,7 @@ impl<const PAGES: usize> PagePool<PAGES> {
             .expect("a pool page's chunk is listed");
         st.chunks[i].1 += 1;
         if st.chunks[i].1 < PAGES {
+            debug_assert!(st.free.len() < st.free.capacity(), "room kept by `take`");
             st.free.push(page);
             return;
         }
