@@ -30,16 +30,22 @@
 //!   that empties (its last slot freed locally, or its owner collected the
 //!   remote frees that empty it) goes to the heap's spare list, which any
 //!   class reuses, and which holds at most `MAX_SPARES` pages: beyond that,
-//!   pages go back to the allocator at once. A worker trims (collects remote
-//!   frees, returns emptied pages) whenever it parks.
+//!   pages go back to the pool at once, and a chunk whose pages are all
+//!   back goes to the platform. A worker trims (collects remote frees,
+//!   returns emptied pages) whenever it parks.
+//! - No memory is a refusal, never an abort: a page the pool (or, for a
+//!   large page, the global allocator) cannot give makes the allocation
+//!   return `None` with the heap unchanged, and the slab's own lists grow
+//!   with `try_reserve`.
 //! - After shutdown a page still holding tasks is *orphaned*: its remote
 //!   word becomes the `orphaned()` mark and a count of live slots; the free
 //!   that takes the count to zero returns the page.
 //!
 //! One concept per file: `layout` (size classes, page layout, where the
 //! free link goes), `page` (a page, its free lists and `free_remote`),
-//! `pool` (chunked page memory, from the host's `Platform::alloc_chunk`), `heap` (an owner's pages, spares, trim),
-//! `orphan` (detaching a heap after shutdown), `large` (large pages).
+//! `pool` (chunked page memory, from the host's `Platform::alloc_chunk`),
+//! `heap` (an owner's pages, spares, trim), `orphan` (detaching a heap
+//! after shutdown), `large` (large pages).
 
 mod heap;
 mod large;
