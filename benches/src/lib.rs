@@ -3,6 +3,7 @@
 //! server workloads (Echo beside tokio only).
 
 pub mod bare_responder;
+pub mod burst;
 pub mod http_bench;
 pub mod http_server;
 pub mod observe;

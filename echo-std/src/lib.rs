@@ -82,6 +82,8 @@ mod deadline_fd;
 mod handle;
 mod join_set;
 mod macro_support;
+#[cfg(unix)]
+mod os_memory;
 mod park;
 mod platform;
 mod scheduler;
