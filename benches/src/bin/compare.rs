@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 13] = [
+const SPECIAL: [&str; 14] = [
     "timer_lateness",
     "metrics_cost",
     "observe_cost",
