@@ -1,7 +1,9 @@
 //! The timeline recorder's track (`internals::Track`): one writer appends
 //! while a reader copies. The reader must see a prefix of what was pushed,
 //! each value whole; loom's cell tracker reports a read of a slot that was
-//! not published (it fails with the publishing store made relaxed).
+//! not published (it fails with the publishing store made relaxed). The
+//! reader runs on a thread of its own: loom explores no schedule in which
+//! a spawned writer runs before the model's main thread reads.
 
 use echo_sched_core::internals::Track;
 use loom::sync::Arc;
@@ -20,7 +22,11 @@ fn a_reader_copies_while_the_writer_appends() {
                 }
             })
         };
-        let seen = track.snapshot();
+        let reader = {
+            let track = track.clone();
+            thread::spawn(move || track.snapshot())
+        };
+        let seen = reader.join().unwrap();
         assert!(seen.len() <= 2);
         for (i, &(a, b)) in seen.iter().enumerate() {
             assert_eq!((a, b), (i as u32, i as u32 * 10), "a torn or stale slot");
