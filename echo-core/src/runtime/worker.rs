@@ -361,7 +361,8 @@ impl<P: Platform> Shared<P> {
     fn task_span(&self, task: RawTask) -> tracing::Span {
         let s = task.state().load();
         let name = if s.is_named() {
-            self.task_name(task.id())
+            // SAFETY: the caller claimed RUNNING to poll it.
+            unsafe { task.name() }
         } else {
             None
         };

@@ -13,7 +13,7 @@
 //! bit 6  OUTPUT         the stage holds `Result<T, panic>` (completion stored one)
 //! bits 7-8              effective priority (0 High, 1 Normal, 2 Low)
 //! bit 9  LARGE          the task has a page of its own (fixed at creation)
-//! bit 10 NAMED          the task's name is in the scheduler's name table
+//! bit 10 NAMED          the future is `Named`: its name travels with it
 //! bit 11 STARTED        a worker has claimed the task at least once
 //! bits 12..             reference count
 //! ```
@@ -108,7 +108,13 @@ impl Snapshot {
     }
     /// The effective priority.
     pub fn priority(self) -> Priority {
-        Priority::from_index((self.0 & PRIO_MASK) >> PRIO_SHIFT)
+        let bits = (self.0 & PRIO_MASK) >> PRIO_SHIFT;
+        // Only `with_priority` writes the field, always a tier's index.
+        debug_assert!(bits < Priority::COUNT, "priority bits {bits}");
+        match Priority::from_index(bits) {
+            Some(p) => p,
+            None => Priority::ALL[Priority::COUNT - 1],
+        }
     }
     /// Whether the effective priority is `p` (a compare of the bits,
     /// cheaper than decoding them on the claim path).
