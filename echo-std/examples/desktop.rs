@@ -52,6 +52,7 @@ use timeline_png::Role;
 #[cfg(not(feature = "recorder"))]
 #[derive(Clone, Copy)]
 enum Role {
+    Ticker,
     Frame,
     Background,
     Maintenance,
@@ -226,7 +227,7 @@ fn run(prioritized: bool, workers: usize, length: Duration, record: bool) -> Rep
     let start = Instant::now();
     let end = start + length;
     let ticker = scheduler.submit(frame_ticker(load.clone(), end), load.tier(Priority::High));
-    load.note(&ticker, Role::Frame);
+    load.note(&ticker, Role::Ticker);
     let (mut next_maintenance, mut maintenance_ticks) = (start, 0u32);
     while Instant::now() < end {
         let now = Instant::now();

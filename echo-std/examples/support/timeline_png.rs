@@ -22,6 +22,9 @@ use std::convert::Infallible;
 /// What a task is in the demo.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// The task that spawns a frame on each tick (drawn as a frame, but
+    /// not a frame itself).
+    Ticker,
     Frame,
     Background,
     Maintenance,
@@ -38,7 +41,7 @@ impl Role {
 
     fn color(self) -> Rgb888 {
         match self {
-            Role::Frame => Rgb888::new(220, 40, 40),
+            Role::Frame | Role::Ticker => Rgb888::new(220, 40, 40),
             Role::Background => Rgb888::new(60, 110, 200),
             Role::Maintenance => Rgb888::new(40, 160, 80),
             Role::Autosave => Rgb888::new(150, 90, 190),
@@ -48,6 +51,7 @@ impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Frame => "UI frame",
+            Role::Ticker => "frame ticker",
             Role::Background => "background job",
             Role::Maintenance => "maintenance",
             Role::Autosave => "autosave",
@@ -239,7 +243,7 @@ pub fn render(path: &std::path::Path, panels: &[Panel<'_>], window: u64) -> std:
                         if let Some((x, wd)) = clip(start, start + nanos) {
                             // Frames drawn over the full lane, the rest a
                             // little shorter, so a frame's sliver shows.
-                            if role == Role::Frame {
+                            if matches!(role, Role::Frame | Role::Ticker) {
                                 rect(&mut c, x, y, wd.max(3), LANE, role.color());
                             } else {
                                 rect(&mut c, x, y + 4, wd, LANE - 8, role.color());
