@@ -33,12 +33,13 @@
 //!
 //! Tasks submitted by [`submit`](crate::Scheduler::submit),
 //! [`submit_batch`](crate::Scheduler::submit_batch),
-//! [`try_submit`](crate::Scheduler::try_submit), [`spawn`](crate::spawn),
-//! [`Handle::spawn`](crate::Handle::spawn), `JoinSet`, the
-//! [`TaskBuilder`](crate::TaskBuilder)'s `submit` and `try_submit`, and
-//! the relays of [`spawn_blocking`](crate::spawn_blocking) (kind
-//! `"blocking"`) are instrumented. `submit_async` is not: its future type
-//! is part of its signature.
+//! [`spawn`](crate::spawn), [`Handle::spawn`](crate::Handle::spawn),
+//! `JoinSet` and the [`TaskBuilder`](crate::TaskBuilder)'s `submit` are
+//! instrumented, and so are the relay tasks of
+//! [`spawn_blocking`](crate::spawn_blocking) (their location is inside
+//! echo-std). The `try_submit` forms and `submit_async` are not: the
+//! future they hand back on refusal, or the future they return, has the
+//! caller's type.
 //!
 //! Cost: nothing without the feature (the spawn location is a zero-sized
 //! value and `#[track_caller]` is off). With it and no subscriber enabling
