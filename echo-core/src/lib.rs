@@ -57,6 +57,7 @@ mod platform;
 mod priority;
 #[cfg(feature = "recorder")]
 mod recorder;
+mod rng;
 mod room;
 mod runtime;
 mod scheduler;

@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::deque::{Deque, Stealer};
 use crate::metrics::Counters;
 use crate::padded::CachePadded;
+use crate::rng::VictimRng;
 use crate::platform::Platform;
 use crate::runtime::Shared;
 use crate::runtime::owner::Owner;
@@ -34,12 +35,10 @@ use crate::task::state::{AfterPoll, Claim};
 use crate::task::waker::waker_ref;
 use core::task::Context;
 use core::time::Duration;
-use rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro128PlusPlus;
 
 /// A worker's private scheduling state.
 pub(crate) struct Local {
-    pub(crate) rng: Xoshiro128PlusPlus,
+    pub(crate) rng: VictimRng,
     /// Scheduling points until the injectors come first again.
     pub(crate) until_global: u32,
     /// Per ringed tier (`Priority::ring_index`): polls since this worker
@@ -102,7 +101,7 @@ impl Worker {
             counters: Counters::default(),
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
-                rng: Xoshiro128PlusPlus::seed_from_u64(seed),
+                rng: VictimRng::new(seed),
                 until_global: 0,
                 since_turn: [0; Priority::COUNT - 1],
                 owed_at: core::array::from_fn(|i| {
