@@ -75,7 +75,7 @@ pub use platform::{PanicPayload, Platform};
 pub use priority::Priority;
 #[cfg(feature = "recorder")]
 pub use recorder::{Timeline, TimelineEvent, WorkerTimeline};
-pub use room::SpawnWhenRoom;
+pub use runtime::SpawnWhenRoom;
 pub use runtime::TaskOptions;
 pub use scheduler::Scheduler;
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};

@@ -1,9 +1,10 @@
-//! The bound on live tasks (`Config::max_tasks`), and waiting for room.
+//! The bound on live tasks (`Config::max_tasks`), and the waiters for room
+//! (the future that waits is `runtime/spawn_when_room.rs`'s).
 //!
 //! Policy:
 //! - A submission from outside the pool is admitted only while fewer than
 //!   `max` tasks are live (submitted and not finished). `try_spawn` returns
-//!   the future with `Refusal::Full`; [`SpawnWhenRoom`] waits for room.
+//!   the future with `Refusal::Full`; `SpawnWhenRoom` waits for room.
 //! - A submission from a task running on a worker is always admitted, even
 //!   over the bound. Making it wait could deadlock (the room it waits for
 //!   may only come from its own children), and refusing it would lose work
@@ -15,18 +16,10 @@
 //! reads `has_waiters`. With both sequentially consistent, either the
 //! finisher sees the waiter, or the waiter's retry sees the room.
 
-use crate::config::{Refusal, SubmitError};
-use crate::platform::Platform;
-use crate::runtime::Shared;
-use crate::runtime::TaskOptions;
 use crate::spin::SpinLock;
-use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
-use crate::task::JoinHandle;
+use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use alloc::vec::Vec;
-use core::fmt;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::Waker;
 
 /// Live-task accounting against a bound.
 pub(crate) struct Room {
@@ -96,85 +89,11 @@ impl Room {
     }
 
     /// Registers `waker` to be woken when room is released.
-    fn register(&self, waker: &Waker) {
+    pub(crate) fn register(&self, waker: &Waker) {
         let mut w = self.waiters.lock();
         if !w.iter().any(|x| x.will_wake(waker)) {
             w.push(waker.clone());
         }
         self.has_waiters.store(true, Ordering::SeqCst);
-    }
-}
-
-/// Submits a task once the scheduler has room for it; the future of
-/// [`Scheduler::spawn_when_room`](crate::Scheduler::spawn_when_room).
-///
-/// Resolves to the task's handle, or to the future inside an error if the
-/// scheduler shut down first.
-#[must_use = "futures do nothing unless awaited"]
-pub struct SpawnWhenRoom<F: Future, P: Platform> {
-    shared: Arc<Shared<P>>,
-    future: Option<F>,
-    options: TaskOptions,
-}
-
-// The inner future is only ever moved, never pinned, so this future may
-// move freely.
-impl<F: Future, P: Platform> Unpin for SpawnWhenRoom<F, P> {}
-
-impl<F: Future, P: Platform> SpawnWhenRoom<F, P> {
-    pub(crate) fn new(shared: Arc<Shared<P>>, future: F, options: TaskOptions) -> Self {
-        SpawnWhenRoom {
-            shared,
-            future: Some(future),
-            options,
-        }
-    }
-}
-
-impl<F, P> Future for SpawnWhenRoom<F, P>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-    P: Platform,
-{
-    type Output = Result<JoinHandle<F::Output>, SubmitError<F>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let future = this
-            .future
-            .take()
-            .expect("SpawnWhenRoom polled after completion");
-        match Shared::spawn(&this.shared, future, this.options.clone()) {
-            Ok(handle) => Poll::Ready(Ok(handle)),
-            Err(e) if e.reason() == Refusal::Full => {
-                let future = e.into_inner();
-                let room = this
-                    .shared
-                    .room()
-                    .expect("only a bounded scheduler is full");
-                room.register(cx.waker());
-                // Room released between the refusal and the registration
-                // would not wake us: try once more.
-                match Shared::spawn(&this.shared, future, this.options.clone()) {
-                    Ok(handle) => Poll::Ready(Ok(handle)),
-                    Err(e) if e.reason() == Refusal::Full => {
-                        this.future = Some(e.into_inner());
-                        Poll::Pending
-                    }
-                    Err(e) => Poll::Ready(Err(e)),
-                }
-            }
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-}
-
-impl<F: Future, P: Platform> fmt::Debug for SpawnWhenRoom<F, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpawnWhenRoom")
-            .field("priority", &self.options.priority)
-            .field("done", &self.future.is_none())
-            .finish()
     }
 }

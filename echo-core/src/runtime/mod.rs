@@ -8,6 +8,7 @@
 //! - `worker.rs`: a worker's state and its loop (claim, poll, park);
 //! - `owner.rs`: the proof that the caller runs a given worker;
 //! - `spawn.rs`: submission, from a worker or from outside;
+//! - `spawn_when_room.rs`: the future that waits for room under the bound;
 //! - `shutdown.rs` and `lifecycle.rs`: shutdown and its phases;
 //! - `timers.rs`: the workers' side of timers and the budget;
 //! - `task_host.rs`: the scheduler as the host of its tasks (the task
@@ -25,12 +26,14 @@ mod record;
 mod route;
 mod shutdown;
 mod spawn;
+mod spawn_when_room;
 mod steal;
 mod task_host;
 mod timers;
 mod worker;
 
 pub use spawn::TaskOptions;
+pub use spawn_when_room::SpawnWhenRoom;
 
 use crate::Priority;
 use crate::config::Config;
