@@ -8,8 +8,16 @@
 //! - A submission wakes at most one worker, and none while any worker is
 //!   searching (that searcher will find the work, or hand off to another
 //!   when it finds some) or while every worker is awake.
-//! - A worker decrements `unparked` and joins the sleeper list in one
-//!   critical section, so a notifier that saw the decrement finds it there.
+//! - The sleeper list is a bitmap of atomic words, one bit per worker, so
+//!   that waking a worker takes no lock: a wake may come from an interrupt
+//!   handler that interrupted a worker on its way to park, and must never
+//!   wait for it.
+//! - A worker sets its sleeper bit before it decrements `unparked` (both
+//!   SeqCst), so a notifier that saw the decrement finds a bit set. The
+//!   bit it takes may be another parker's that has not decremented yet:
+//!   that parker then finds its bit gone, is counted awake and searching
+//!   by the notifier's increment, and its own decrement leaves the count
+//!   matching the workers whose bits are set once both have run.
 //! - Every worker that parks re-checks every queue afterwards and wakes a
 //!   worker if it finds work (no lost wake-up): a submitter pushes, then
 //!   fences and reads `state`; the parker writes `state`, then fences and
@@ -25,9 +33,8 @@
 //! - At most half the workers search at once, so a burst of steals does not
 //!   become a herd.
 
-use crate::spin::SpinLock;
 use crate::sync::{AtomicUsize, Ordering, fence};
-use alloc::vec::Vec;
+use alloc::boxed::Box;
 
 const UNPARKED_SHIFT: u32 = 16;
 const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
@@ -40,10 +47,15 @@ fn unparked(state: usize) -> usize {
     state >> UNPARKED_SHIFT
 }
 
+/// Bits per word of the sleeper bitmap.
+const BITS: usize = usize::BITS as usize;
+
 /// The shared idle state of one scheduler.
 pub struct Idle {
     state: AtomicUsize,
-    sleepers: SpinLock<Vec<usize>>,
+    /// Bit `w % BITS` of word `w / BITS` is set while worker `w` is parked
+    /// and no notifier has picked it.
+    sleepers: Box<[AtomicUsize]>,
     num_workers: usize,
 }
 
@@ -53,7 +65,9 @@ impl Idle {
         debug_assert!(num_workers < SEARCHING_MASK);
         Idle {
             state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
-            sleepers: SpinLock::new(Vec::with_capacity(num_workers)),
+            sleepers: (0..num_workers.div_ceil(BITS))
+                .map(|_| AtomicUsize::new(0))
+                .collect(),
             num_workers,
         }
     }
@@ -65,7 +79,7 @@ impl Idle {
         if !self.should_wake() {
             return None;
         }
-        let worker = self.sleepers.lock().pop();
+        let worker = self.take_sleeper();
         if worker.is_none() {
             // A sleeper left the list on its own (`unpark_self`) between
             // our count update and the lock: undo the count; that worker is
@@ -74,6 +88,31 @@ impl Idle {
                 .fetch_sub((1 << UNPARKED_SHIFT) | 1, Ordering::SeqCst);
         }
         worker
+    }
+
+    /// Clears one set sleeper bit and returns its worker, if any is set.
+    fn take_sleeper(&self) -> Option<usize> {
+        for (i, word) in self.sleepers.iter().enumerate() {
+            let mut bits = word.load(Ordering::SeqCst);
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                match word.compare_exchange(
+                    bits,
+                    bits & !(1 << bit),
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ) {
+                    Ok(_) => return Some(i * BITS + bit),
+                    Err(actual) => bits = actual,
+                }
+            }
+        }
+        None
+    }
+
+    /// Worker `worker`'s word in the bitmap, and its bit there.
+    fn sleeper_bit(&self, worker: usize) -> (&AtomicUsize, usize) {
+        (&self.sleepers[worker / BITS], 1 << (worker % BITS))
     }
 
     /// A cheap, unfenced guess at whether `worker_to_notify` could wake
@@ -134,25 +173,24 @@ impl Idle {
     /// docs); this fences before returning, so those reads come after.
     pub fn transition_to_parked(&self, worker: usize, is_searching: bool) {
         let dec = (1 << UNPARKED_SHIFT) | usize::from(is_searching);
-        {
-            let mut sleepers = self.sleepers.lock();
-            self.state.fetch_sub(dec, Ordering::SeqCst);
-            sleepers.push(worker);
-        }
+        let (word, bit) = self.sleeper_bit(worker);
+        // The bit first: a notifier that sees the decrement finds a bit.
+        word.fetch_or(bit, Ordering::SeqCst);
+        self.state.fetch_sub(dec, Ordering::SeqCst);
         fence(Ordering::SeqCst);
     }
 
     /// Whether `worker` is still in the sleeper list (nobody woke it).
     pub fn is_parked(&self, worker: usize) -> bool {
-        self.sleepers.lock().contains(&worker)
+        let (word, bit) = self.sleeper_bit(worker);
+        word.load(Ordering::SeqCst) & bit != 0
     }
 
     /// A parked worker wakes itself (a host loop resuming `run_until_idle`).
     /// True if it was in the list; it is then counted as unparked.
     pub fn unpark_self(&self, worker: usize) -> bool {
-        let mut sleepers = self.sleepers.lock();
-        if let Some(i) = sleepers.iter().position(|&w| w == worker) {
-            sleepers.swap_remove(i);
+        let (word, bit) = self.sleeper_bit(worker);
+        if word.fetch_and(!bit, Ordering::SeqCst) & bit != 0 {
             self.state.fetch_add(1 << UNPARKED_SHIFT, Ordering::SeqCst);
             true
         } else {
@@ -167,13 +205,17 @@ impl Idle {
 
     /// Workers currently parked (in the sleeper list).
     pub fn num_parked(&self) -> usize {
-        self.sleepers.lock().len()
+        self.sleepers
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed).count_ones() as usize)
+            .sum()
     }
 }
 
 #[cfg(all(test, not(echo_loom)))]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn wakes_one_worker_and_none_while_it_searches() {
@@ -182,12 +224,14 @@ mod tests {
         idle.transition_to_parked(3, false);
         idle.transition_to_parked(2, false);
         assert_eq!(idle.num_parked(), 2);
-        assert_eq!(idle.worker_to_notify(), Some(2));
+        let first = idle.worker_to_notify().expect("a parked worker");
+        assert!(first == 2 || first == 3);
+        let other = 5 - first;
         assert_eq!(idle.num_searching(), 1);
         assert_eq!(idle.worker_to_notify(), None, "one is already searching");
-        assert!(!idle.is_parked(2) && idle.is_parked(3));
+        assert!(!idle.is_parked(first) && idle.is_parked(other));
         assert!(idle.transition_from_searching(), "it was the last searcher");
-        assert_eq!(idle.worker_to_notify(), Some(3));
+        assert_eq!(idle.worker_to_notify(), Some(other));
     }
 
     #[test]
@@ -200,6 +244,25 @@ mod tests {
         assert_eq!(idle.num_searching(), 1);
         assert!(idle.transition_from_searching(), "the last searcher");
         assert_eq!(idle.num_searching(), 0);
+    }
+
+    #[test]
+    fn the_bitmap_spans_several_words() {
+        let n = 2 * BITS + 3;
+        let idle = Idle::new(n);
+        for w in [0, BITS - 1, BITS, n - 1] {
+            idle.transition_to_parked(w, false);
+        }
+        assert_eq!(idle.num_parked(), 4);
+        assert!(idle.unpark_self(BITS));
+        let mut woken = Vec::new();
+        while let Some(w) = idle.worker_to_notify() {
+            woken.push(w);
+            idle.transition_from_searching();
+        }
+        woken.sort_unstable();
+        assert_eq!(woken, [0, BITS - 1, n - 1]);
+        assert_eq!(idle.num_parked(), 0);
     }
 
     #[test]

@@ -33,6 +33,15 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(all(not(target_has_atomic = "ptr"), not(feature = "critical-section")))]
+compile_error!(
+    "echo-sched-core: this target has no atomic compare-and-swap (e.g. thumbv6m-none-eabi, \
+     Cortex-M0/M0+). Enable echo-sched-core's `critical-section` feature and link a \
+     `critical-section` implementation (for a single-core Cortex-M: cortex-m's \
+     `critical-section-single-core` feature), so the atomics the scheduler needs are \
+     emulated with critical sections."
+);
+
 extern crate alloc;
 #[cfg(any(test, echo_loom))]
 extern crate std;
@@ -40,6 +49,7 @@ extern crate std;
 mod config;
 mod deque;
 mod idle;
+mod inbox;
 mod inject;
 mod metrics;
 mod padded;
@@ -71,12 +81,12 @@ mod layout_tests {
     use crate::task::header::{Cell, Header, Trailer};
 
     #[test]
-    fn header_is_24_bytes_and_overhead_is_40() {
+    fn header_is_32_bytes_and_overhead_is_48() {
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(core::mem::size_of::<Header>(), 24);
+            assert_eq!(core::mem::size_of::<Header>(), 32);
             assert_eq!(core::mem::size_of::<Trailer>(), 16);
             // A future of 16 bytes (e.g. an Arc and a flag) with output ():
-            // the stage is the future's size, everything else is 40 bytes.
+            // the stage is the future's size, everything else is 48 bytes.
             struct Sixteen(#[allow(dead_code)] [u64; 2]);
             impl core::future::Future for Sixteen {
                 type Output = ();
@@ -87,7 +97,7 @@ mod layout_tests {
                     core::task::Poll::Ready(())
                 }
             }
-            assert_eq!(core::mem::size_of::<Cell<Sixteen>>(), 40 + 16);
+            assert_eq!(core::mem::size_of::<Cell<Sixteen>>(), 48 + 16);
         }
     }
 }
@@ -103,6 +113,7 @@ pub mod internals {
         CAPACITY, ClaimError, Deque, Overflow, OwnerRing, Pos, StealClaim, StealSnapshot, Stealer,
     };
     pub use crate::idle::Idle;
+    pub use crate::inbox::{Inbox, InboxNode, Pushed, Taken};
     pub use crate::inject::Injector;
     pub use crate::slab::{
         CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,

@@ -3,12 +3,25 @@
 use core::fmt;
 use core::ops::{Deref, DerefMut};
 
-/// Pads and aligns a value to 128 bytes: two 64-byte lines, because x86's
-/// adjacent-line prefetcher pulls lines in pairs and ARM's big cores use
-/// 128-byte lines. Two workers' hot fields never share a line.
+/// The alignment of [`CachePadded`]: 128 bytes on 64-bit targets (two
+/// 64-byte lines, because x86's adjacent-line prefetcher pulls lines in
+/// pairs and ARM's big cores use 128-byte lines); 32 bytes elsewhere
+/// (microcontrollers: a Cortex-M7's line, and no cache at all on smaller
+/// cores, where more padding would only cost RAM).
+#[cfg(target_pointer_width = "64")]
+pub(crate) const LINE: usize = 128;
+/// See the 64-bit definition.
+#[cfg(not(target_pointer_width = "64"))]
+pub(crate) const LINE: usize = 32;
+
+/// Pads and aligns a value to [`LINE`] bytes, so two workers' hot fields
+/// never share a cache line.
 #[derive(Default)]
-#[repr(align(128))]
+#[cfg_attr(target_pointer_width = "64", repr(align(128)))]
+#[cfg_attr(not(target_pointer_width = "64"), repr(align(32)))]
 pub(crate) struct CachePadded<T>(pub(crate) T);
+
+const _: () = assert!(core::mem::align_of::<CachePadded<u8>>() == LINE);
 
 impl<T> Deref for CachePadded<T> {
     type Target = T;

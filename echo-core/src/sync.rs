@@ -8,19 +8,37 @@
 
 #[cfg(not(echo_loom))]
 mod imp {
-    // Without 64-bit atomics, the timers' deadlines use a locked stand-in.
-    #[cfg(not(target_has_atomic = "64"))]
-    pub(crate) use super::lock_u64::AtomicU64;
+    // Targets with compare-and-swap use core's atomics and alloc's `Arc`.
+    #[cfg(target_has_atomic = "ptr")]
     pub(crate) use alloc::sync::Arc;
+    #[cfg(target_has_atomic = "ptr")]
     pub(crate) use core::sync::atomic::{
         AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering, fence,
     };
     // The ring packs its head into an `AtomicU64` where the target has one,
     // and into an `AtomicU32` of two `u16` positions where it does not.
-    #[cfg(not(target_has_atomic = "64"))]
+    #[cfg(all(target_has_atomic = "ptr", not(target_has_atomic = "64")))]
     pub(crate) use core::sync::atomic::AtomicU16;
     #[cfg(target_has_atomic = "64")]
     pub(crate) use core::sync::atomic::AtomicU64;
+    // With compare-and-swap but no 64-bit atomics (thumbv7m, riscv32imac),
+    // the timers' deadlines use a locked stand-in, which no interrupt
+    // handler ever touches (see `lock_u64`).
+    #[cfg(all(target_has_atomic = "ptr", not(target_has_atomic = "64")))]
+    pub(crate) use super::lock_u64::AtomicU64;
+
+    // Without compare-and-swap (thumbv6m: Cortex-M0/M0+), portable-atomic
+    // emulates every read-modify-write inside a critical section, which
+    // the firmware provides through the `critical-section` crate; loads
+    // and stores stay plain instructions. portable-atomic-util's `Arc`
+    // counts with those atomics.
+    #[cfg(not(target_has_atomic = "ptr"))]
+    pub(crate) use portable_atomic::{
+        AtomicBool, AtomicPtr, AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        fence,
+    };
+    #[cfg(not(target_has_atomic = "ptr"))]
+    pub(crate) use portable_atomic_util::Arc;
 
     /// Tells the CPU (or loom) that this thread is waiting on another.
     #[inline]
@@ -72,10 +90,29 @@ mod imp {
 
 pub(crate) use imp::*;
 
-/// A 64-bit atomic for targets without 64-bit atomic instructions (such as
-/// `thumbv7em`): the timers' deadlines are nanoseconds in a `u64`. A flag
-/// guards the value; the few operations the core needs take it SeqCst.
-#[cfg(all(not(echo_loom), not(target_has_atomic = "64")))]
+/// An `Arc` that takes part in no protocol (a task's name), so loom need
+/// not model it: alloc's where the target has compare-and-swap (loom
+/// builds included), portable-atomic-util's elsewhere.
+#[cfg(any(echo_loom, target_has_atomic = "ptr"))]
+pub(crate) use alloc::sync::Arc as PlainArc;
+#[cfg(all(not(echo_loom), not(target_has_atomic = "ptr")))]
+pub(crate) use portable_atomic_util::Arc as PlainArc;
+
+/// A 64-bit atomic for targets with compare-and-swap but without 64-bit
+/// atomic instructions (such as `thumbv7em`): the timers' deadlines are
+/// nanoseconds in a `u64`. A flag guards the value; the few operations the
+/// core needs take it SeqCst.
+///
+/// A spin flag is not interrupt-safe: a handler that spun on it while the
+/// code it interrupted held it would never return. None does: only
+/// workers read and write timer deadlines, and nothing on the wake path
+/// (`Waker::wake`, the inbox, the idle protocol, `Platform::unpark`) uses
+/// a 64-bit atomic. Keep it that way.
+#[cfg(all(
+    not(echo_loom),
+    target_has_atomic = "ptr",
+    not(target_has_atomic = "64")
+))]
 mod lock_u64 {
     use core::cell::UnsafeCell;
     use core::sync::atomic::{AtomicBool, Ordering};

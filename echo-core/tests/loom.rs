@@ -20,6 +20,8 @@ use std::time::Instant;
 mod deque;
 #[path = "loom/idle.rs"]
 mod idle;
+#[path = "loom/inbox.rs"]
+mod inbox;
 #[path = "loom/slab.rs"]
 mod slab;
 #[path = "loom/sleeper.rs"]

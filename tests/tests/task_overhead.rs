@@ -1,5 +1,8 @@
 //! Bytes per task beyond the future, measured by a counting allocator:
-//! the pooled slab must keep it at or under 64 (it is designed for 40).
+//! the pooled slab must keep it at or under 96. It is designed for 48 (a
+//! 32-byte header, which holds the inbox link, and a 16-byte trailer); a
+//! task's cell is rounded up to its size class (steps of up to 14%) and
+//! the last chunk's unused pages count too.
 
 use echo_std::{Priority, Scheduler};
 use echo_tests::{Gate, wait_until};
@@ -66,20 +69,21 @@ fn overhead_per_task<const WORDS: usize>(pooled: bool, n: usize) -> f64 {
 // One test function: the counter is global to this binary, and tests in
 // one binary run in parallel.
 #[test]
-fn a_parked_task_costs_at_most_64_bytes_beyond_its_future() {
+fn a_parked_task_costs_at_most_96_bytes_beyond_its_future() {
     for overhead in [
         overhead_per_task::<0>(true, 100_000),
         overhead_per_task::<4>(true, 100_000),
         overhead_per_task::<20>(true, 50_000),
     ] {
-        // 40 bytes of header and trailer, plus size-class rounding and the
+        // 48 bytes of header and trailer, plus size-class rounding (the
+        // 20-word future's 232-byte cell takes a 256-byte slot) and the
         // last chunk's unused pages.
         eprintln!("pooled slab: {overhead:.1} bytes per task beyond the future");
-        assert!(overhead <= 64.0, "{overhead:.1} bytes per task");
+        assert!(overhead <= 96.0, "{overhead:.1} bytes per task");
     }
     // Every task its own allocation (the A/B baseline) works too, and costs
     // more: a 256-byte page header each.
     let overhead = overhead_per_task::<0>(false, 20_000);
     eprintln!("global allocator: {overhead:.1} bytes per task beyond the future");
-    assert!(overhead > 64.0, "{overhead:.1}");
+    assert!(overhead > 96.0, "{overhead:.1}");
 }

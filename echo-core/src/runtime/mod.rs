@@ -33,6 +33,8 @@ pub use spawn::TaskOptions;
 use crate::Priority;
 use crate::config::Config;
 use crate::idle::Idle;
+use crate::inbox::Inbox;
+use crate::inbox::Pushed;
 use crate::inject::Injector;
 use crate::metrics::{Counters, Metrics, merged_latency};
 use crate::padded::CachePadded;
@@ -43,7 +45,7 @@ use crate::runtime::owner::Owner;
 use crate::runtime::worker::Worker;
 use crate::slab::{self, LARGE_OWNER, LargeList, PagePool};
 use crate::spin::SpinLock;
-use crate::sync::AtomicUsize;
+use crate::sync::{Arc, AtomicUsize, Ordering, fence};
 use crate::task::header::Header;
 use crate::task::info::IdClock;
 use crate::task::raw::Entry;
@@ -62,6 +64,9 @@ pub(crate) struct Shared<P: Platform> {
     config: Config,
     workers: Box<[CachePadded<Worker>]>,
     injectors: [Injector<Entry>; Priority::COUNT],
+    /// Tasks queued, or left to free, from outside the pool (`inbox.rs`):
+    /// each holds one reference (an entry's), or none (left to free).
+    inbox: Inbox<Header>,
     idle: Idle,
     /// Running, closed, finishing or finished (see `lifecycle.rs`).
     lifecycle: Lifecycle,
@@ -109,6 +114,7 @@ impl<P: Platform> Shared<P> {
             config,
             workers,
             injectors: core::array::from_fn(|_| Injector::new()),
+            inbox: Inbox::new(),
             lifecycle: Lifecycle::new(),
             active: AtomicUsize::new(0),
             shards,
@@ -184,9 +190,18 @@ impl<P: Platform> Shared<P> {
         // SAFETY: the page outlives its slots.
         let (owner, sched) = unsafe { (page.as_ref().owner(), page.as_ref().scheduler()) };
         let sched = sched.cast::<Shared<P>>();
-        if s.is_named() {
+        if s.is_named() || owner == LARGE_OWNER {
             // SAFETY: the page holds a reference to the scheduler until the
             // slot is freed, so the borrow is valid here.
+            let shared = unsafe { &*sched };
+            if shared.current_worker().is_none() && !shared.lifecycle.is_finished() {
+                // SAFETY: forwarded contract.
+                unsafe { Shared::free_later(sched, task) };
+                return;
+            }
+        }
+        if s.is_named() {
+            // SAFETY: as above.
             unsafe { (*sched).names.lock().remove(&id) };
         }
         if owner == LARGE_OWNER {
@@ -206,6 +221,46 @@ impl<P: Platform> Shared<P> {
             // SAFETY: not the owner; the slot is unused.
             None => unsafe { slab::free_remote(page, slot) },
         }
+    }
+
+    /// Leaves a task with no references for a worker to free: a named or
+    /// large task, whose free takes a lock (the name table, the large-page
+    /// list) and returns memory to the allocator. A context outside the
+    /// pool may be an interrupt handler that interrupted the holder of
+    /// either, so it never does that itself (see `inbox.rs`). Before
+    /// shutdown has finished a worker frees it at its next scheduling
+    /// point (or before it parks); after, this call drains the inbox.
+    ///
+    /// # Safety
+    ///
+    /// As [`free_slot`](Shared::free_slot); the caller is not a worker.
+    #[cold]
+    unsafe fn free_later(sched: *const Shared<P>, task: NonNull<Header>) {
+        // The task's page keeps the scheduler alive only until a worker
+        // frees the task, which may be as soon as it is pushed: hold a
+        // reference of our own across the push and the phase check.
+        // SAFETY: the page holds a reference, so the count is not zero.
+        unsafe { Arc::increment_strong_count(sched) };
+        {
+            // SAFETY: the reference just taken.
+            let shared = unsafe { &*sched };
+            // SAFETY: the task stays allocated until a worker (or a drain)
+            // takes it from the inbox and frees it.
+            let pushed = unsafe { shared.inbox.push(task) };
+            debug_assert_eq!(
+                pushed,
+                Pushed::Linked,
+                "a task with no references was in the inbox"
+            );
+            // Push, fence, read the phase; the finisher stores Finished,
+            // then drains (see `lifecycle.rs`).
+            fence(Ordering::SeqCst);
+            if shared.lifecycle.is_finished() {
+                shared.drain_queues();
+            }
+        }
+        // SAFETY: releases the reference taken above; no borrow is live.
+        unsafe { Arc::decrement_strong_count(sched) };
     }
 
     /// Tasks submitted and not finished. Finished counts are read before
@@ -313,5 +368,6 @@ impl<P: Platform> Drop for Shared<P> {
         // Every task holds its page, and every page holds this scheduler:
         // no task and no entry can be left when this runs.
         debug_assert!(self.injectors.iter().all(|i| i.is_empty()));
+        debug_assert!(self.inbox.is_empty());
     }
 }

@@ -2,7 +2,9 @@
 //! with the anti-starvation rule. (Taking from other workers' rings is
 //! `steal.rs`.)
 //!
-//! At each scheduling point a worker takes, in order:
+//! At each scheduling point a worker first routes what the inbox holds
+//! (tasks woken outside the pool, `route.rs`) at their current tiers,
+//! then takes, in order:
 //! 1. an owed anti-starvation turn. The ringed tiers (`Priority::RINGED`,
 //!    Normal then Low) each have a turn interval (`Config::turn_interval`:
 //!    `normal_interval`, `low_interval`). The tier at position `k` (1 for
@@ -30,6 +32,9 @@ impl<P: Platform> Shared<P> {
     /// The next entry for the owner's worker from its own rings and the
     /// injectors.
     pub(crate) fn next_task(&self, o: &mut Owner<'_>) -> Option<(Entry, Priority)> {
+        if !self.inbox.is_empty() {
+            self.take_inbox(o);
+        }
         let config = self.config();
         let (global_first, since_turn) = {
             let local = o.local();

@@ -4,9 +4,16 @@
 //! queued through [`Shared::route`]:
 //!
 //! - from one of this scheduler's workers, an entry of a ringed tier goes
-//!   to that worker's own ring (no shared write unless it overflows);
-//! - everything else (the most urgent tier, or any entry from outside the
-//!   pool) goes to its tier's injector.
+//!   to that worker's own ring (no shared write unless it overflows), and
+//!   a High entry to the High injector;
+//! - a new task submitted from outside the pool goes to its tier's
+//!   injector (submitting allocates anyway, so it is not for interrupt
+//!   handlers);
+//! - any other entry from outside the pool (a wake, an abort, a change of
+//!   priority, an orphan) goes to the inbox (`inbox.rs`), which never
+//!   allocates, locks or waits, so an interrupt handler may wake a task.
+//!   Workers take the inbox whole at their scheduling points and route
+//!   each task at its current tier from there (`take_inbox`).
 //!
 //! Waking follows the idle rules (`idle.rs`): an injector push wakes a
 //! worker if none is searching; a ring push wakes a thief only for a
@@ -14,13 +21,14 @@
 //! A batch queues quietly and wakes once at its end (`wake_for_batch`).
 //!
 //! After shutdown has finished (`lifecycle.rs`), whoever pushes to an
-//! injector drains the injectors itself.
+//! injector or the inbox drains them itself.
 
 use crate::Priority;
+use crate::inbox::Pushed;
 use crate::platform::Platform;
 use crate::runtime::Shared;
 use crate::runtime::owner::Owner;
-use crate::task::raw::Entry;
+use crate::task::raw::{Entry, RawTask};
 
 /// Whether [`Shared::route`] wakes a worker for the entry.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,19 +67,68 @@ impl<P: Platform> Shared<P> {
         }
     }
 
+    /// Queues `task` from a context that is not one of this scheduler's
+    /// workers, handing over the caller's reference: into the inbox, then
+    /// a worker is woken. Interrupt-safe: the push is one compare-and-swap
+    /// (see `inbox.rs`), and so are the wake (`idle.rs`) and the phase
+    /// check, before shutdown has finished.
+    ///
+    /// As with [`route`](Shared::route), the caller keeps the scheduler
+    /// alive across the call by other means than the reference it hands
+    /// over.
+    pub(crate) fn route_from_outside(&self, task: RawTask) {
+        // SAFETY: the reference handed over keeps the task allocated until
+        // a worker takes it from the inbox.
+        if unsafe { self.inbox.push(task.as_ptr()) } == Pushed::AlreadyIn {
+            // The task's place in the inbox is an entry already (it will be
+            // routed at the tier the task has then), so this reference is
+            // surplus; the place holds one, so this one is not the last.
+            task.drop_ref();
+            return;
+        }
+        self.wake_for_injector();
+    }
+
+    /// Routes every task in the inbox from the owner's worker, at the tier
+    /// each has now, and frees those left to free (`free_later`).
+    #[cold]
+    pub(crate) fn take_inbox(&self, o: &mut Owner<'_>) {
+        let mut queued = 0usize;
+        for node in self.inbox.take_all() {
+            // SAFETY: a task in the inbox holds an entry's reference, or
+            // none and is left to free; either way it is allocated.
+            let task = unsafe { RawTask::from_header(node) };
+            let s = task.state().load();
+            if s.ref_count() == 0 {
+                // SAFETY: no references; the stage and trailer were dropped
+                // before it was left here (`free_later`).
+                unsafe { Shared::<P>::free_slot(node) };
+                continue;
+            }
+            // SAFETY: the inbox's reference goes to the entry.
+            let entry = unsafe { Entry::from_raw(task) };
+            self.route(entry, s.priority(), Some(o), Wake::Batch);
+            queued += 1;
+        }
+        if queued > 1 {
+            // This worker runs one next; offer the rest to a thief.
+            self.notify_one();
+        }
+    }
+
     /// The end of a batch of `Wake::Batch` entries: one wake-up (the woken
     /// worker, finding work, wakes the next), and the post-shutdown check.
     pub(crate) fn wake_for_batch(&self) {
         self.wake_for_injector();
     }
 
-    /// After an injector push: wake a worker, and drain if shutdown has
-    /// finished. `notify_one` fences after the push, which also orders it
-    /// before the phase read.
+    /// After an injector or inbox push: wake a worker, and drain if
+    /// shutdown has finished. `notify_one` fences after the push, which
+    /// also orders it before the phase read.
     fn wake_for_injector(&self) {
         self.notify_one();
         if self.lifecycle.is_finished() {
-            self.drain_injectors();
+            self.drain_queues();
         }
     }
 
@@ -110,7 +167,8 @@ impl<P: Platform> Shared<P> {
 
     /// Whether any queue holds an entry.
     pub(crate) fn has_work_anywhere(&self) -> bool {
-        self.injectors.iter().any(|i| !i.is_empty())
+        !self.inbox.is_empty()
+            || self.injectors.iter().any(|i| !i.is_empty())
             || self
                 .workers
                 .iter()

@@ -3,8 +3,8 @@
 //! last one out (or `shutdown` itself, if no worker is running) runs the
 //! walk: it cancels every task it finds in the slab (queued, or parked on a
 //! waker), marks the scheduler finished, drains every queue, and detaches
-//! the slab. A wake that pushes into an injector after that drains the
-//! injectors itself (`route.rs`).
+//! the slab. A wake that pushes into an injector or the inbox after that
+//! drains them itself (`route.rs`).
 
 use crate::Priority;
 use crate::platform::Platform;
@@ -111,7 +111,7 @@ impl<P: Platform> Shared<P> {
                 }
             }
         }
-        self.drain_injectors();
+        self.drain_queues();
         for (w, worker) in self.workers.iter().enumerate() {
             // SAFETY: as above, and no worker will use its heap again.
             unsafe { Owner::new(worker, w).heap().detach() };
@@ -154,10 +154,26 @@ impl<P: Platform> Shared<P> {
         }
     }
 
-    pub(crate) fn drain_injectors(&self) {
+    /// Empties the injectors and the inbox after shutdown (the walk's end,
+    /// or a push that came after it).
+    pub(crate) fn drain_queues(&self) {
         for tier in Priority::ALL {
             while let Some(entry) = self.injectors[tier.index()].pop() {
                 self.discard(entry, tier);
+            }
+        }
+        for node in self.inbox.take_all() {
+            // SAFETY: a task in the inbox holds an entry's reference, or none
+            // (left to free); either way it is allocated.
+            let raw = unsafe { RawTask::from_header(node) };
+            let s = raw.state().load();
+            if s.ref_count() == 0 {
+                // SAFETY: no references, stage and trailer dropped; after
+                // shutdown `free_slot` frees at once.
+                unsafe { Shared::<P>::free_slot(node) };
+            } else {
+                // SAFETY: the inbox's reference goes to the entry.
+                self.discard(unsafe { Entry::from_raw(raw) }, s.priority());
             }
         }
     }

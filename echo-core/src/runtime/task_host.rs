@@ -30,12 +30,13 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
 
     /// On one of this scheduler's workers the entry goes to that worker's
     /// ring (the worker's own handle keeps the scheduler alive). Elsewhere
-    /// it goes to an injector, and the task's page is all that keeps the
-    /// scheduler alive: once pushed, the entry may be claimed, the task
-    /// freed, and its page may drop the last reference to the scheduler (a
-    /// wake after shutdown, with every handle gone). So the pusher holds a
-    /// reference of its own to the task across the push, and uses no
-    /// borrow of the scheduler after dropping it.
+    /// (another thread, an interrupt handler) it goes to the inbox, and
+    /// the task's page is all that keeps the scheduler alive: once pushed,
+    /// the entry may be claimed, the task freed, and its page may drop the
+    /// last reference to the scheduler (a wake after shutdown, with every
+    /// handle gone). So the pusher holds a reference of its own to the
+    /// task across the push, and uses no borrow of the scheduler after
+    /// dropping it.
     unsafe fn schedule(task: RawTask, priority: Priority) {
         {
             // SAFETY: the entry's reference keeps the task, and so the
@@ -48,8 +49,9 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
                 return;
             }
             task.state().ref_inc();
-            // SAFETY: as above; the reference just taken is dropped below.
-            shared.route(unsafe { Entry::from_raw(task) }, priority, None, Wake::Now);
+            // The caller's reference goes to the inbox; the one just taken
+            // is dropped below.
+            shared.route_from_outside(task);
         }
         // The borrow of the scheduler has ended: this may free the task
         // and, with it, the scheduler.

@@ -46,8 +46,8 @@ impl LargeList {
     /// [`large_offset`]`(align)` from the page header.
     pub fn alloc(&self, size: usize, align: usize, keep: &KeepAlive) -> Slot {
         let offset = large_offset(align);
-        let layout =
-            Layout::from_size_align(offset + size, align.max(128)).expect("large task layout");
+        let layout = Layout::from_size_align(offset + size, align.max(crate::padded::LINE))
+            .expect("large task layout");
         let page = Page::create(LARGE_OWNER, 0, size, 1, offset, layout, keep, None);
         {
             let mut list = self.0.lock();

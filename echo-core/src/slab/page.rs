@@ -69,7 +69,6 @@ pub struct Page {
 }
 
 const _: () = assert!(core::mem::size_of::<Page>() <= PAGE_HEADER || cfg!(echo_loom));
-const _: () = assert!(PAGE_HEADER % 16 == 0);
 
 #[inline]
 pub(super) unsafe fn read_link(slot: *mut u8) -> *mut u8 {
@@ -134,7 +133,7 @@ impl Page {
                 orphan_live: AtomicUsize::new(0),
             }),
         };
-        // SAFETY: fresh allocation, aligned for `Page` (layout align >= 128).
+        // SAFETY: fresh allocation, aligned for `Page` (layout align >= `LINE`).
         unsafe { page.as_ptr().write(header) };
         page
     }

@@ -32,7 +32,14 @@ unsafe impl Send for PagePool {}
 // SAFETY: as above.
 unsafe impl Sync for PagePool {}
 
-const CHUNK_PAGES: usize = 16;
+/// Pages per chunk: sixteen on 64-bit hosts (see above); one on smaller
+/// targets, whose allocators waste little on alignment and whose heaps
+/// cannot spare a chunk's worth of unused pages.
+const CHUNK_PAGES: usize = if cfg!(target_pointer_width = "64") {
+    16
+} else {
+    1
+};
 const CHUNK_BYTES: usize = PAGE_BYTES * CHUNK_PAGES;
 
 impl PagePool {

@@ -3,17 +3,19 @@
 //!
 //! ```text
 //! Cell<F> (repr C)
-//! ┌ Header ─────────────── 24 bytes on 64-bit
-//! │ state    the atomic state word (see `state.rs`)
-//! │ vtable   the type-specific functions
-//! │ id       the task id, which also records the creation time
+//! ┌ Header ─────────────── 32 bytes on 64-bit, 24 on 32-bit
+//! │ state       the atomic state word (see `state/mod.rs`)
+//! │ vtable      the type-specific functions
+//! │ id          the task id, which also records the creation time
+//! │ inbox_next  the task's link in the scheduler's inbox (`inbox.rs`)
 //! ├ Stage ───────────────── union: the future, or its output
 //! ├ Trailer ─────────────── 16 bytes on 64-bit
 //! │ join_waker  the JoinHandle's waker (see the JOIN_WAKER rules)
 //! └
 //! ```
 //!
-//! So a task costs 40 bytes beyond its future (or output, if larger).
+//! So a task costs 48 bytes beyond its future (or output, if larger) on
+//! 64-bit targets, 32 on 32-bit ones.
 //!
 //! The stage has no tag of its own: the state word says which member is
 //! live (not COMPLETE: the future; COMPLETE with OUTPUT: the output;
@@ -22,7 +24,7 @@
 //! The task's host is found by `Schedule::of` (see `schedule.rs`). The
 //! scheduler finds itself through the task's slab page, which is found
 //! from the task's address (`Header::page`): a small task's page is the
-//! 64 KiB-aligned block around it; a large task (LARGE bit) sits
+//! `PAGE_BYTES`-aligned block around it; a large task (LARGE bit) sits
 //! `vtable.large_offset` bytes after its page header. A name, rarely
 //! given, lives in the scheduler's name table (NAMED bit) rather than in
 //! every task.
@@ -30,9 +32,10 @@
 use super::info::TaskId;
 use super::state::State;
 use crate::Priority;
+use crate::inbox::InboxNode;
 use crate::platform::PanicPayload;
 use crate::slab::{PAGE_BYTES, Page};
-use crate::sync::UnsafeCell;
+use crate::sync::{AtomicPtr, UnsafeCell};
 use alloc::boxed::Box;
 use core::future::Future;
 use core::mem::ManuallyDrop;
@@ -45,6 +48,18 @@ pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: TaskId,
+    /// The inbox link: null while the task is not in its scheduler's
+    /// inbox (see `inbox.rs`).
+    pub(crate) inbox_next: AtomicPtr<Header>,
+}
+
+// SAFETY: `inbox_next` is null when a task is written (`RawTask::write_new`)
+// and only the inbox uses it.
+unsafe impl InboxNode for Header {
+    #[inline]
+    fn link(&self) -> &AtomicPtr<Header> {
+        &self.inbox_next
+    }
 }
 
 // The slab writes a free slot's link over the vtable pointer, so the state

@@ -1,8 +1,8 @@
 //! What a task can learn about itself: id, priority, age, name.
 
 use crate::Priority;
+use crate::sync::PlainArc as Arc;
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 

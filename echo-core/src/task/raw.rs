@@ -8,7 +8,7 @@ use super::schedule::Schedule;
 use super::state::{DropRef, State};
 use crate::Priority;
 use crate::platform::PanicPayload;
-use crate::sync::UnsafeCell;
+use crate::sync::{AtomicPtr, UnsafeCell};
 use alloc::boxed::Box;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -111,6 +111,7 @@ impl RawTask {
                 state: State::new(new.priority, new.large, new.named),
                 vtable: &VtableFor::<F, S>::VTABLE,
                 id: new.id,
+                inbox_next: AtomicPtr::new(ptr::null_mut()),
             });
             ptr::addr_of_mut!((*cell).stage).write(UnsafeCell::new(Stage {
                 future: ManuallyDrop::new(future),
