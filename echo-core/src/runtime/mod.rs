@@ -124,7 +124,7 @@ impl<P: Platform> Shared<P> {
             pool: PagePool::new(),
             room: max_tasks.map(Room::new),
             started_nanos,
-            timers: crate::timer::Timers::new(),
+            timers: crate::timer::Timers::new(n),
         }
     }
 

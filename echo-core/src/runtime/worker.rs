@@ -6,11 +6,13 @@
 //! budget of the task it polls (128 units, reset before each poll).
 //!
 //! Every turn of the loop is a scheduling point: it fires expired timers
-//! and, with `Config::event_poll_interval`, polls the host's events when
-//! that interval has passed, then takes the next entry. A worker with no
-//! work parks; the first to park becomes the sleeper (`timer/sleeper.rs`)
-//! and parks until the earliest timer with `Platform::park_until`, the
-//! others with `Platform::park`. Wakers that the platform runs inside the
+//! (of its own timer shard, the outside shard, and those it covers for
+//! parked workers: `timer/`) and, with `Config::event_poll_interval`,
+//! polls the host's events when that interval has passed, then takes the
+//! next entry. A worker with no work parks; the first to park becomes the
+//! sleeper (`timer/sleeper.rs`) and parks until the earliest timer of
+//! every shard with `Platform::park_until`, the others with
+//! `Platform::park`. Wakers that the platform runs inside the
 //! sleeper's park (I/O readiness) push to its own ring and end the park.
 //!
 //! `local`, `heap`, `current`, `self_woken`, `budget` and the owner end of
@@ -59,6 +61,10 @@ pub(crate) struct Local {
     clock_stride: u32,
     /// The last clock read at a scheduling point.
     last_clock: u64,
+    /// While this worker is awake after giving up the sleeper role: the
+    /// earliest deadline in the other workers' shards, which it watches
+    /// for them until it parks again (`u64::MAX`: none; see `timer/`).
+    timer_cover: u64,
     /// The worker is inside `park_until` as the sleeper: wakers that the
     /// platform runs on this thread there push to its rings.
     pub(crate) sleeping: bool,
@@ -107,6 +113,7 @@ impl Worker {
                 clock_countdown: 1,
                 clock_stride: 1,
                 last_clock: 0,
+                timer_cover: u64::MAX,
                 sleeping: false,
                 woken_while_sleeping: false,
                 ids: IdClock::new(index as u64 + 1),
@@ -404,12 +411,13 @@ impl<P: Platform> Shared<P> {
     /// get longer, at most `MAX_STRIDE - 1` of the longer polls.
     #[inline]
     fn at_scheduling_point(&self, o: &mut Owner<'_>) {
-        let next = self.timers.next_deadline();
+        let w = o.index();
+        let local = o.local();
+        let next = self.timers.next_for(w).min(local.timer_cover);
         let events = self.config().event_poll_interval;
         if next == u64::MAX && events.is_none() {
             return;
         }
-        let local = o.local();
         local.clock_countdown = local.clock_countdown.saturating_sub(1);
         if local.clock_countdown > 0 {
             return;
@@ -436,7 +444,9 @@ impl<P: Platform> Shared<P> {
             local.last_clock = now;
         }
         if now >= next {
-            self.timers.fire(now);
+            let cover = o.local().timer_cover;
+            let cover = self.timers.fire_due(o.index(), now, cover, self.platform());
+            o.local().timer_cover = cover;
         }
         if let Some(every) = events {
             let local = o.local();
@@ -457,10 +467,17 @@ impl<P: Platform> Shared<P> {
             .config()
             .detailed_metrics
             .then(|| self.platform().now_nanos());
+        o.local().timer_cover = u64::MAX;
         self.enter_parked(o);
         if self.timers.sleeper.try_take(o.index()) {
             self.sleep_until_picked_or_due(o);
             self.timers.sleeper.release();
+            // Workers that parked while this one held the role armed
+            // nothing since: watch their shards until parking again.
+            let cover = self.timers.earliest_elsewhere(o.index());
+            let local = o.local();
+            local.timer_cover = cover;
+            local.clock_countdown = 1;
         } else {
             self.park_until_picked(o);
         }
@@ -499,7 +516,7 @@ impl<P: Platform> Shared<P> {
             if self.is_closed() {
                 return;
             }
-            let deadline = self.timers.sleeper.arm(self.timers.next_word());
+            let deadline = self.timers.sleeper.arm(|| self.timers.earliest());
             if deadline == u64::MAX || self.platform().now_nanos() < deadline {
                 o.local().sleeping = true;
                 self.platform().park_until(o.index(), deadline);
@@ -512,7 +529,7 @@ impl<P: Platform> Shared<P> {
             // SAFETY: owner's thread, short borrow.
             let woken = core::mem::take(&mut o.local().woken_while_sleeping);
             let now = self.platform().now_nanos();
-            let due = now >= self.timers.next_deadline() && self.timers.has_due(now);
+            let due = now >= self.timers.earliest() && self.timers.has_due(now, self.platform());
             if picked || woken || due {
                 // Awake again: counted as searching if a notifier took us
                 // off the list, else as plainly unparked.
@@ -545,6 +562,7 @@ impl<P: Platform> Shared<P> {
     /// so the next submission unparks it through the platform.
     fn idle_until_resumed(&self, o: &mut Owner<'_>) {
         let worker = o.worker();
+        o.local().timer_cover = u64::MAX;
         self.trim_before_idle(o);
         worker.counters.parks.inc();
         self.enter_parked(o);

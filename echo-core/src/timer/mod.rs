@@ -1,34 +1,53 @@
 //! Echo's timers: deadlines kept by the core, on the platform's clock.
 //!
-//! - Deadlines live in one hierarchical wheel per scheduler (`wheel.rs`)
-//!   behind a spin lock; each timer's link lives in its future ([`Sleep`]),
-//!   so arming and cancelling allocate nothing and cost O(1).
-//! - `next` holds the earliest deadline in nanoseconds (`u64::MAX`: none),
-//!   written under the wheel's lock. Every scheduling point loads it
-//!   (relaxed) and, only when a timer is armed, reads the clock about
-//!   every microsecond of polling (see `worker.rs`); expired
-//!   timers are fired there, by a busy worker, so their tasks wake on a
-//!   worker thread and take the local path.
+//! - Deadlines live in hierarchical wheels (`wheel.rs`), one per worker
+//!   and one for timers armed off the pool, each in a *shard* with its own
+//!   lock (`shard.rs`, `lock.rs`). Each timer's link lives in its future
+//!   ([`Sleep`]), so arming and cancelling allocate nothing and cost O(1).
+//! - A timer is armed by its first poll that finds the deadline ahead,
+//!   into the shard of the thread polling it: a worker arms into its own,
+//!   whose lock nobody else wants unless a timer moved or the worker is
+//!   parked, so arming and cancelling on one worker never contend. A
+//!   future that is ready before its timer is polled (a timeout that is
+//!   not needed) never touches a wheel.
+//! - A timer is cancelled (dropped) or re-polled under the lock of the
+//!   shard it was armed in, from whatever thread: a waiter that finds the
+//!   lock held parks instead of spinning (`lock.rs`).
+//! - Each shard publishes a lower bound of its deadlines (`Shard::next`).
+//!   A busy worker loads its own shard's and the outside shard's at every
+//!   scheduling point (relaxed) and, only when a timer is armed, reads
+//!   the clock about every microsecond of polling (see `worker.rs`);
+//!   expired timers are fired there, so their tasks wake on a worker
+//!   thread and take the local path.
 //! - A worker about to park with no work becomes *the sleeper* if none is
-//!   (`sleeper.rs`) and parks until the earliest deadline
+//!   (`sleeper.rs`) and parks until the earliest deadline of all shards
 //!   ([`Platform::park_until`](crate::Platform::park_until)); arming an
-//!   earlier timer wakes it to re-arm.
-//! - Firing takes the wakers out under the lock and wakes them after it,
-//!   in batches, so no waker runs under the lock.
+//!   earlier timer in any shard wakes it to re-arm. A shard's deadlines
+//!   only move earlier through arms by its own thread, so a parked
+//!   worker's shard gets nothing earlier while it sleeps; when the sleeper
+//!   wakes and gives the role up, it keeps watching the other workers'
+//!   shards from the earliest deadline it saw (`Local::timer_cover` in
+//!   `worker.rs`) until it parks again, so a parked worker's timers still
+//!   fire on time.
+//! - Firing takes the wakers out under a shard's lock and wakes them after
+//!   it, in batches, so no waker runs under a lock.
 
+mod lock;
+mod shard;
 mod sleep;
 mod sleeper;
 mod wheel;
 
+pub use lock::ShardLock;
 pub use sleep::Sleep;
 pub use sleeper::Sleeper;
 
 use crate::Scheduler;
+use crate::padded::CachePadded;
 use crate::platform::Platform;
-use crate::spin::SpinLock;
-use crate::sync::{AtomicU64, Ordering};
+use alloc::boxed::Box;
 use core::task::Waker;
-use wheel::Wheel;
+use shard::Shard;
 
 /// Wakers taken per lock hold while firing.
 const FIRE_BATCH: usize = 32;
@@ -38,64 +57,91 @@ pub(crate) const BUDGET: u32 = 128;
 
 /// The timers of one scheduler.
 pub(crate) struct Timers {
-    wheel: SpinLock<Wheel>,
-    /// The earliest deadline, in platform nanoseconds (`u64::MAX`: none).
-    next: AtomicU64,
+    /// Worker `w`'s shard is `shards[w]`; the last one holds the timers
+    /// armed off the pool.
+    shards: Box<[CachePadded<Shard>]>,
     pub(crate) sleeper: Sleeper,
 }
 
 impl Timers {
-    pub(crate) fn new() -> Timers {
+    pub(crate) fn new(workers: usize) -> Timers {
         Timers {
-            wheel: SpinLock::new(Wheel::new()),
-            next: AtomicU64::new(u64::MAX),
+            shards: (0..=workers)
+                .map(|_| CachePadded(Shard::new(workers)))
+                .collect(),
             sleeper: Sleeper::new(),
         }
     }
 
-    /// The earliest deadline, unfenced: the scheduling points' cheap check.
+    /// The shard of timers armed off the pool.
     #[inline]
-    pub(crate) fn next_deadline(&self) -> u64 {
-        self.next.load(Ordering::Relaxed)
+    fn outside(&self) -> usize {
+        self.shards.len() - 1
     }
 
-    /// The word the sleeper arms against.
-    pub(crate) fn next_word(&self) -> &AtomicU64 {
-        &self.next
+    #[inline]
+    pub(crate) fn shard(&self, index: usize) -> &Shard {
+        &self.shards[index]
     }
 
-    /// Stores the wheel's earliest deadline in `next`; returns it.
-    fn publish(&self, wheel: &Wheel) -> u64 {
-        let next = wheel.next_deadline().unwrap_or(u64::MAX);
-        self.next.store(next, Ordering::SeqCst);
-        next
+    /// The shard that a timer armed on worker `worker` (`None`: off the
+    /// pool) goes to.
+    #[inline]
+    pub(crate) fn home(&self, worker: Option<usize>) -> usize {
+        worker.unwrap_or(self.outside())
     }
 
-    /// Live timers (linked in the wheel).
+    /// What worker `w` checks at a scheduling point, unfenced: the earliest
+    /// deadline of its own shard and of the outside shard.
+    #[inline]
+    pub(crate) fn next_for(&self, w: usize) -> u64 {
+        let outside = self.shards[self.outside()].next_relaxed();
+        self.shards[w].next_relaxed().min(outside)
+    }
+
+    /// The earliest deadline of every shard (a lower bound; `u64::MAX`:
+    /// none), sequentially consistent: what the sleeper sleeps until.
+    pub(crate) fn earliest(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.next())
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Live timers (linked in a wheel).
     pub(crate) fn len(&self) -> usize {
-        self.wheel.lock().len()
+        self.shards.iter().map(|s| s.len()).sum()
     }
 
-    /// Whether a timer is due at `now_nanos`. Advances the wheel (moving
-    /// timers to lower levels as their slots come up) and publishes the
-    /// earliest deadline, which that makes more precise: a sleeper woken by
-    /// a far slot's start checks this and sleeps on instead of waking up.
-    pub(crate) fn has_due(&self, now_nanos: u64) -> bool {
-        let mut wheel = self.wheel.lock();
-        // SAFETY: the lock is held.
-        let due = unsafe { wheel.first_due(now_nanos) }.is_some();
-        self.publish(&wheel);
+    /// Whether a timer is due at `now_nanos` in any shard. Advances the
+    /// shards that may hold one (moving timers to lower levels as their
+    /// slots come up) and publishes their earliest deadlines, which that
+    /// makes more precise: a sleeper woken by a far slot's start checks
+    /// this and sleeps on instead of waking up. Waits for a shard's lock.
+    pub(crate) fn has_due<P: Platform>(&self, now_nanos: u64, platform: &P) -> bool {
+        let mut due = false;
+        for shard in self.shards.iter().filter(|s| s.next() <= now_nanos) {
+            let mut wheel = shard.lock(platform);
+            // SAFETY: the lock is held.
+            due |= unsafe { wheel.first_due(now_nanos) }.is_some();
+            wheel.publish();
+        }
         due
     }
 
-    /// Fires every timer due at `now_nanos`. Returns how many fired.
-    pub(crate) fn fire(&self, now_nanos: u64) -> usize {
+    /// Fires the timers of shard `index` due at `now_nanos`, if its lock is
+    /// free (else whoever holds it will see them). Returns how many fired.
+    pub(crate) fn fire<P: Platform>(&self, index: usize, now_nanos: u64, platform: &P) -> usize {
+        let shard = &self.shards[index];
         let mut fired = 0;
         loop {
             let mut batch: [Option<Waker>; FIRE_BATCH] = Default::default();
             let mut n = 0;
             {
-                let mut wheel = self.wheel.lock();
+                let Some(mut wheel) = shard.try_lock(platform) else {
+                    return fired;
+                };
                 while n < FIRE_BATCH {
                     // SAFETY: the lock is held; linked entries are alive.
                     let Some(entry) = (unsafe { wheel.pop_expired(now_nanos) }) else {
@@ -106,7 +152,7 @@ impl Timers {
                     batch[n] = unsafe { wheel.take_waker(entry) };
                     n += 1;
                 }
-                self.publish(&wheel);
+                wheel.publish();
             }
             fired += n;
             for waker in batch.iter_mut().take(n) {
@@ -118,6 +164,46 @@ impl Timers {
                 return fired;
             }
         }
+    }
+
+    /// Fires what is due at `now_nanos` for worker `w`: in its own shard
+    /// and the outside shard, and, if `cover` (the earliest deadline it
+    /// watches in the other workers' shards) has come, in every shard.
+    /// Returns the new `cover`: the earliest deadline left in the other
+    /// workers' shards, or `cover` itself if it has not come.
+    pub(crate) fn fire_due<P: Platform>(
+        &self,
+        w: usize,
+        now_nanos: u64,
+        cover: u64,
+        platform: &P,
+    ) -> u64 {
+        for index in [w, self.outside()] {
+            if self.shards[index].next_relaxed() <= now_nanos {
+                self.fire(index, now_nanos, platform);
+            }
+        }
+        if cover > now_nanos {
+            return cover;
+        }
+        let mut earliest = u64::MAX;
+        for index in (0..self.outside()).filter(|&i| i != w) {
+            if self.shards[index].next() <= now_nanos {
+                self.fire(index, now_nanos, platform);
+            }
+            earliest = earliest.min(self.shards[index].next());
+        }
+        earliest
+    }
+
+    /// The earliest deadline of every worker's shard but `w`'s (a lower
+    /// bound): what a sleeper that gives up the role keeps watching.
+    pub(crate) fn earliest_elsewhere(&self, w: usize) -> u64 {
+        (0..self.outside())
+            .filter(|&i| i != w)
+            .map(|i| self.shards[i].next())
+            .min()
+            .unwrap_or(u64::MAX)
     }
 }
 
@@ -169,7 +255,7 @@ impl<P: Platform> Scheduler<P> {
     /// deadline itself (by up to the wheel's slot for a far timer: the
     /// host then calls again, gets a nearer answer), never after.
     pub fn next_timer_deadline(&self) -> Option<u64> {
-        let next = self.shared.timers().next.load(Ordering::SeqCst);
+        let next = self.shared.timers().earliest();
         (next != u64::MAX).then_some(next)
     }
 

@@ -1,6 +1,7 @@
 //! A hierarchical timing wheel with intrusive entries.
 //!
-//! Invariants (all state is guarded by the lock around the wheel):
+//! Invariants (all state is guarded by the lock of the wheel's shard,
+//! `shard.rs`):
 //! - Time is counted in ticks of `2^TICK_SHIFT` ns (about 1 µs); a
 //!   deadline of `d` ns is in tick `d >> TICK_SHIFT`. Slots are found by
 //!   tick, but an entry fires only once the clock has reached its exact
@@ -168,7 +169,7 @@ struct Level {
     slots: [List; SLOTS],
 }
 
-/// The timers of one scheduler.
+/// The timers of one shard.
 pub(crate) struct Wheel {
     /// Every tick up to here has been processed.
     elapsed: u64,
@@ -217,19 +218,32 @@ impl Wheel {
         unsafe { node(entry) }.place
     }
 
-    /// Stores the waker to wake when `entry` fires, unless it would wake
-    /// the same task already.
+    /// Whether the waker stored for `entry` wakes the same task as `waker`.
     ///
     /// # Safety
     ///
     /// Wheel lock held; `entry` alive.
-    pub(crate) unsafe fn set_waker(&mut self, entry: NonNull<TimerEntry>, waker: &Waker) {
+    pub(crate) unsafe fn will_wake(&self, entry: NonNull<TimerEntry>, waker: &Waker) -> bool {
         // SAFETY: per the contract.
         let n = unsafe { node(entry) };
-        match &n.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => n.waker = Some(waker.clone()),
-        }
+        n.waker.as_ref().is_some_and(|w| w.will_wake(waker))
+    }
+
+    /// Stores the waker to wake when `entry` fires. Returns the one it
+    /// replaced, for the caller to drop once the lock is released (a drop
+    /// may run user code; so may a clone, which is why this takes the
+    /// waker made already).
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive.
+    pub(crate) unsafe fn set_waker(
+        &mut self,
+        entry: NonNull<TimerEntry>,
+        waker: Waker,
+    ) -> Option<Waker> {
+        // SAFETY: per the contract.
+        unsafe { node(entry) }.waker.replace(waker)
     }
 
     /// Takes the waker of a fired entry.
@@ -286,24 +300,26 @@ impl Wheel {
     }
 
     /// Unlinks `entry` if it is linked; afterwards it is `Unlinked`, ready
-    /// to be inserted again.
+    /// to be inserted again. Returns whether the earliest deadline may have
+    /// risen (the entry was due, or the last of its slot).
     ///
     /// # Safety
     ///
     /// Wheel lock held; `entry` alive.
-    pub(crate) unsafe fn remove(&mut self, entry: NonNull<TimerEntry>) {
+    pub(crate) unsafe fn remove(&mut self, entry: NonNull<TimerEntry>) -> bool {
         // SAFETY: per the contract.
         let place = unsafe { node(entry) }.place;
-        match place {
-            Place::Unlinked => return,
+        let emptied = match place {
+            Place::Unlinked => return false,
             Place::Fired => {
                 // SAFETY: per the contract.
                 unsafe { node(entry) }.place = Place::Unlinked;
-                return;
+                return false;
             }
             Place::Due => {
                 // SAFETY: it is in `due`.
-                unsafe { self.due.unlink(entry) }
+                unsafe { self.due.unlink(entry) };
+                true
             }
             Place::Slot { level, slot } => {
                 let lvl = &mut self.levels[level as usize];
@@ -313,11 +329,13 @@ impl Wheel {
                 if list.is_empty() {
                     lvl.occupied &= !(1 << slot);
                 }
+                list.is_empty()
             }
-        }
+        };
         // SAFETY: per the contract.
         unsafe { node(entry) }.place = Place::Unlinked;
         self.len -= 1;
+        emptied
     }
 
     /// The earliest occupied slot: its level, index and first tick.
