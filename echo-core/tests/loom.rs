@@ -28,6 +28,8 @@ mod slab;
 mod sleeper;
 #[path = "loom/state.rs"]
 mod state;
+#[path = "loom/timer_lock.rs"]
+mod timer_lock;
 
 /// Runs `body` under `loom::model`, and prints how many executions loom
 /// explored and how long that took.

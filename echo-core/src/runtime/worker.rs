@@ -525,11 +525,14 @@ impl<P: Platform> Shared<P> {
             if self.is_closed() {
                 return;
             }
+            let now = self.platform().now_nanos();
+            let due = now >= self.timers.earliest() && self.timers.has_due(now, self.platform());
+            // Read after `has_due`, which may park on a shard's lock and
+            // so take an unpark meant for this park: a notifier's pick is
+            // seen here, an earlier timer by the next `arm`.
             let picked = !self.idle.is_parked(o.index());
             // SAFETY: owner's thread, short borrow.
             let woken = core::mem::take(&mut o.local().woken_while_sleeping);
-            let now = self.platform().now_nanos();
-            let due = now >= self.timers.earliest() && self.timers.has_due(now, self.platform());
             if picked || woken || due {
                 // Awake again: counted as searching if a notifier took us
                 // off the list, else as plainly unparked.

@@ -68,10 +68,15 @@ impl Sleeper {
         }
     }
 
-    /// The holder gives the role up (it is awake now).
+    /// The holder gives the role up (it is awake now). The fence orders
+    /// the release before what the caller reads next: a worker that found
+    /// the role taken and parked plainly had published its shard's
+    /// deadline (and fenced) first, so the caller's reads of the shards
+    /// see it (the loom model `sleeper::cover_on_release`).
     pub fn release(&self) {
         self.deadline.store(0, Ordering::SeqCst);
         self.worker.store(VACANT, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 
     /// The worker holding the role, if any.
