@@ -206,6 +206,12 @@ impl<P: Platform> Shared<P> {
             // away, and counted us as a searcher.
             local.searching = true;
         }
+        if until_idle {
+            // A host that drives the workers itself may run this one
+            // alone: it fires every shard's due timers, not only its own.
+            local.timer_cover = 0;
+            local.clock_countdown = 1;
+        }
         let mut ran = 0;
         while !self.is_closed() {
             self.at_scheduling_point(o);

@@ -278,19 +278,220 @@ impl<P: Platform> Scheduler<P> {
 
 #[cfg(all(test, not(echo_loom)))]
 mod tests {
+    use super::Sleep;
     use crate::Platform;
     use crate::test_host::TestHost;
-    use crate::{Config, Priority, Scheduler};
+    use crate::{Config, JoinHandle, Priority, Scheduler};
+    use alloc::boxed::Box;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
-    use core::future::Future;
-    use core::pin::pin;
+    use core::future::{Future, poll_fn};
+    use core::pin::{Pin, pin};
     use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use core::task::{Context, Poll, Waker};
     use std::sync::Mutex;
+    use std::task::Wake;
 
     fn scheduler() -> Scheduler<TestHost> {
         Scheduler::new(TestHost::default(), Config::new(1)).unwrap()
+    }
+
+    /// Two workers, which the tests run one at a time with
+    /// `run_until_idle(w)`, so each poll's worker (and so each timer's
+    /// shard) is known.
+    fn two_workers() -> Scheduler<TestHost> {
+        Scheduler::new(TestHost::default(), Config::new(2)).unwrap()
+    }
+
+    type Slot = Arc<Mutex<Option<Pin<Box<Sleep<TestHost>>>>>>;
+
+    /// A task that arms a timer for `deadline` (polls it once) and leaves
+    /// it in `slot`.
+    fn arm_in_task(s: &Scheduler<TestHost>, slot: &Slot, deadline: u64) -> JoinHandle<()> {
+        let (slot, mut timer) = (slot.clone(), Box::pin(s.sleep_until(deadline)));
+        s.spawn(
+            async move {
+                poll_fn(|cx| {
+                    assert!(timer.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+                *slot.lock().unwrap() = Some(timer);
+            },
+            Priority::Normal,
+        )
+    }
+
+    /// Counts its wakes.
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_timer_armed_on_one_worker_is_cancelled_on_another_and_off_the_pool() {
+        let s = two_workers();
+        let timers = s.shared.timers();
+        let slot = Slot::default();
+        drop(arm_in_task(&s, &slot, 1 << 40));
+        s.run_until_idle(0);
+        assert_eq!((timers.shard(0).len(), s.armed_timers()), (1, 1));
+        // Dropped by a task on worker 1: a cancel in worker 0's shard.
+        let taken = slot.clone();
+        let dropper = s.spawn(
+            async move { drop(taken.lock().unwrap().take()) },
+            Priority::Normal,
+        );
+        s.run_until_idle(1);
+        assert!(dropper.is_finished());
+        assert_eq!(s.armed_timers(), 0);
+        assert_eq!(s.next_timer_deadline(), None);
+
+        // Armed on worker 1, dropped here, off the pool.
+        drop(arm_in_task(&s, &slot, 1 << 40));
+        s.run_until_idle(1);
+        assert_eq!((timers.shard(1).len(), s.armed_timers()), (1, 1));
+        drop(slot.lock().unwrap().take());
+        assert_eq!(s.armed_timers(), 0);
+        assert_eq!(s.next_timer_deadline(), None);
+        s.shutdown();
+    }
+
+    #[test]
+    fn a_timer_armed_off_the_pool_fires_on_a_worker() {
+        let s = two_workers();
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut timer = pin!(s.sleep_until(5_000));
+        assert!(timer.as_mut().poll(&mut cx).is_pending());
+        // The outside shard comes after the workers'.
+        assert_eq!(s.shared.timers().shard(2).len(), 1);
+        assert!(s.next_timer_deadline().is_some_and(|d| d <= 5_000));
+        s.run_until_idle(1);
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0, "early");
+        s.platform().advance(10_000);
+        s.run_until_idle(1);
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(timer.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(s.armed_timers(), 0);
+        s.shutdown();
+    }
+
+    #[test]
+    fn a_parked_workers_timer_fires_from_another_worker() {
+        let s = two_workers();
+        let timer = s.sleep_until(5_000);
+        let task = s.spawn(async move { timer.await }, Priority::Normal);
+        s.run_until_idle(1); // arms it in worker 1's shard; worker 1 idles
+        assert_eq!(s.shared.timers().shard(1).len(), 1);
+        s.platform().advance(10_000);
+        // Worker 1 never runs again: worker 0 fires its timer.
+        s.run_until_idle(0);
+        assert!(task.is_finished());
+        assert_eq!(s.armed_timers(), 0);
+        s.shutdown();
+    }
+
+    #[test]
+    fn a_worker_fires_other_shards_once_the_deadline_it_covers_has_come() {
+        let s = two_workers();
+        let (timers, platform) = (s.shared.timers(), s.platform());
+        let timer = s.sleep_until(5_000);
+        let task = s.spawn(async move { timer.await }, Priority::Normal);
+        s.run_until_idle(1); // armed in worker 1's shard
+        platform.advance(10_000);
+        // Worker 0, covering nothing, leaves worker 1's shard alone.
+        assert_eq!(timers.fire_due(0, 10_000, u64::MAX, platform), u64::MAX);
+        assert_eq!(timers.shard(1).len(), 1);
+        // Covering what it saw there (as after giving up the sleeper
+        // role), it fires it; nothing is left to cover.
+        let cover = timers.earliest_elsewhere(0);
+        assert!(cover <= 5_000);
+        assert_eq!(timers.fire_due(0, 10_000, cover, platform), u64::MAX);
+        assert_eq!(timers.shard(1).len(), 0);
+        s.run_until_idle(0); // the woken task
+        assert!(task.is_finished());
+        s.shutdown();
+    }
+
+    #[test]
+    fn timers_armed_in_every_shard_fire_in_deadline_order() {
+        const N: u64 = 24;
+        let s = two_workers();
+        // Deadlines 10 µs apart, shuffled; armed in turn off the pool, on
+        // worker 0 and on worker 1.
+        let deadline = |i: u64| 10_000 * (1 + (i * 7) % N);
+        let mut armed: Vec<(u64, Pin<Box<Sleep<TestHost>>>)> = Vec::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        for i in 0..N {
+            let d = deadline(i);
+            if i % 3 == 0 {
+                let mut timer = Box::pin(s.sleep_until(d));
+                assert!(timer.as_mut().poll(&mut cx).is_pending());
+                armed.push((d, timer));
+            } else {
+                let slot = Slot::default();
+                drop(arm_in_task(&s, &slot, d));
+                s.run_until_idle((i % 3 - 1) as usize);
+                armed.push((d, slot.lock().unwrap().take().unwrap()));
+            }
+        }
+        let timers = s.shared.timers();
+        assert_eq!(
+            [0, 1, 2].map(|i| timers.shard(i).len()),
+            [8, 8, 8],
+            "8 in each shard"
+        );
+        // One task awaits them all, recording each completion's deadline
+        // and time.
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let (record, clock) = (done.clone(), s.clone());
+        let waiter = s.spawn(
+            poll_fn(move |cx| {
+                let mut ready: Vec<u64> = Vec::new();
+                armed.retain_mut(|(d, timer)| {
+                    let fired = timer.as_mut().poll(cx).is_ready();
+                    if fired {
+                        ready.push(*d);
+                    }
+                    !fired
+                });
+                ready.sort_unstable();
+                let now = clock.platform().now_nanos();
+                record
+                    .lock()
+                    .unwrap()
+                    .extend(ready.into_iter().map(|d| (d, now)));
+                if armed.is_empty() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }),
+            Priority::Normal,
+        );
+        while !waiter.is_finished() {
+            let next = s.next_timer_deadline().expect("a timer is armed");
+            let now = s.platform().now_nanos();
+            s.platform().advance(next.saturating_sub(now));
+            s.run_until_idle(0);
+            s.run_until_idle(1);
+        }
+        let done = done.lock().unwrap();
+        assert_eq!(done.len(), N as usize);
+        for pair in done.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "out of deadline order: {done:?}");
+        }
+        for &(d, at) in done.iter() {
+            assert!(at >= d, "fired early: {d} at {at}");
+        }
+        assert_eq!(s.armed_timers(), 0);
+        s.shutdown();
     }
 
     #[test]

@@ -101,4 +101,3 @@ fn a_worker_twice_against_a_worker_and_a_thread_off_the_pool() {
         assert_eq!(world.entered(), 4);
     });
 }
-
