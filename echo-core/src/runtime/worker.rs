@@ -65,6 +65,10 @@ pub(crate) struct Local {
     /// earliest deadline in the other workers' shards, which it watches
     /// for them until it parks again (`u64::MAX`: none; see `timer/`).
     timer_cover: u64,
+    /// The worker whose timer shard this one looks at besides its own,
+    /// one after another: a timer whose worker is preempted or stuck in a
+    /// long poll is fired by another (see `timer/`).
+    timer_scan: usize,
     /// The worker is inside `park_until` as the sleeper: wakers that the
     /// platform runs on this thread there push to its rings.
     pub(crate) sleeping: bool,
@@ -114,6 +118,7 @@ impl Worker {
                 clock_stride: 1,
                 last_clock: 0,
                 timer_cover: u64::MAX,
+                timer_scan: index,
                 sleeping: false,
                 woken_while_sleeping: false,
                 ids: IdClock::new(index as u64 + 1),
@@ -419,9 +424,14 @@ impl<P: Platform> Shared<P> {
     fn at_scheduling_point(&self, o: &mut Owner<'_>) {
         let w = o.index();
         let local = o.local();
-        let next = self.timers.next_for(w).min(local.timer_cover);
+        let next = self
+            .timers
+            .next_for(w, local.timer_scan)
+            .min(local.timer_cover);
         let events = self.config().event_poll_interval;
         if next == u64::MAX && events.is_none() {
+            // Nothing there: look at the next worker's shard next time.
+            local.timer_scan = self.timers.scan_after(local.timer_scan);
             return;
         }
         local.clock_countdown = local.clock_countdown.saturating_sub(1);
@@ -449,9 +459,16 @@ impl<P: Platform> Shared<P> {
             local.clock_countdown = stride;
             local.last_clock = now;
         }
+        let (cover, scan) = {
+            let local = o.local();
+            let scan = local.timer_scan;
+            local.timer_scan = self.timers.scan_after(scan);
+            (local.timer_cover, scan)
+        };
         if now >= next {
-            let cover = o.local().timer_cover;
-            let cover = self.timers.fire_due(o.index(), now, cover, self.platform());
+            let cover = self
+                .timers
+                .fire_due(o.index(), scan, now, cover, self.platform());
             o.local().timer_cover = cover;
         }
         if let Some(every) = events {

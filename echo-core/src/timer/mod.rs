@@ -45,6 +45,7 @@ pub use sleeper::Sleeper;
 use crate::Scheduler;
 use crate::padded::CachePadded;
 use crate::platform::Platform;
+use crate::sync::{AtomicU64, Ordering};
 use alloc::boxed::Box;
 use core::task::Waker;
 use shard::Shard;
@@ -60,6 +61,16 @@ pub(crate) struct Timers {
     /// Worker `w`'s shard is `shards[w]`; the last one holds the timers
     /// armed off the pool.
     shards: Box<[CachePadded<Shard>]>,
+    /// About the earliest deadline of every shard, so that any busy
+    /// worker fires any shard's due timers at its next scheduling point
+    /// (on a pool with more workers than cores the owner is often
+    /// preempted). A hint, kept with plain loads and stores: two arms
+    /// lowering it at once, or an arm and a worker raising it, may leave
+    /// it above a shard's deadline. Nothing relies on it: owners fire
+    /// their own shards, the sleeper reads every shard, a worker that gave
+    /// the role up watches the parked workers' shards, and every worker
+    /// looks at one other shard per clock read.
+    hint: CachePadded<AtomicU64>,
     pub(crate) sleeper: Sleeper,
 }
 
@@ -69,7 +80,17 @@ impl Timers {
             shards: (0..=workers)
                 .map(|_| CachePadded(Shard::new(workers)))
                 .collect(),
+            hint: CachePadded(AtomicU64::new(u64::MAX)),
             sleeper: Sleeper::new(),
+        }
+    }
+
+    /// After a shard's earliest deadline was lowered to `next`: lowers the
+    /// hint to it too.
+    #[inline]
+    pub(crate) fn lower_hint(&self, next: u64) {
+        if next < self.hint.load(Ordering::Relaxed) {
+            self.hint.store(next, Ordering::Relaxed);
         }
     }
 
@@ -92,11 +113,29 @@ impl Timers {
     }
 
     /// What worker `w` checks at a scheduling point, unfenced: the earliest
-    /// deadline of its own shard and of the outside shard.
+    /// deadline of its own shard, of the outside shard, and of worker
+    /// `scan`'s shard (the one it looks at for others this time), and the
+    /// hint.
     #[inline]
-    pub(crate) fn next_for(&self, w: usize) -> u64 {
+    pub(crate) fn next_for(&self, w: usize, scan: usize) -> u64 {
         let outside = self.shards[self.outside()].next_relaxed();
-        self.shards[w].next_relaxed().min(outside)
+        let other = self.shards[scan].next_relaxed();
+        let hint = self.hint.load(Ordering::Relaxed);
+        self.shards[w]
+            .next_relaxed()
+            .min(outside)
+            .min(other)
+            .min(hint)
+    }
+
+    /// The worker shard to look at after `scan`.
+    #[inline]
+    pub(crate) fn scan_after(&self, scan: usize) -> usize {
+        if scan + 1 >= self.outside() {
+            0
+        } else {
+            scan + 1
+        }
     }
 
     /// The earliest deadline of every shard (a lower bound; `u64::MAX`:
@@ -166,22 +205,35 @@ impl Timers {
         }
     }
 
-    /// Fires what is due at `now_nanos` for worker `w`: in its own shard
-    /// and the outside shard, and, if `cover` (the earliest deadline it
-    /// watches in the other workers' shards) has come, in every shard.
-    /// Returns the new `cover`: the earliest deadline left in the other
-    /// workers' shards, or `cover` itself if it has not come.
+    /// Fires what is due at `now_nanos` for worker `w`: in its own shard,
+    /// the outside shard and worker `scan`'s shard, and, if `cover` (the
+    /// earliest deadline it watches in the other workers' shards) has
+    /// come, in every shard. Returns the new `cover`: the earliest deadline
+    /// left in the other workers' shards, or `cover` itself if it has not
+    /// come.
     pub(crate) fn fire_due<P: Platform>(
         &self,
         w: usize,
+        scan: usize,
         now_nanos: u64,
         cover: u64,
         platform: &P,
     ) -> u64 {
-        for index in [w, self.outside()] {
+        for index in [w, self.outside(), scan] {
             if self.shards[index].next_relaxed() <= now_nanos {
                 self.fire(index, now_nanos, platform);
             }
+        }
+        if self.hint.load(Ordering::Relaxed) <= now_nanos {
+            // Every due shard, then the hint from what is left.
+            let mut earliest = u64::MAX;
+            for (index, shard) in self.shards.iter().enumerate() {
+                if shard.next_relaxed() <= now_nanos {
+                    self.fire(index, now_nanos, platform);
+                }
+                earliest = earliest.min(shard.next_relaxed());
+            }
+            self.hint.store(earliest, Ordering::Relaxed);
         }
         if cover > now_nanos {
             return cover;
@@ -398,23 +450,47 @@ mod tests {
     }
 
     #[test]
-    fn a_worker_fires_other_shards_once_the_deadline_it_covers_has_come() {
+    fn a_worker_fires_another_shard_by_the_hint_its_cover_or_its_scan() {
         let s = two_workers();
         let (timers, platform) = (s.shared.timers(), s.platform());
-        let timer = s.sleep_until(5_000);
-        let task = s.spawn(async move { timer.await }, Priority::Normal);
-        s.run_until_idle(1); // armed in worker 1's shard
-        platform.advance(10_000);
-        // Worker 0, covering nothing, leaves worker 1's shard alone.
-        assert_eq!(timers.fire_due(0, 10_000, u64::MAX, platform), u64::MAX);
-        assert_eq!(timers.shard(1).len(), 1);
-        // Covering what it saw there (as after giving up the sleeper
-        // role), it fires it; nothing is left to cover.
-        let cover = timers.earliest_elsewhere(0);
-        assert!(cover <= 5_000);
-        assert_eq!(timers.fire_due(0, 10_000, cover, platform), u64::MAX);
+        // A task on worker 1 arms a timer there, which comes due; worker 1
+        // never runs again.
+        let armed_on_1 = || {
+            let timer = s.sleep_until(platform.now_nanos() + 5_000);
+            let task = s.spawn(async move { timer.await }, Priority::Normal);
+            s.run_until_idle(1);
+            assert_eq!(timers.shard(1).len(), 1);
+            platform.advance(10_000);
+            (task, platform.now_nanos())
+        };
+        // Worker 0 scanning its own shard and covering nothing: the hint
+        // says worker 1's shard has a due timer, and worker 0 fires it.
+        let (task, now) = armed_on_1();
+        assert_eq!(timers.fire_due(0, 0, now, u64::MAX, platform), u64::MAX);
         assert_eq!(timers.shard(1).len(), 0);
+        assert_eq!(timers.hint.load(Ordering::Relaxed), u64::MAX);
         s.run_until_idle(0); // the woken task
+        assert!(task.is_finished());
+        // The same with the hint left too high (as a race between two
+        // writers may leave it): nothing fires...
+        let (task, now) = armed_on_1();
+        timers.hint.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(timers.fire_due(0, 0, now, u64::MAX, platform), u64::MAX);
+        assert_eq!(timers.shard(1).len(), 1);
+        // ...until worker 0 covers what it saw there (as after giving up
+        // the sleeper role); nothing is left to cover then.
+        let cover = timers.earliest_elsewhere(0);
+        assert!(cover <= now);
+        assert_eq!(timers.fire_due(0, 0, now, cover, platform), u64::MAX);
+        assert_eq!(timers.shard(1).len(), 0);
+        s.run_until_idle(0);
+        assert!(task.is_finished());
+        // ...or scans worker 1's shard (one shard after another).
+        let (task, now) = armed_on_1();
+        timers.hint.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(timers.fire_due(0, 1, now, u64::MAX, platform), u64::MAX);
+        assert_eq!(timers.shard(1).len(), 0);
+        s.run_until_idle(0);
         assert!(task.is_finished());
         s.shutdown();
     }

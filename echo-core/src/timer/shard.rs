@@ -96,16 +96,20 @@ pub(crate) struct ShardGuard<'a, P: Platform> {
 }
 
 impl<P: Platform> ShardGuard<'_, P> {
-    /// After linking a timer for `deadline`: lowers `next` to it if it is
-    /// earlier; true if it did (the caller then checks the sleeper).
+    /// After linking a timer for `deadline`: if that is before `next`,
+    /// lowers `next` to the wheel's earliest (for a far timer the start of
+    /// its slot, so a sleeper first wakes there, cascades, and sleeps the
+    /// rest: see `Wheel::next_deadline`), and returns it (the caller then
+    /// checks the sleeper).
     #[inline]
-    pub(crate) fn lower_next(&mut self, deadline: u64) -> bool {
+    pub(crate) fn lower_next(&mut self, deadline: u64) -> Option<u64> {
         self.shard.len.store(self.len(), Ordering::Relaxed);
         if deadline < self.shard.next.load(Ordering::Relaxed) {
-            self.shard.next.store(deadline, Ordering::SeqCst);
-            true
+            let next = self.next_deadline().unwrap_or(deadline);
+            self.shard.next.store(next, Ordering::SeqCst);
+            Some(next)
         } else {
-            false
+            None
         }
     }
 

@@ -112,8 +112,9 @@ impl<P: Platform> Sleep<P> {
         let lowered = wheel.lower_next(self.deadline);
         drop(wheel);
         self.shard = home as u32;
-        if lowered {
-            shared.timer_armed(self.deadline);
+        if let Some(next) = lowered {
+            timers.lower_hint(next);
+            shared.timer_armed(next);
         }
         drop(old);
     }
