@@ -438,7 +438,7 @@ mod tests {
     fn a_parked_workers_timer_fires_from_another_worker() {
         let s = two_workers();
         let timer = s.sleep_until(5_000);
-        let task = s.spawn(async move { timer.await }, Priority::Normal);
+        let task = s.spawn(timer, Priority::Normal);
         s.run_until_idle(1); // arms it in worker 1's shard; worker 1 idles
         assert_eq!(s.shared.timers().shard(1).len(), 1);
         s.platform().advance(10_000);
@@ -457,7 +457,7 @@ mod tests {
         // never runs again.
         let armed_on_1 = || {
             let timer = s.sleep_until(platform.now_nanos() + 5_000);
-            let task = s.spawn(async move { timer.await }, Priority::Normal);
+            let task = s.spawn(timer, Priority::Normal);
             s.run_until_idle(1);
             assert_eq!(timers.shard(1).len(), 1);
             platform.advance(10_000);

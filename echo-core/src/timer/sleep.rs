@@ -130,8 +130,8 @@ impl<P: Platform> Sleep<P> {
         let mut new_waker = None;
         loop {
             let mut wheel = shard.lock(shared.platform());
-            // SAFETY (every wheel call below): the lock of the entry's
-            // shard is held; the entry is ours and pinned.
+            // SAFETY: the lock of the entry's shard is held; the entry is
+            // ours and pinned. The same holds for every wheel call below.
             match unsafe { wheel.place(entry) } {
                 Place::Fired => {
                     // Back to `Unlinked`, so a `reset` can insert it again.
