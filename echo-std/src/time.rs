@@ -1,17 +1,22 @@
 //! Echo's own timers: [`sleep`], [`sleep_until`], [`interval`] and
 //! [`timeout`], in tokio's shapes, with or without the `tokio` feature.
 //!
-//! The deadlines are kept by the scheduler's core, in a timing wheel whose
-//! entries live inside these futures: arming and cancelling (dropping) a
-//! timer cost O(1) and allocate nothing, so 100,000 idle timers cost memory
-//! (a few dozen bytes each), not CPU. Busy workers fire expired timers at
-//! their scheduling points; when every worker is idle, one of them sleeps
-//! until the earliest deadline on a precise parker (with the `tokio`
-//! feature it waits in the reactor, which a `timerfd` wakes on time on
-//! Linux; elsewhere it switches to the precise parker for the last 3 ms,
-//! because tokio's timer and `epoll_wait` count whole milliseconds). A task woken by a timer takes the local path of the
-//! worker that fired it: High work goes to the High injector, so a High
-//! timer under a Normal flood fires within one poll plus a wake-up.
+//! The deadlines are kept by the scheduler's core, in timing wheels (one
+//! per worker, one for timers armed off the pool) whose entries live
+//! inside these futures: arming and cancelling (dropping) a timer cost
+//! O(1) and allocate nothing, so 100,000 idle timers cost memory (a few
+//! dozen bytes each), not CPU. A worker arms and cancels its timers in its
+//! own wheel, so timers on different workers never contend, and a
+//! [`timeout`] arms nothing until its future is first pending. Busy
+//! workers fire expired timers at their scheduling points; when every
+//! worker is idle, one of them sleeps until the earliest deadline on a
+//! precise parker (with the `tokio` feature it waits in the reactor, which
+//! a `timerfd` wakes on time on Linux; elsewhere it switches to the
+//! precise parker for the last 3 ms, because tokio's timer and
+//! `epoll_wait` count whole milliseconds). A task woken by a timer takes
+//! the local path of the worker that fired it: High work goes to the High
+//! injector, so a High timer under a Normal flood fires within one poll
+//! plus a wake-up.
 //!
 //! A timer is created on the scheduler of the calling thread (a task, or
 //! inside [`Scheduler::block_on`](crate::Scheduler::block_on)), and
