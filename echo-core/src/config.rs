@@ -37,7 +37,8 @@ pub struct Config {
     pub max_tasks: Option<usize>,
     /// Sample submit-to-first-poll latency, average queue depths and worker
     /// busy time (the default). `false` keeps only the counters; it exists
-    /// to measure what the detailed metrics cost.
+    /// to measure what the detailed metrics cost. Without the crate's
+    /// `metrics` feature nothing is sampled whatever this says.
     pub detailed_metrics: bool,
     /// Allocate tasks from the pooled slab (the default). `false` gives
     /// every task its own allocation from the global allocator, which is
@@ -52,6 +53,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether workers sample latency, depths and busy time: the
+    /// `metrics` feature and `detailed_metrics` both on.
+    #[inline]
+    pub(crate) fn samples(&self) -> bool {
+        cfg!(feature = "metrics") && self.detailed_metrics
+    }
+
     /// Defaults for `worker_count` workers: N = 8, M = 32, K = 31.
     ///
     /// N and M bound starvation to one poll in 8 (Normal) and 32 (Low)

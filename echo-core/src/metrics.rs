@@ -4,6 +4,12 @@
 //! plain load and store, not a read-modify-write, and no two workers write
 //! the same cache line. Threads outside the pool (remote submitters, the
 //! shutdown walk) count in one shared block with `fetch_add`.
+//!
+//! Without the `metrics` feature only the lifecycle counts are kept
+//! (submitted, completed, panicked, cancelled: `live_tasks` needs them;
+//! orphaned, and lost panic payloads): the statistics (`Stat`) and the latency
+//! histograms, which hold most of a worker's counter memory, are
+//! zero-sized and cost nothing.
 
 use crate::Priority;
 #[cfg(not(echo_loom))]
@@ -47,6 +53,30 @@ impl Counter {
     }
 }
 
+/// A statistic: a [`Counter`] with the `metrics` feature; without it a
+/// zero-sized stand-in that counts nothing and reads 0.
+#[cfg(feature = "metrics")]
+pub(crate) type Stat = Counter;
+
+/// A statistic (see the `metrics` build): counts nothing, reads 0.
+#[cfg(not(feature = "metrics"))]
+#[derive(Default)]
+pub(crate) struct Stat;
+
+#[cfg(not(feature = "metrics"))]
+impl Stat {
+    #[inline]
+    pub(crate) fn add(&self, _n: usize) {}
+
+    #[inline]
+    pub(crate) fn inc(&self) {}
+
+    #[inline]
+    pub(crate) fn get(&self) -> usize {
+        0
+    }
+}
+
 /// Sub-buckets per power of two in a [`Histogram`] (relative error under
 /// 1/8).
 const SUB_BITS: u32 = 3;
@@ -54,24 +84,32 @@ const SUB: usize = 1 << SUB_BITS;
 /// Powers of two covered: up to 2^40 ns (about 18 minutes).
 const POWERS: usize = 40;
 const BUCKETS: usize = POWERS * SUB;
+/// Buckets a histogram keeps: none without the `metrics` feature.
+const KEPT_BUCKETS: usize = if cfg!(feature = "metrics") {
+    BUCKETS
+} else {
+    0
+};
 
 /// A log-linear histogram of nanosecond durations, with one writer.
 pub(crate) struct Histogram {
-    buckets: [Counter; BUCKETS],
-    max: Counter,
+    buckets: [Counter; KEPT_BUCKETS],
+    max: Stat,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
         Histogram {
             buckets: core::array::from_fn(|_| Counter::default()),
-            max: Counter::default(),
+            #[allow(clippy::default_constructed_unit_structs)]
+            max: Stat::default(),
         }
     }
 }
 
 /// The bucket holding `v`: exact below `SUB`, then `SUB` buckets per
 /// power of two.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 fn bucket_of(v: u64) -> usize {
     if v < SUB as u64 {
         return v as usize;
@@ -95,10 +133,15 @@ impl Histogram {
     /// Records `nanos`. Owner-only.
     #[inline]
     pub(crate) fn record(&self, nanos: u64) {
-        self.buckets[bucket_of(nanos)].inc();
-        if nanos as usize > self.max.get() {
-            self.max.0.store(nanos as usize, Ordering::Release);
+        #[cfg(feature = "metrics")]
+        {
+            self.buckets[bucket_of(nanos)].inc();
+            if nanos as usize > self.max.get() {
+                self.max.0.store(nanos as usize, Ordering::Release);
+            }
         }
+        #[cfg(not(feature = "metrics"))]
+        let _ = nanos;
     }
 
     fn add_to(&self, merged: &mut [usize], max: &mut usize) {
@@ -118,27 +161,27 @@ pub(crate) struct TierCounters {
     pub(crate) cancelled: Counter,
     /// Of the cancelled: tasks that nothing could wake any more.
     pub(crate) orphaned: Counter,
-    pub(crate) polls: Counter,
+    pub(crate) polls: Stat,
     /// Submit-to-first-poll latency of sampled tasks.
     pub(crate) latency: Histogram,
     /// Sum of sampled depths of this worker's ring.
-    pub(crate) ring_depth_sum: Counter,
+    pub(crate) ring_depth_sum: Stat,
     /// Sum of sampled depths of the injector.
-    pub(crate) injector_depth_sum: Counter,
+    pub(crate) injector_depth_sum: Stat,
 }
 
 /// A worker's counters (or the shared block for outside threads).
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) tiers: [TierCounters; Priority::COUNT],
-    pub(crate) steals: Counter,
-    pub(crate) stolen: Counter,
-    pub(crate) parks: Counter,
-    pub(crate) unparks: Counter,
+    pub(crate) steals: Stat,
+    pub(crate) stolen: Stat,
+    pub(crate) parks: Stat,
+    pub(crate) unparks: Stat,
     /// Queue-depth samples taken (one per tier each).
-    pub(crate) depth_samples: Counter,
+    pub(crate) depth_samples: Stat,
     /// Nanoseconds spent parked.
-    pub(crate) parked_nanos: Counter,
+    pub(crate) parked_nanos: Stat,
     /// Panic payloads leaked because their drops kept panicking.
     pub(crate) lost_payloads: Counter,
 }
@@ -403,7 +446,7 @@ pub(crate) fn merged_latency<'a>(
     })
 }
 
-#[cfg(all(test, not(echo_loom)))]
+#[cfg(all(test, not(echo_loom), feature = "metrics"))]
 mod tests {
     use super::*;
 

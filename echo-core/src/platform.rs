@@ -19,13 +19,53 @@ pub type PanicPayload = Box<dyn Any + Send + 'static>;
 /// Worker threads (or the single host loop) are started by the host, which
 /// calls [`Scheduler::run_worker`](crate::Scheduler::run_worker) or
 /// [`Scheduler::run_until_idle`](crate::Scheduler::run_until_idle) on them.
+/// Besides this trait, the core needs a global allocator (`alloc`), and on
+/// targets without compare-and-swap (Cortex-M0/M0+) the
+/// `critical-section` feature with a `critical-section` implementation.
+///
+/// # Interrupt handlers
+///
+/// An interrupt handler (or a POSIX signal handler, or any context that
+/// can interrupt a worker on its core) may have interrupted anything:
+/// a worker in the middle of a queue operation, the allocator, a lock
+/// holder. What it calls must never allocate, take a lock, or wait for
+/// the code it interrupted. Before shutdown has finished, these meet that
+/// rule and may run in a handler:
+///
+/// - waking an Echo task: `wake`, `wake_by_ref`, `clone` and `drop` of its
+///   `Waker`. The task goes into the scheduler's inbox (one
+///   compare-and-swap through a link in the task itself, unbounded, never
+///   full), a worker is woken through the idle protocol (atomic words)
+///   and [`unpark`](Platform::unpark), and a task whose last reference
+///   goes there is freed lock-free, or left in the inbox for a worker to
+///   free if that would take a lock (a named or large task);
+/// - [`JoinHandle::abort`](crate::JoinHandle::abort),
+///   [`JoinHandle::set_priority`](crate::JoinHandle::set_priority) and
+///   [`JoinHandle::is_finished`](crate::JoinHandle::is_finished), which
+///   queue through the same path.
+///
+/// Not in a handler: spawning (it allocates the task and may allocate a
+/// queue block, and takes an allocation shard's lock), dropping a
+/// `JoinHandle` or reading its output (that drops user data), `Sleep`,
+/// `shutdown`, `metrics`, and waking after shutdown has finished (a wake
+/// then frees what it finds at once).
+///
+/// Of this trait, two methods run on that path and must themselves be
+/// interrupt-safe: [`unpark`](Platform::unpark) (e.g. set a flag and
+/// signal the core with `SEV` or a software interrupt), and
+/// [`current_worker`](Platform::current_worker), which must answer `None`
+/// inside a handler even on a worker's core (e.g. read IPSR on Cortex-M):
+/// the core gives the current worker owner-only access to its rings, and
+/// a handler taken for that worker would corrupt a ring the worker is in
+/// the middle of changing.
 ///
 /// # Safety
 ///
 /// The scheduler trusts [`current_worker`](Platform::current_worker) to
 /// answer for the calling thread only: it must return `Some(i)` exactly
 /// when the most recent [`set_current_worker`](Platform::set_current_worker)
-/// call *on the calling thread* (for this platform value) passed `Some(i)`.
+/// call *on the calling thread* (for this platform value) passed `Some(i)`,
+/// and never inside an interrupt handler.
 /// The core gives worker `i` owner-only access to its queues and allocator
 /// on that answer, so a platform that answers for the wrong thread causes
 /// data races. A host with a single thread can keep the value in a plain
@@ -61,6 +101,9 @@ pub unsafe trait Platform: Send + Sync + Sized + 'static {
 
     /// Wakes worker `worker` from [`park`](Platform::park), or makes its
     /// next `park` return at once.
+    ///
+    /// Must be interrupt-safe (see "Interrupt handlers" above): a wake from
+    /// an interrupt handler calls it.
     fn unpark(&self, worker: usize);
 
     /// Like [`park`](Platform::park), but returns by `deadline_nanos` on the
@@ -93,7 +136,8 @@ pub unsafe trait Platform: Send + Sync + Sized + 'static {
     fn random_seed(&self) -> u64;
 
     /// The worker the calling thread is running as, if any. See the trait's
-    /// safety section.
+    /// safety section. Inside an interrupt handler it must be `None`, and
+    /// reading it there must be interrupt-safe (see "Interrupt handlers").
     fn current_worker(&self) -> Option<usize>;
 
     /// Records the worker the calling thread runs as. The core calls this

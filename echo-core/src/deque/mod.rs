@@ -26,7 +26,7 @@
 //!
 //! Invariants:
 //! - Positions wrap at `Pos::MAX + 1`; the ring holds `CAPACITY` slots
-//!   (256; fewer under loom and cargo-fuzz), so `tail - steal <= CAPACITY`
+//!   (256, 64 on 32-bit targets; fewer under loom and cargo-fuzz), so `tail - steal <= CAPACITY`
 //!   always and the slots `real..tail` are initialized.
 //! - The owner never writes a slot in `steal..real` (a thief is reading it):
 //!   it measures fullness from `steal`, not `real`. Owner pops during a
@@ -58,10 +58,16 @@ use alloc::boxed::Box;
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
-/// Slots per ring. Loom models and fuzz builds use a small ring so that
-/// they reach the full-ring and overflow paths in a few operations.
-#[cfg(not(any(echo_loom, fuzzing)))]
+/// Slots per ring: 256 on 64-bit hosts; 64 on smaller targets
+/// (microcontrollers), where each worker's two rings would otherwise take
+/// 2 KiB of a heap of a few tens of KiB. Loom models and fuzz builds use a
+/// small ring so that they reach the full-ring and overflow paths in a few
+/// operations.
+#[cfg(all(not(any(echo_loom, fuzzing)), target_pointer_width = "64"))]
 pub const CAPACITY: usize = 256;
+/// Slots per ring (targets with pointers narrower than 64 bits).
+#[cfg(all(not(any(echo_loom, fuzzing)), not(target_pointer_width = "64")))]
+pub const CAPACITY: usize = 64;
 /// Slots per ring (loom models).
 #[cfg(echo_loom)]
 pub const CAPACITY: usize = 4;

@@ -92,7 +92,7 @@ impl<P: Platform> Shared<P> {
         let n = config.worker_count;
         let seed = platform.random_seed();
         let workers = (0..n)
-            .map(|i| CachePadded(Worker::new(i, seed)))
+            .map(|i| CachePadded(Worker::new(i, seed, &config)))
             .collect::<Vec<_>>()
             .into_boxed_slice();
         let shard_count = n.clamp(2, MAX_SHARDS);

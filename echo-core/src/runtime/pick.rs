@@ -32,34 +32,43 @@ impl<P: Platform> Shared<P> {
     /// The next entry for the owner's worker from its own rings and the
     /// injectors.
     pub(crate) fn next_task(&self, o: &mut Owner<'_>) -> Option<(Entry, Priority)> {
+        // A most urgent task from the inbox runs next, unless an owed turn
+        // comes first (then it joins its injector, below).
+        let mut from_inbox = None;
         if !self.inbox.is_empty() {
-            self.take_inbox(o);
+            from_inbox = self.take_inbox(o);
         }
-        let config = self.config();
-        let (global_first, since_turn) = {
+        let (global_first, since_turn, owed_at) = {
             let local = o.local();
             let global_first = local.until_global == 0;
             local.until_global = if global_first {
-                config.global_queue_interval - 1
+                self.config().global_queue_interval - 1
             } else {
                 local.until_global - 1
             };
-            (global_first, local.since_turn)
+            (global_first, local.since_turn, local.owed_at)
         };
-        if global_first && config.detailed_metrics {
+        if global_first && self.config().samples() {
             self.sample_depth(o);
         }
         let mut found = None;
-        for (position, tier) in (1u32..).zip(Priority::RINGED) {
-            let (_, interval) = config.turn_interval(tier);
-            if since_turn[tier.ring_index()] + position < interval {
+        for i in 0..Priority::RINGED.len() {
+            if since_turn[i] < owed_at[i] {
                 continue;
             }
+            let tier = Priority::RINGED[i];
             found = self.take_tier(o, tier, global_first);
             if found.is_some() {
                 break;
             }
             self.forfeit(o, tier);
+        }
+        let urgent = Priority::ALL[0];
+        if let Some(entry) = from_inbox {
+            match found {
+                None => found = Some((entry, urgent)),
+                Some(_) => self.injectors[urgent.index()].push(entry),
+            }
         }
         let found = found.or_else(|| self.take_high()).or_else(|| {
             Priority::RINGED
@@ -83,7 +92,7 @@ impl<P: Platform> Shared<P> {
         injector.pop().map(|e| (e, Priority::High))
     }
 
-    /// Samples the depth of each tier's queues as worker `w` sees them: its
+    /// Samples the depth of each tier's queues as the owner's worker sees them: its
     /// own ring and the injector. Taken every fourth injector-first tick
     /// (every 124 ticks with the default K).
     fn sample_depth(&self, o: &mut Owner<'_>) {
@@ -108,26 +117,28 @@ impl<P: Platform> Shared<P> {
         worker.counters.depth_samples.inc();
     }
 
-    /// Worker `w` found `tier` empty on its owed turn: restart its count.
+    /// The owner's worker found `tier` empty on its owed turn: restart its
+    /// count.
     fn forfeit(&self, o: &mut Owner<'_>, tier: Priority) {
         let local = o.local();
         local.since_turn[tier.ring_index()] = 0;
     }
 
-    /// Records that worker `w` is about to poll an entry of `tier`.
+    /// Records that the owner's worker is about to poll an entry of `tier`.
+    #[inline]
     pub(crate) fn served(&self, o: &mut Owner<'_>, tier: Priority) {
         let local = o.local();
-        for ringed in Priority::RINGED {
-            let since = &mut local.since_turn[ringed.ring_index()];
-            *since = if ringed == tier {
+        for i in 0..Priority::RINGED.len() {
+            // Ring index `i` is tier index `i + 1`.
+            local.since_turn[i] = if i + 1 == tier.index() {
                 0
             } else {
-                since.saturating_add(1)
+                local.since_turn[i].saturating_add(1)
             };
         }
     }
 
-    /// An entry of a ringed tier from worker `w`'s ring or the injector.
+    /// An entry of a ringed tier from the owner's ring or the injector.
     fn take_tier(
         &self,
         o: &mut Owner<'_>,
@@ -144,7 +155,7 @@ impl<P: Platform> Shared<P> {
     }
 
     /// One entry from `tier`'s injector, moving a fair share of the rest
-    /// into worker `w`'s ring so that the next ones cost no shared CAS.
+    /// into the owner's ring so that the next ones cost no shared CAS.
     pub(crate) fn take_injector(&self, o: &mut Owner<'_>, tier: Priority) -> Option<Entry> {
         let injector = &self.injectors[tier.index()];
         if injector.is_empty() {

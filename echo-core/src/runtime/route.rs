@@ -90,9 +90,13 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Routes every task in the inbox from the owner's worker, at the tier
-    /// each has now, and frees those left to free (`free_later`).
-    #[cold]
-    pub(crate) fn take_inbox(&self, o: &mut Owner<'_>) {
+    /// each has now, and frees those left to free (`free_later`). Returns
+    /// the first task of the most urgent tier instead of queueing it, if
+    /// that tier's injector is empty (so no older one is overtaken): the
+    /// worker runs it next, saving the injector's push and pop on the path
+    /// from an interrupt's wake to the poll.
+    pub(crate) fn take_inbox(&self, o: &mut Owner<'_>) -> Option<Entry> {
+        let mut first_urgent = None;
         let mut queued = 0usize;
         for node in self.inbox.take_all() {
             // SAFETY: a task in the inbox holds an entry's reference, or
@@ -107,13 +111,20 @@ impl<P: Platform> Shared<P> {
             }
             // SAFETY: the inbox's reference goes to the entry.
             let entry = unsafe { Entry::from_raw(task) };
-            self.route(entry, s.priority(), Some(o), Wake::Batch);
+            let tier = s.priority();
             queued += 1;
+            if !tier.has_ring() && first_urgent.is_none() && self.injectors[tier.index()].is_empty()
+            {
+                first_urgent = Some(entry);
+                continue;
+            }
+            self.route(entry, tier, Some(o), Wake::Batch);
         }
         if queued > 1 {
             // This worker runs one next; offer the rest to a thief.
             self.notify_one();
         }
+        first_urgent
     }
 
     /// The end of a batch of `Wake::Batch` entries: one wake-up (the woken

@@ -37,7 +37,24 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
     /// handle gone). So the pusher holds a reference of its own to the
     /// task across the push, and uses no borrow of the scheduler after
     /// dropping it.
-    unsafe fn schedule(task: RawTask, priority: Priority) {
+    unsafe fn schedule(task: RawTask, priority: Priority, held: bool) {
+        if held {
+            // The caller's own reference keeps the task, and so the
+            // scheduler, alive across the push.
+            // SAFETY: as just said.
+            let shared = unsafe { Self::of(task.as_ptr()) };
+            match shared.current_owner() {
+                // SAFETY: the caller's reference goes to the entry.
+                Some(mut o) => shared.route(
+                    unsafe { Entry::from_raw(task) },
+                    priority,
+                    Some(&mut o),
+                    Wake::Now,
+                ),
+                None => shared.route_from_outside(task),
+            }
+            return;
+        }
         {
             // SAFETY: the entry's reference keeps the task, and so the
             // scheduler, alive for this borrow.
@@ -65,8 +82,9 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
             let shared = unsafe { Self::of(task.as_ptr()) };
             shared.remote.tiers[priority.index()].orphaned.add_shared(1);
         }
-        // SAFETY: forwarded contract.
-        unsafe { Self::schedule(task, priority) };
+        // SAFETY: forwarded contract; the orphan's only reference is the
+        // entry's.
+        unsafe { Self::schedule(task, priority, false) };
     }
 
     unsafe fn free(task: NonNull<Header>) {

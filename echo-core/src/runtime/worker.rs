@@ -19,6 +19,7 @@
 //! the rings are reached only through an `Owner` proof (`owner.rs`).
 
 use crate::Priority;
+use crate::config::Config;
 use crate::deque::{Deque, Stealer};
 use crate::metrics::Counters;
 use crate::padded::CachePadded;
@@ -46,6 +47,10 @@ pub(crate) struct Local {
     /// Per ringed tier (`Priority::ring_index`): polls since this worker
     /// last served that tier or found it empty on its owed turn.
     pub(crate) since_turn: [u32; Priority::COUNT - 1],
+    /// Per ringed tier: the `since_turn` count at which its turn is owed
+    /// (its interval less its position among the ringed tiers, see
+    /// `pick.rs`), computed once from the configuration.
+    pub(crate) owed_at: [u32; Priority::COUNT - 1],
     /// Whether the idle state counts this worker as searching.
     pub(crate) searching: bool,
     /// `run_until_idle` left this worker in the sleeper list.
@@ -100,7 +105,7 @@ unsafe impl Sync for Worker {}
 unsafe impl Send for Worker {}
 
 impl Worker {
-    pub(crate) fn new(index: usize, seed: u64) -> Worker {
+    pub(crate) fn new(index: usize, seed: u64, config: &Config) -> Worker {
         let seed = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Worker {
             rings: CachePadded(core::array::from_fn(|_| Deque::new())),
@@ -110,6 +115,10 @@ impl Worker {
                 rng: Xoshiro128PlusPlus::seed_from_u64(seed),
                 until_global: 0,
                 since_turn: [0; Priority::COUNT - 1],
+                owed_at: core::array::from_fn(|i| {
+                    let tier = Priority::RINGED[i];
+                    config.turn_interval(tier).1 - (i as u32 + 1)
+                }),
                 searching: false,
                 left_parked: false,
                 until_depth: 0,
@@ -257,10 +266,7 @@ impl<P: Platform> Shared<P> {
         // Latency of every High task and of one in 64 others, chosen by
         // their ids (no per-task state), because a clock read is a sizeable
         // share of a cheap spawn (costs: `docs/DESIGN.md`, "Metrics").
-        if first
-            && (tier == Priority::High || task.id().is_sampled())
-            && self.config().detailed_metrics
-        {
+        if first && (tier == Priority::High || task.id().is_sampled()) && self.config().samples() {
             self.record_latency(o, task, tier);
         }
         if claim != Claim::Run {
@@ -486,10 +492,7 @@ impl<P: Platform> Shared<P> {
         let worker = o.worker();
         self.trim_before_idle(o);
         worker.counters.parks.inc();
-        let since = self
-            .config()
-            .detailed_metrics
-            .then(|| self.platform().now_nanos());
+        let since = self.config().samples().then(|| self.platform().now_nanos());
         o.local().timer_cover = u64::MAX;
         self.enter_parked(o);
         if self.timers.sleeper.try_take(o.index()) {

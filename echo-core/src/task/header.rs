@@ -112,7 +112,7 @@ pub(crate) struct Vtable {
     /// Moves the stored output into `*dst`, a `Poll<Result<T, JoinError>>`.
     pub(crate) read_output: unsafe fn(NonNull<Header>, *mut ()),
     /// Pushes a queue entry (whose reference the caller hands over).
-    pub(crate) schedule: unsafe fn(NonNull<Header>, Priority),
+    pub(crate) schedule: unsafe fn(NonNull<Header>, Priority, bool),
     /// As `schedule`, for the cancellation of an orphan (counted).
     pub(crate) schedule_orphan: unsafe fn(NonNull<Header>, Priority),
     /// Frees the task (zero references).

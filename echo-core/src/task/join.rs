@@ -366,8 +366,9 @@ impl<T> JoinHandle<T> {
     pub fn abort(&self) {
         if let Some(raw) = self.raw {
             if let Notify::Submit(p) = raw.state().abort() {
-                // SAFETY: the transition took a reference for the entry.
-                unsafe { raw.schedule(p) };
+                // SAFETY: the transition took a reference for the entry;
+                // the handle keeps its own.
+                unsafe { raw.schedule(p, true) };
             }
         }
     }
@@ -572,8 +573,9 @@ pub(crate) fn reprioritize(raw: RawTask, priority: Priority, raise_only: bool) -
         Reprioritize::Unchanged => false,
         Reprioritize::Changed => true,
         Reprioritize::Requeue(p) => {
-            // SAFETY: the transition took a reference for the new entry.
-            unsafe { raw.schedule(p) };
+            // SAFETY: the transition took a reference for the new entry;
+            // the caller's handle keeps its own.
+            unsafe { raw.schedule(p, true) };
             true
         }
     }

@@ -394,7 +394,7 @@ unsafe impl Schedule for ModelHost {
         host
     }
 
-    unsafe fn schedule(task: RawTask, priority: Priority) {
+    unsafe fn schedule(task: RawTask, priority: Priority, _held: bool) {
         // SAFETY: the entry's reference keeps the task alive.
         let host = unsafe { Self::of(task.as_ptr()) };
         // SAFETY: the caller hands its reference to the entry.

@@ -201,10 +201,11 @@ impl RawTask {
     ///
     /// # Safety
     ///
-    /// The caller hands over one reference for the entry.
-    pub(crate) unsafe fn schedule(self, priority: Priority) {
+    /// The caller hands over one reference for the entry; if `held`, it
+    /// holds another until the call returns (see `Schedule::schedule`).
+    pub(crate) unsafe fn schedule(self, priority: Priority, held: bool) {
         // SAFETY: forwarded contract.
-        unsafe { (self.header().vtable.schedule)(self.0, priority) }
+        unsafe { (self.header().vtable.schedule)(self.0, priority, held) }
     }
 
     /// Frees the task.
@@ -484,9 +485,9 @@ unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 // The host hooks behind each vtable: each finds the host from the header
 // (or passes the task on) and makes one call.
 
-unsafe fn schedule<S: Schedule>(ptr: NonNull<Header>, priority: Priority) {
-    // SAFETY: the caller hands over the entry's reference.
-    unsafe { S::schedule(RawTask(ptr), priority) }
+unsafe fn schedule<S: Schedule>(ptr: NonNull<Header>, priority: Priority, held: bool) {
+    // SAFETY: forwarded contract.
+    unsafe { S::schedule(RawTask(ptr), priority, held) }
 }
 
 unsafe fn schedule_orphan<S: Schedule>(ptr: NonNull<Header>, priority: Priority) {

@@ -42,12 +42,16 @@ pub(crate) unsafe trait Schedule: Sync + Sized + 'static {
     unsafe fn of<'a>(task: NonNull<Header>) -> &'a Self;
 
     /// Queues an entry for `task` at `priority` from any thread (a waker, an
-    /// abort, a change of priority).
+    /// abort, a change of priority). `held` says that the caller keeps a
+    /// reference of its own across the call (a waker woken by reference, a
+    /// `JoinHandle`), which keeps the task, and so the host, alive while it
+    /// queues; otherwise the host takes care of that itself.
     ///
     /// # Safety
     ///
-    /// The caller hands over one reference to the task, for the entry.
-    unsafe fn schedule(task: RawTask, priority: Priority);
+    /// The caller hands over one reference to the task, for the entry, and
+    /// if `held`, holds another until the call returns.
+    unsafe fn schedule(task: RawTask, priority: Priority, held: bool);
 
     /// As [`schedule`](Schedule::schedule), for the cancellation of an
     /// orphan: a task that nothing can wake any more.

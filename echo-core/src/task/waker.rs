@@ -26,8 +26,8 @@ unsafe fn wake(data: *const ()) {
     match task.state().wake_by_val() {
         Notify::Nothing => {}
         // SAFETY: the transition turned this waker's reference into the
-        // entry's.
-        Notify::Submit(p) => unsafe { task.schedule(p) },
+        // entry's; nothing else is held.
+        Notify::Submit(p) => unsafe { task.schedule(p, false) },
         // SAFETY: that was the last reference.
         Notify::Dealloc => unsafe { task.dealloc() },
     }
@@ -36,13 +36,17 @@ unsafe fn wake(data: *const ()) {
 unsafe fn wake_by_ref(data: *const ()) {
     let task = raw(data);
     // A task waking itself while it is polled (`yield_now`) tells its
-    // worker directly, without an atomic read-modify-write.
-    if task.self_wake() {
+    // worker directly, without an atomic read-modify-write. A task this
+    // thread polls is RUNNING, as this thread saw when it claimed it, so a
+    // relaxed load rules the rest out (an interrupt handler's wake, say)
+    // without asking the host.
+    if task.state().load_relaxed().is_running() && task.self_wake() {
         return;
     }
     if let Notify::Submit(p) = task.state().wake_by_ref() {
-        // SAFETY: the transition took a new reference for the entry.
-        unsafe { task.schedule(p) };
+        // SAFETY: the transition took a new reference for the entry; this
+        // waker keeps its own until it returns.
+        unsafe { task.schedule(p, true) };
     }
 }
 
