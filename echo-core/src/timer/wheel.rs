@@ -105,10 +105,12 @@ unsafe fn node<'a>(entry: NonNull<TimerEntry>) -> &'a mut Node {
     unsafe { &mut *(*entry.as_ptr()).node.get() }
 }
 
+/// A circular doubly linked list of entries: `head` is the first, its
+/// `prev` the last. One pointer per list, so a wheel of 384 slots costs
+/// 1.5 KiB on a 32-bit target (every worker has one).
 #[derive(Clone, Copy, Default)]
 struct List {
     head: Option<NonNull<TimerEntry>>,
-    tail: Option<NonNull<TimerEntry>>,
 }
 
 impl List {
@@ -120,37 +122,60 @@ impl List {
     ///
     /// Wheel lock held; `entry` alive and in no list.
     unsafe fn push_back(&mut self, entry: NonNull<TimerEntry>) {
-        // SAFETY: per the contract; the tail is a live linked entry.
+        let Some(head) = self.head else {
+            // SAFETY: per the contract.
+            let n = unsafe { node(entry) };
+            n.prev = Some(entry);
+            n.next = Some(entry);
+            self.head = Some(entry);
+            return;
+        };
+        // SAFETY: per the contract; the head and the last entry are live
+        // linked entries, other than `entry`, and each borrow of a node
+        // ends before the next begins (the last may be the head).
         unsafe {
+            let last = node(head).prev.expect("a linked entry has neighbours");
             let n = node(entry);
-            n.prev = self.tail;
-            n.next = None;
-            match self.tail {
-                Some(tail) => node(tail).next = Some(entry),
-                None => self.head = Some(entry),
-            }
+            n.prev = Some(last);
+            n.next = Some(head);
+            node(last).next = Some(entry);
+            node(head).prev = Some(entry);
         }
-        self.tail = Some(entry);
     }
 
     /// # Safety
     ///
     /// Wheel lock held; `entry` alive and in this list.
     unsafe fn unlink(&mut self, entry: NonNull<TimerEntry>) {
-        // SAFETY: per the contract; its neighbours are live linked entries.
-        unsafe {
-            let n = node(entry);
-            match n.prev {
-                Some(prev) => node(prev).next = n.next,
-                None => self.head = n.next,
-            }
-            match n.next {
-                Some(next) => node(next).prev = n.prev,
-                None => self.tail = n.prev,
-            }
-            n.prev = None;
-            n.next = None;
+        // SAFETY: per the contract.
+        let n = unsafe { node(entry) };
+        let prev = n.prev.take().expect("a linked entry has neighbours");
+        let next = n.next.take().expect("a linked entry has neighbours");
+        if next == entry {
+            self.head = None;
+            return;
         }
+        // SAFETY: per the contract; its neighbours are live linked entries
+        // other than `entry` (the borrow of its node has ended), and each
+        // borrow of a node ends before the next begins.
+        unsafe {
+            node(prev).next = Some(next);
+            node(next).prev = Some(prev);
+        }
+        if self.head == Some(entry) {
+            self.head = Some(next);
+        }
+    }
+
+    /// The entry after `entry`, or `None` after the last.
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive and in this list.
+    unsafe fn after(&self, entry: NonNull<TimerEntry>) -> Option<NonNull<TimerEntry>> {
+        // SAFETY: per the contract.
+        let next = unsafe { node(entry) }.next;
+        if next == self.head { None } else { next }
     }
 
     /// # Safety
@@ -380,9 +405,10 @@ impl Wheel {
             let Some(entry) = at else { break };
             // SAFETY: `&self` means the lock is held (the wheel is only
             // reached through it); linked entries are alive.
-            let n = unsafe { node(entry) };
-            earliest = Some(earliest.map_or(n.deadline, |e: u64| e.min(n.deadline)));
-            at = n.next;
+            let deadline = unsafe { node(entry) }.deadline;
+            earliest = Some(earliest.map_or(deadline, |e: u64| e.min(deadline)));
+            // SAFETY: as above; it is in `due`.
+            at = unsafe { self.due.after(entry) };
         }
         earliest.or_else(|| self.next_slot().map(|(_, _, tick)| nanos_of(tick)))
     }
@@ -421,11 +447,11 @@ impl Wheel {
             let mut at = self.due.head;
             while let Some(entry) = at {
                 // SAFETY: lock held; linked entries are alive.
-                let n = unsafe { node(entry) };
-                if n.deadline <= now {
+                if unsafe { node(entry) }.deadline <= now {
                     return Some(entry);
                 }
-                at = n.next;
+                // SAFETY: as above; it is in `due`.
+                at = unsafe { self.due.after(entry) };
             }
             let Some((level, slot, tick)) = self.next_slot().filter(|s| s.2 <= now_tick) else {
                 self.elapsed = self.elapsed.max(now_tick);
@@ -483,6 +509,15 @@ mod tests {
             out.push(es.iter().position(|x| ptr(x) == e).unwrap());
         }
         out
+    }
+
+    #[test]
+    fn a_wheel_costs_a_pointer_per_slot() {
+        // Every worker has a wheel: 384 one-pointer lists, the due list,
+        // the bitmaps and two counters.
+        let slots = LEVELS * SLOTS + 1;
+        let words = slots * size_of::<usize>() + (LEVELS + 2) * size_of::<u64>();
+        assert!(size_of::<Wheel>() <= words, "{}", size_of::<Wheel>());
     }
 
     #[test]
