@@ -67,10 +67,17 @@ impl Shard {
         &'a self,
         platform: &'a P,
     ) -> Option<ShardGuard<'a, P>> {
-        self.lock.try_lock().then_some(ShardGuard {
-            shard: self,
-            platform,
-        })
+        // Not `bool::then_some`: it builds its argument either way, and a
+        // guard built and dropped on a failed try would release the lock
+        // of the thread that holds it.
+        if self.lock.try_lock() {
+            Some(ShardGuard {
+                shard: self,
+                platform,
+            })
+        } else {
+            None
+        }
     }
 
     /// The shard's wheel, waiting for the lock if it is held: a worker of
@@ -155,5 +162,23 @@ impl<P: Platform> Drop for ShardGuard<'_, P> {
     fn drop(&mut self) {
         let platform = self.platform;
         self.shard.lock.unlock(|w| platform.unpark(w));
+    }
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use super::*;
+    use crate::test_host::TestHost;
+
+    #[test]
+    fn a_failed_try_leaves_the_lock_with_its_holder() {
+        let (shard, host) = (Shard::new(1), TestHost::default());
+        let held = shard.try_lock(&host).expect("free");
+        // A failed try (a worker firing another's shard) must not release
+        // it: a second one fails too.
+        assert!(shard.try_lock(&host).is_none());
+        assert!(shard.try_lock(&host).is_none());
+        drop(held);
+        assert!(shard.try_lock(&host).is_some());
     }
 }

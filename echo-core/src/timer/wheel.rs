@@ -622,6 +622,73 @@ mod tests {
     }
 
     #[test]
+    fn random_operations_keep_the_earliest_deadline_a_lower_bound() {
+        // Inserts, removes, pops and advances with clocks that disagree
+        // (each shard's wheel is driven by several threads' clocks): the
+        // wheel's earliest deadline is never after a linked entry's, and is
+        // `None` only when nothing is linked.
+        let es = entries(64);
+        let mut wheel = Wheel::new();
+        let mut linked: Vec<Option<u64>> = alloc::vec![None; es.len()];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut now = 0u64;
+        let steps = if cfg!(miri) { 2_000 } else { 200_000 };
+        for _ in 0..steps {
+            let i = (next() % es.len() as u64) as usize;
+            match next() % 4 {
+                0 => {
+                    // SAFETY: boxed entries, removed before the end.
+                    unsafe { wheel.remove(ptr(&es[i])) };
+                    linked[i] = None;
+                    let d = now + next() % (1 << (next() % 36));
+                    // SAFETY: as above; unlinked just now.
+                    unsafe { wheel.insert(ptr(&es[i]), d) };
+                    linked[i] = Some(d);
+                }
+                1 => {
+                    // SAFETY: as above.
+                    unsafe { wheel.remove(ptr(&es[i])) };
+                    linked[i] = None;
+                }
+                2 => {
+                    // Another thread's clock, a little behind or ahead.
+                    let at = (now + next() % 4096).saturating_sub(2048);
+                    // SAFETY: as above.
+                    while let Some(e) = unsafe { wheel.pop_expired(at) } {
+                        let j = es.iter().position(|x| ptr(x) == e).unwrap();
+                        assert!(linked[j].unwrap() <= at, "early");
+                        linked[j] = None;
+                        // SAFETY: as above; back to unlinked.
+                        unsafe { wheel.remove(e) };
+                    }
+                }
+                _ => {
+                    now += next() % (1 << (next() % 30));
+                    // SAFETY: as above.
+                    let _ = unsafe { wheel.first_due(now) };
+                }
+            }
+            let live: Vec<u64> = linked.iter().flatten().copied().collect();
+            assert_eq!(wheel.len(), live.len());
+            match (wheel.next_deadline(), live.iter().min()) {
+                (None, None) => {}
+                (Some(n), Some(&m)) => assert!(n <= m, "earliest {n} after a deadline {m}"),
+                (n, m) => panic!("earliest {n:?} with deadlines {m:?}"),
+            }
+        }
+        for e in &es {
+            // SAFETY: as above.
+            unsafe { wheel.remove(ptr(e)) };
+        }
+    }
+
+    #[test]
     fn many_timers_insert_and_cancel() {
         let mut wheel = Wheel::new();
         // Fewer under miri, which is about a thousand times slower.
