@@ -434,3 +434,72 @@ fn a_timer_fires_while_a_lone_task_keeps_a_worker_busy() {
         s.block_on(timer).unwrap();
     }
 }
+
+#[test]
+fn many_timers_on_more_workers_than_cores_all_fire() {
+    // Eight workers (more than the cores of a small machine, so the OS
+    // preempts them mid-section), busy with a flood; timers armed on every
+    // worker and fired by whichever worker sees them due, its owner's or
+    // another's, while owners arm and cancel in their own shards. Five
+    // rounds: a shard lock that a failed try released (a bug this caught)
+    // failed about two rounds in five.
+    for _ in 0..5 {
+        many_timers_round(&scheduler(8));
+    }
+}
+
+fn many_timers_round(s: &Scheduler) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood: Vec<_> = (0..16)
+        .map(|_| {
+            let stop = stop.clone();
+            s.submit(
+                async move {
+                    while !stop.load(Ordering::SeqCst) {
+                        echo_std::yield_now().await;
+                    }
+                },
+                Priority::Normal,
+            )
+        })
+        .collect();
+    let sleepers: Vec<_> = (0..64u64)
+        .map(|i| {
+            s.submit(
+                async move {
+                    for j in 0..40u64 {
+                        let d = Duration::from_micros(50 + (i * 37 + j * 101) % 400);
+                        let start = Instant::now();
+                        if j % 3 == 0 {
+                            // Armed, then cancelled.
+                            let long = Duration::from_secs(30);
+                            let cut = timeout(long, echo_std::yield_now()).await;
+                            assert!(cut.is_ok());
+                        } else {
+                            sleep(d).await;
+                            assert!(start.elapsed() >= d);
+                        }
+                    }
+                },
+                if i % 4 == 0 {
+                    Priority::High
+                } else {
+                    Priority::Normal
+                },
+            )
+        })
+        .collect();
+    let give_up = Instant::now() + Duration::from_secs(60);
+    for t in sleepers {
+        while !t.is_finished() {
+            assert!(Instant::now() < give_up, "a timer never fired");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        s.block_on(t).unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    for f in flood {
+        s.block_on(f).unwrap();
+    }
+    assert_eq!(s.armed_timers(), 0);
+}
