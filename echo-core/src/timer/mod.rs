@@ -14,11 +14,13 @@
 //!   shard it was armed in, from whatever thread: a waiter that finds the
 //!   lock held parks instead of spinning (`lock.rs`).
 //! - Each shard publishes a lower bound of its deadlines (`Shard::next`).
-//!   A busy worker loads its own shard's and the outside shard's at every
-//!   scheduling point (relaxed) and, only when a timer is armed, reads
-//!   the clock about every microsecond of polling (see `worker.rs`);
-//!   expired timers are fired there, so their tasks wake on a worker
-//!   thread and take the local path.
+//!   A busy worker loads (relaxed) its own shard's, the outside shard's,
+//!   one other worker's shard's (the next one at each clock read) and
+//!   the scheduler-wide `hint` at every scheduling point and, only when
+//!   one is set, reads the clock about every microsecond of polling (see
+//!   `worker.rs`); expired timers of any shard whose lock is free are
+//!   fired there, so their tasks wake on a worker thread and take the
+//!   local path, and a preempted worker's timers fire on time.
 //! - A worker about to park with no work becomes *the sleeper* if none is
 //!   (`sleeper.rs`) and parks until the earliest deadline of all shards
 //!   ([`Platform::park_until`](crate::Platform::park_until)); arming an
