@@ -1,3 +1,5 @@
+//! The timer workloads.
+//!
 //! timer_lateness: how late a 16 ms interval's ticks complete, on an idle
 //! pool and under a flood of Normal work, for Echo's timers
 //! (`echo_std::time`) and tokio's (`tokio::time` on a multi-thread
@@ -12,13 +14,19 @@
 //! timer slack tightened to 1 ns as Echo's workers do. On a virtual
 //! machine it is often tens of microseconds, with millisecond tails when
 //! the host deschedules the guest.
+//!
+//! timer_churn: the cost of a request timeout that does not fire (see
+//! [`TimerChurn`]).
 
+use crate::peers::{Echo, Peer, Tokio};
 use crate::special::Latency;
 use crate::stats::percentile;
-use crate::workloads::spin;
+use crate::workloads::{spin, yield_once};
 use echo_std::{Priority, Scheduler};
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 /// The interval's period.
@@ -152,4 +160,97 @@ pub fn tokio_timer_lateness(workers: usize, ticks: usize) -> TimerLateness {
     let flood = phase(true);
     drop(rt);
     TimerLateness { idle, flood }
+}
+
+/// Tasks in timer_churn.
+pub const CHURN_TASKS: usize = 5_000;
+/// Timeouts each timer_churn task awaits, one after another.
+pub const CHURN_TIMEOUTS: usize = 20;
+/// Each timeout's duration: far beyond a run, so none fires.
+pub const CHURN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A peer with a `timeout` of its own.
+pub trait TimeoutPeer: Peer {
+    /// `f` under the peer's `timeout(d, f)`: true if `f` finished first.
+    fn timeout<F>(d: Duration, f: F) -> impl Future<Output = bool> + Send
+    where
+        F: Future + Send,
+        F::Output: Send;
+}
+
+impl TimeoutPeer for Echo {
+    async fn timeout<F>(d: Duration, f: F) -> bool
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        echo_std::time::timeout(d, f).await.is_ok()
+    }
+}
+
+impl TimeoutPeer for Tokio {
+    async fn timeout<F>(d: Duration, f: F) -> bool
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        tokio::time::timeout(d, f).await.is_ok()
+    }
+}
+
+/// timer_churn: a request timeout that (almost) never fires, as a server
+/// puts one around nearly every request. `CHURN_TASKS` tasks, submitted
+/// from this thread, each await `CHURN_TIMEOUTS` futures in turn, each
+/// under `timeout(30 s, …)`; the inner future is ready at once, or
+/// (`pending`) returns `Pending` once after waking itself, so the timer
+/// is armed and then cancelled.
+pub struct TimerChurn<P: TimeoutPeer> {
+    /// The runtime.
+    pub peer: P,
+    tx: SyncSender<()>,
+    rx: Receiver<()>,
+    rem: Arc<AtomicUsize>,
+}
+
+impl<P: TimeoutPeer> TimerChurn<P> {
+    /// Starts `P` with `workers` workers.
+    pub fn start(workers: usize) -> Self {
+        let (tx, rx) = sync_channel(1);
+        TimerChurn {
+            peer: P::start(workers),
+            tx,
+            rx,
+            rem: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// One run; returns when every task has finished.
+    pub fn run(&self, pending: bool) {
+        self.rem.store(CHURN_TASKS, Ordering::Relaxed);
+        for _ in 0..CHURN_TASKS {
+            let (tx, rem) = (self.tx.clone(), self.rem.clone());
+            self.peer.spawn(
+                async move {
+                    for _ in 0..CHURN_TIMEOUTS {
+                        let in_time = if pending {
+                            P::timeout(CHURN_TIMEOUT, yield_once()).await
+                        } else {
+                            P::timeout(CHURN_TIMEOUT, std::future::ready(())).await
+                        };
+                        assert!(in_time, "a 30 s timeout fired");
+                    }
+                    if rem.fetch_sub(1, Ordering::Relaxed) == 1 {
+                        tx.send(()).unwrap();
+                    }
+                },
+                Priority::Normal,
+            );
+        }
+        self.rx.recv().unwrap();
+    }
+
+    /// Stops the runtime.
+    pub fn stop(self) {
+        self.peer.stop();
+    }
 }

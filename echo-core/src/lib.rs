@@ -131,5 +131,5 @@ pub mod internals {
     pub use crate::task::state::{
         AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,
     };
-    pub use crate::timer::Sleeper;
+    pub use crate::timer::{ShardLock, Sleeper};
 }

@@ -31,6 +31,8 @@ mod slab;
 mod sleeper;
 #[path = "loom/state.rs"]
 mod state;
+#[path = "loom/timer_lock.rs"]
+mod timer_lock;
 #[cfg(feature = "recorder")]
 #[path = "loom/track.rs"]
 mod track;

@@ -1,17 +1,22 @@
 //! Echo's own timers: [`sleep`], [`sleep_until`], [`interval`] and
 //! [`timeout`], in tokio's shapes, with or without the `tokio` feature.
 //!
-//! The deadlines are kept by the scheduler's core, in a timing wheel whose
-//! entries live inside these futures: arming and cancelling (dropping) a
-//! timer cost O(1) and allocate nothing, so 100,000 idle timers cost memory
-//! (a few dozen bytes each), not CPU. Busy workers fire expired timers at
-//! their scheduling points; when every worker is idle, one of them sleeps
-//! until the earliest deadline on a precise parker (with the `tokio`
-//! feature it waits in the reactor, which a `timerfd` wakes on time on
-//! Linux; elsewhere it switches to the precise parker for the last 3 ms,
-//! because tokio's timer and `epoll_wait` count whole milliseconds). A task woken by a timer takes the local path of the
-//! worker that fired it: High work goes to the High injector, so a High
-//! timer under a Normal flood fires within one poll plus a wake-up.
+//! The deadlines are kept by the scheduler's core, in timing wheels (one
+//! per worker, one for timers armed off the pool) whose entries live
+//! inside these futures: arming and cancelling (dropping) a timer cost
+//! O(1) and allocate nothing, so 100,000 idle timers cost memory (a few
+//! dozen bytes each), not CPU. A worker arms and cancels its timers in its
+//! own wheel, so timers on different workers never contend, and a
+//! [`timeout`] arms nothing until its future is first pending. Busy
+//! workers fire expired timers at their scheduling points; when every
+//! worker is idle, one of them sleeps until the earliest deadline on a
+//! precise parker (with the `tokio` feature it waits in the reactor, which
+//! a `timerfd` wakes on time on Linux; elsewhere it switches to the
+//! precise parker for the last 3 ms, because tokio's timer and
+//! `epoll_wait` count whole milliseconds). A task woken by a timer takes
+//! the local path of the worker that fired it: High work goes to the High
+//! injector, so a High timer under a Normal flood fires within one poll
+//! plus a wake-up.
 //!
 //! A timer is created on the scheduler of the calling thread (a task, or
 //! inside [`Scheduler::block_on`](crate::Scheduler::block_on)), and
@@ -73,10 +78,23 @@ fn far_future() -> Instant {
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = Instant::now()
-        .checked_add(duration)
-        .unwrap_or_else(far_future);
-    sleep_until(deadline)
+    let now = Instant::now();
+    let deadline = now.checked_add(duration).unwrap_or_else(far_future);
+    context::with_core(|core| {
+        let nanos = core
+            .platform()
+            .now_nanos()
+            .saturating_add(nanos_of(deadline - now));
+        Sleep {
+            inner: core.sleep_until(nanos),
+            deadline,
+        }
+    })
+}
+
+/// A duration in nanoseconds, saturating.
+fn nanos_of(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Waits until `deadline`.
@@ -86,12 +104,10 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// As [`sleep`].
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let core = context::with_core(|core| core.clone());
-    let nanos = core.platform().nanos_at(deadline);
-    Sleep {
-        inner: core.sleep_until(nanos),
+    context::with_core(|core| Sleep {
+        inner: core.sleep_until(core.platform().nanos_at(deadline)),
         deadline,
-    }
+    })
 }
 
 /// The future of [`sleep`] and [`sleep_until`].
@@ -273,9 +289,16 @@ impl Interval {
 /// Runs `future` for at most `duration`: `Err(Elapsed)` if it has not
 /// completed by then (the future is dropped with the `Timeout`).
 ///
+/// The duration counts from this call, on the scheduler's clock (the one
+/// its timers keep; on x86-64 the calibrated TSC, which may run a few
+/// parts in 100,000 apart from `Instant`). No timer is armed until
+/// `future` is first polled pending: a timeout around a future that is
+/// ready at once costs a clock read and no more.
+///
 /// # Panics
 ///
-/// As [`sleep`].
+/// As [`sleep`], and when it is first polled pending on a thread outside
+/// every scheduler's context (the timer is armed there).
 ///
 /// ```
 /// # let scheduler = echo_std::Scheduler::builder().worker_count(1).build().unwrap();
@@ -288,18 +311,64 @@ impl Interval {
 /// ```
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
+    let deadline = context::with_core(|core| {
+        let platform = core.platform();
+        Deadline::Nanos {
+            at: platform.now_nanos().saturating_add(nanos_of(duration)),
+            origin: platform.origin(),
+        }
+    });
     Timeout {
         future: future.into_future(),
-        sleep: sleep(duration),
+        deadline,
+        sleep: None,
     }
 }
 
 /// Runs `future` until `deadline` at most: see [`timeout`].
-#[track_caller]
+///
+/// # Panics
+///
+/// When it is first polled pending on a thread outside every scheduler's
+/// context (the timer is armed there).
 pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
-        sleep: sleep_until(deadline),
+        deadline: Deadline::At(deadline),
+        sleep: None,
+    }
+}
+
+/// When a [`Timeout`] ends, until its timer is armed.
+#[derive(Clone, Copy, Debug)]
+enum Deadline {
+    /// Nanoseconds on the clock of the scheduler whose clock started at
+    /// `origin` (`StdPlatform::origin`, which tells schedulers' clocks
+    /// apart).
+    Nanos { at: u64, origin: Instant },
+    /// An instant.
+    At(Instant),
+}
+
+impl Deadline {
+    /// The timer for this deadline, on the calling thread's scheduler.
+    #[track_caller]
+    fn sleep(self) -> echo_sched_core::Sleep<StdPlatform> {
+        context::with_core(|core| {
+            let platform = core.platform();
+            let nanos = match self {
+                Deadline::Nanos { at, origin } if origin == platform.origin() => at,
+                // Made on another scheduler (its clock counts from another
+                // origin): through `Instant`.
+                Deadline::Nanos { at, origin } => platform.nanos_at(
+                    origin
+                        .checked_add(Duration::from_nanos(at))
+                        .unwrap_or_else(far_future),
+                ),
+                Deadline::At(deadline) => platform.nanos_at(deadline),
+            };
+            core.sleep_until(nanos)
+        })
     }
 }
 
@@ -308,7 +377,9 @@ pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::Int
 #[derive(Debug)]
 pub struct Timeout<F> {
     future: F,
-    sleep: Sleep,
+    deadline: Deadline,
+    /// The timer, made by the first poll that finds `future` pending.
+    sleep: Option<echo_sched_core::Sleep<StdPlatform>>,
 }
 
 impl<F> Timeout<F> {
@@ -332,16 +403,19 @@ impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: both fields are pinned structurally: neither is moved out
-        // of a pinned `Timeout` (which is `!Unpin` through `sleep`).
+        // SAFETY: `future` and the timer inside `sleep` are pinned
+        // structurally: neither is moved out of a pinned `Timeout` (which is
+        // `!Unpin` through `Sleep`); `sleep` is only ever set from `None`.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
+        let deadline = this.deadline;
+        let sleep = this.sleep.get_or_insert_with(|| deadline.sleep());
         // SAFETY: as above.
-        let sleep = unsafe { Pin::new_unchecked(&mut this.sleep) };
+        let sleep = unsafe { Pin::new_unchecked(sleep) };
         sleep.poll(cx).map(|()| Err(Elapsed(())))
     }
 }

@@ -18,6 +18,11 @@
 //! (`--wrk-threads` sets wrk's threads).
 //! `--baseline PATH` adds a column for the Echo server of another build of
 //! this binary, run in the same rounds, to judge a change to Echo itself.
+//!
+//! `timer_churn` (Echo beside tokio) prints a table of its own. With
+//! `--baseline PATH`, it and `timer_lateness` also run Echo as built into
+//! that other binary (in a child process, before this build's runs of
+//! the same worker count), in the same tables.
 
 use echo_benches::burst::Reading;
 use echo_benches::http_bench::{
@@ -32,12 +37,13 @@ use echo_benches::stats::{fmt_duration, median};
 use echo_benches::sys;
 use echo_benches::workloads::{Bench, THROUGHPUT};
 use echo_benches::wrk;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 14] = [
+const SPECIAL: [&str; 15] = [
     "timer_lateness",
+    "timer_churn",
     "metrics_cost",
     "observe_cost",
     "submit_batch",
@@ -150,6 +156,7 @@ fn main() {
             kind,
             args.peer.as_deref().unwrap_or("echo"),
             args.workers[0],
+            args.reps,
         );
         return;
     }
@@ -194,11 +201,14 @@ fn main() {
             child_row("idle_cpu", w);
         }
         if wanted("timer_lateness") {
-            timer_lateness_rows(w);
+            timer_lateness_rows(w, args.baseline.as_deref());
         }
     }
     if wanted("burst_memory") {
         burst_memory(&args.workers);
+    }
+    if wanted("timer_churn") {
+        timer_churn_table(&args.workers, args.reps, args.baseline.as_deref());
     }
     if wanted("scaling") {
         scaling_rows(&args.workers, args.reps.min(7));
@@ -693,7 +703,7 @@ fn run_child_process(kind: &str, peer: &str, w: usize) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
-fn run_child(kind: &str, peer: &str, w: usize) {
+fn run_child(kind: &str, peer: &str, w: usize, reps: usize) {
     if let Some(rest) = kind.strip_prefix("observe:") {
         // `observe:VARIANT:WORKLOAD`.
         let (variant, workload) = rest.split_once(':').unwrap_or(("idle", rest));
@@ -718,6 +728,25 @@ fn run_child(kind: &str, peer: &str, w: usize) {
     }
     if kind == "burst_memory" {
         burst_child(peer, w);
+        return;
+    }
+    if kind == "timer_churn" {
+        let [ready, pending] = echo_timer_churn(w, reps);
+        println!("{} {}", ms(ready), ms(pending));
+        return;
+    }
+    if kind == "timer_lateness" {
+        let l = echo_benches::timers::echo_timer_lateness(w, TIMER_TICKS);
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        println!(
+            "{} {} {} {} {} {}",
+            us(l.idle.p50),
+            us(l.idle.p99),
+            us(l.idle.max),
+            us(l.flood.p50),
+            us(l.flood.p99),
+            us(l.flood.max)
+        );
         return;
     }
     let value = match (kind, peer) {
@@ -1012,9 +1041,28 @@ const TIMER_TICKS: usize = 200;
 /// timer_lateness: a 16 ms interval's tick lateness, Echo's timers beside
 /// tokio::time (async-executor has no timers of its own), and the OS floor
 /// (a bare thread's `thread::sleep` to the same deadlines) in its own row.
-fn timer_lateness_rows(w: usize) {
+fn timer_lateness_rows(w: usize, baseline: Option<&Path>) {
     use echo_benches::timers::{echo_timer_lateness, os_sleep_lateness, tokio_timer_lateness};
     eprintln!("timer_lateness W={w} ...");
+    if let Some(exe) = baseline {
+        let numbers = baseline_child(exe, "timer_lateness", w, 1);
+        let l = |i: usize| {
+            numbers
+                .as_ref()
+                .map_or(Duration::ZERO, |v| Duration::from_secs_f64(v[i] / 1e6))
+        };
+        for (phase, at) in [("idle", 0), ("Normal flood, Echo ticker High", 3)] {
+            let e = Latency {
+                p50: l(at),
+                p99: l(at + 1),
+                max: l(at + 2),
+            };
+            println!(
+                "| timer_lateness (16 ms interval, {phase}), echo (baseline) | {w} | {} | | n/a | | | |",
+                lat(&e),
+            );
+        }
+    }
     let echo = echo_timer_lateness(w, TIMER_TICKS);
     let floor = os_sleep_lateness(TIMER_TICKS);
     let tokio = tokio_timer_lateness(w, TIMER_TICKS);
@@ -1171,5 +1219,140 @@ fn burst_child(peer: &str, w: usize) {
             Some(own) => println!("{} {} {own}", r.rss, r.nanos),
             None => println!("{} {}", r.rss, r.nanos),
         }
+    }
+}
+
+/// Runs `exe` (another build of this binary) as a child of `kind` for
+/// Echo; the numbers it prints.
+fn baseline_child(exe: &Path, kind: &str, w: usize, reps: usize) -> Option<Vec<f64>> {
+    let out = std::process::Command::new(exe)
+        .args(["--child", kind, "--peer", "echo", "--workers"])
+        .arg(w.to_string())
+        .args(["--reps", &reps.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("baseline {kind}: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|x| x.parse().ok())
+        .collect()
+}
+
+/// timer_churn on Echo alone: the medians of `reps` runs of each variant
+/// (ready at once, pending once), interleaved.
+fn echo_timer_churn(w: usize, reps: usize) -> [Duration; 2] {
+    use echo_benches::timers::TimerChurn;
+    let echo = TimerChurn::<Echo>::start(w);
+    let times = interleaved(reps, [&|| echo.run(false), &|| echo.run(true)]);
+    echo.stop();
+    times
+}
+
+/// The medians of one worker count: per variant (ready at once, pending
+/// once), the baseline build's Echo, this build's Echo, tokio.
+type ChurnMedians = [[Option<Duration>; 3]; 2];
+
+/// timer_churn: `timeout(30 s, …)` around futures ready at once, and
+/// around futures pending once (the timer armed, then cancelled), on Echo
+/// beside tokio; with `baseline`, also on that build's Echo.
+fn timer_churn_table(workers: &[usize], reps: usize, baseline: Option<&Path>) {
+    use echo_benches::timers::{CHURN_TASKS, CHURN_TIMEOUTS, TimerChurn};
+    const VARIANTS: [&str; 2] = ["ready at once", "pending once, then ready"];
+    let with_base = baseline.is_some();
+    println!();
+    println!(
+        "timer_churn: {CHURN_TASKS} tasks submitted from outside, each awaiting \
+         {CHURN_TIMEOUTS} futures in turn, each under `timeout(30 s, …)` (Echo: \
+         `echo_std::time::timeout`; tokio: `tokio::time::timeout` on its multi-thread \
+         runtime). Median wall time of {reps} runs, Echo and tokio interleaved{}. \"echo vs \
+         tokio\" is tokio's time / Echo's (above 1: Echo is faster).",
+        if with_base {
+            "; the baseline build runs first, in a child process, per worker count"
+        } else {
+            ""
+        }
+    );
+    println!();
+    let (base_head, base_ratio_head, base_align) = if with_base {
+        (" echo (baseline) |", " baseline / echo |", "---:|")
+    } else {
+        ("", "", "")
+    };
+    println!(
+        "| inner future | W |{base_head} echo | tokio | echo vs tokio |{base_ratio_head} target |"
+    );
+    println!("|---|---:|{base_align}---:|---:|---:|{base_align}---|");
+    let mut medians: Vec<(usize, ChurnMedians)> = Vec::new();
+    for &w in workers {
+        eprintln!("timer_churn W={w} ...");
+        let base = baseline.and_then(|exe| baseline_child(exe, "timer_churn", w, reps));
+        let base_of = |i: usize| base.as_ref().map(|v| Duration::from_secs_f64(v[i] / 1e3));
+        let echo = TimerChurn::<Echo>::start(w);
+        let tokio = TimerChurn::<Tokio>::start(w);
+        let [er, tr, ep, tp] = interleaved(
+            reps,
+            [
+                &|| echo.run(false),
+                &|| tokio.run(false),
+                &|| echo.run(true),
+                &|| tokio.run(true),
+            ],
+        );
+        echo.stop();
+        tokio.stop();
+        let m: ChurnMedians = [
+            [base_of(0), Some(er), Some(tr)],
+            [base_of(1), Some(ep), Some(tp)],
+        ];
+        for (name, [b, e, t]) in VARIANTS.iter().zip(m) {
+            let (e, t) = (e.unwrap_or_default(), t.unwrap_or_default());
+            let (base_cell, base_ratio) = match (with_base, b) {
+                (false, _) => (String::new(), String::new()),
+                (true, Some(b)) => (
+                    format!(" {} |", fmt_duration(b)),
+                    format!(" {} |", ratio(b, e)),
+                ),
+                (true, None) => (" n/a |".into(), " n/a |".into()),
+            };
+            let met = t.as_secs_f64() >= 1.2 * e.as_secs_f64();
+            println!(
+                "| {name} | {w} |{base_cell} {} | {} | {} |{base_ratio} ≥ 1.2× tokio: {} |",
+                fmt_duration(e),
+                fmt_duration(t),
+                ratio(t, e),
+                if met { "met" } else { "missed" },
+            );
+        }
+        medians.push((w, m));
+    }
+    // No collapse when oversubscribed: W=8's time against W=2's.
+    let at = |w: usize| medians.iter().find(|m| m.0 == w).map(|m| m.1);
+    let (Some(two), Some(eight)) = (at(2), at(8)) else {
+        return;
+    };
+    println!();
+    for (v, name) in VARIANTS.iter().enumerate() {
+        let cell = |k: usize| match (two[v][k], eight[v][k]) {
+            (Some(x), Some(y)) => format!("{:.2}×", y.as_secs_f64() / x.as_secs_f64()),
+            _ => "n/a".into(),
+        };
+        let met = match (two[v][1], eight[v][1]) {
+            (Some(x), Some(y)) => y.as_secs_f64() <= 1.2 * x.as_secs_f64(),
+            _ => false,
+        };
+        println!(
+            "timer_churn W=8 time / W=2 time, {name}: echo {}{}, tokio {} (target: echo at most 1.2×: {})",
+            cell(1),
+            if with_base {
+                format!(", echo (baseline) {}", cell(0))
+            } else {
+                String::new()
+            },
+            cell(2),
+            if met { "met" } else { "missed" },
+        );
     }
 }

@@ -130,7 +130,7 @@ impl<P: Platform> Shared<P> {
             pool: PagePool::with_source(spawn::chunk_source::<P>()),
             room: max_tasks.map(Room::new),
             started_nanos,
-            timers: crate::timer::Timers::new(),
+            timers: crate::timer::Timers::new(n),
             #[cfg(feature = "recorder")]
             recorder,
         }

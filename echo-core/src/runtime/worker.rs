@@ -6,11 +6,13 @@
 //! budget of the task it polls (128 units, reset before each poll).
 //!
 //! Every turn of the loop is a scheduling point: it fires expired timers
-//! and, with `Config::event_poll_interval`, polls the host's events when
-//! that interval has passed, then takes the next entry. A worker with no
-//! work parks; the first to park becomes the sleeper (`timer/sleeper.rs`)
-//! and parks until the earliest timer with `Platform::park_until`, the
-//! others with `Platform::park`. Wakers that the platform runs inside the
+//! (of its own timer shard, the outside shard, and those it covers for
+//! parked workers: `timer/`) and, with `Config::event_poll_interval`,
+//! polls the host's events when that interval has passed, then takes the
+//! next entry. A worker with no work parks; the first to park becomes the
+//! sleeper (`timer/sleeper.rs`) and parks until the earliest timer of
+//! every shard with `Platform::park_until`, the others with
+//! `Platform::park`. Wakers that the platform runs inside the
 //! sleeper's park (I/O readiness) push to its own ring and end the park.
 //!
 //! `local`, `heap`, `current`, `self_woken`, `budget` and the owner end of
@@ -63,6 +65,14 @@ pub(crate) struct Local {
     clock_stride: u32,
     /// The last clock read at a scheduling point.
     last_clock: u64,
+    /// While this worker is awake after giving up the sleeper role: the
+    /// earliest deadline in the other workers' shards, which it watches
+    /// for them until it parks again (`u64::MAX`: none; see `timer/`).
+    timer_cover: u64,
+    /// The worker whose timer shard this one looks at besides its own,
+    /// one after another: a timer whose worker is preempted or stuck in a
+    /// long poll is fired by another (see `timer/`).
+    timer_scan: usize,
     /// The worker is inside `park_until` as the sleeper: wakers that the
     /// platform runs on this thread there push to its rings.
     pub(crate) sleeping: bool,
@@ -115,6 +125,8 @@ impl Worker {
                 clock_countdown: 1,
                 clock_stride: 1,
                 last_clock: 0,
+                timer_cover: u64::MAX,
+                timer_scan: index,
                 sleeping: false,
                 woken_while_sleeping: false,
                 ids: IdClock::new(index as u64 + 1),
@@ -206,6 +218,12 @@ impl<P: Platform> Shared<P> {
             // A notifier took us off the sleeper list while the host was
             // away, and counted us as a searcher.
             local.searching = true;
+        }
+        if until_idle {
+            // A host that drives the workers itself may run this one
+            // alone: it fires every shard's due timers, not only its own.
+            local.timer_cover = 0;
+            local.clock_countdown = 1;
         }
         let mut ran = 0;
         while !self.is_closed() {
@@ -414,12 +432,18 @@ impl<P: Platform> Shared<P> {
     /// get longer, at most `MAX_STRIDE - 1` of the longer polls.
     #[inline]
     fn at_scheduling_point(&self, o: &mut Owner<'_>) {
-        let next = self.timers.next_deadline();
+        let w = o.index();
+        let local = o.local();
+        let next = self
+            .timers
+            .next_for(w, local.timer_scan)
+            .min(local.timer_cover);
         let events = self.config().event_poll_interval;
         if next == u64::MAX && events.is_none() {
+            // Nothing there: look at the next worker's shard next time.
+            local.timer_scan = self.timers.scan_after(local.timer_scan);
             return;
         }
-        let local = o.local();
         local.clock_countdown = local.clock_countdown.saturating_sub(1);
         if local.clock_countdown > 0 {
             return;
@@ -445,10 +469,19 @@ impl<P: Platform> Shared<P> {
             local.clock_countdown = stride;
             local.last_clock = now;
         }
+        let (cover, scan) = {
+            let local = o.local();
+            let scan = local.timer_scan;
+            local.timer_scan = self.timers.scan_after(scan);
+            (local.timer_cover, scan)
+        };
         if now >= next {
             #[cfg(feature = "recorder")]
             let started = self.record_clock();
-            self.timers.fire(now);
+            let cover = self
+                .timers
+                .fire_due(o.index(), scan, now, cover, self.platform());
+            o.local().timer_cover = cover;
             #[cfg(feature = "recorder")]
             self.record_timer_fire(o, started);
         }
@@ -470,10 +503,17 @@ impl<P: Platform> Shared<P> {
         let since = self.config().samples().then(|| self.platform().now_nanos());
         #[cfg(feature = "recorder")]
         let started = self.record_clock();
+        o.local().timer_cover = u64::MAX;
         self.enter_parked(o);
         if self.timers.sleeper.try_take(o.index()) {
             self.sleep_until_picked_or_due(o);
             self.timers.sleeper.release();
+            // Workers that parked while this one held the role armed
+            // nothing since: watch their shards until parking again.
+            let cover = self.timers.earliest_elsewhere(o.index());
+            let local = o.local();
+            local.timer_cover = cover;
+            local.clock_countdown = 1;
         } else {
             self.park_until_picked(o);
         }
@@ -514,7 +554,7 @@ impl<P: Platform> Shared<P> {
             if self.is_closed() {
                 return;
             }
-            let deadline = self.timers.sleeper.arm(self.timers.next_word());
+            let deadline = self.timers.sleeper.arm(|| self.timers.earliest());
             if deadline == u64::MAX || self.platform().now_nanos() < deadline {
                 o.local().sleeping = true;
                 self.platform().park_until(o.index(), deadline);
@@ -523,11 +563,14 @@ impl<P: Platform> Shared<P> {
             if self.is_closed() {
                 return;
             }
+            let now = self.platform().now_nanos();
+            let due = now >= self.timers.earliest() && self.timers.has_due(now, self.platform());
+            // Read after `has_due`, which may park on a shard's lock and
+            // so take an unpark meant for this park: a notifier's pick is
+            // seen here, an earlier timer by the next `arm`.
             let picked = !self.idle.is_parked(o.index());
             // SAFETY: owner's thread, short borrow.
             let woken = core::mem::take(&mut o.local().woken_while_sleeping);
-            let now = self.platform().now_nanos();
-            let due = now >= self.timers.next_deadline() && self.timers.has_due(now);
             if picked || woken || due {
                 // Awake again: counted as searching if a notifier took us
                 // off the list, else as plainly unparked.
@@ -560,6 +603,7 @@ impl<P: Platform> Shared<P> {
     /// so the next submission unparks it through the platform.
     fn idle_until_resumed(&self, o: &mut Owner<'_>) {
         let worker = o.worker();
+        o.local().timer_cover = u64::MAX;
         self.trim_before_idle(o);
         worker.counters.parks.inc();
         self.enter_parked(o);

@@ -1,9 +1,11 @@
 //! [`Sleep`]: the future of one timer, holding its wheel entry.
 //!
-//! The entry is linked into the wheel on the first poll that finds the
-//! deadline ahead; from then on the future is pinned (it is `!Unpin`), so
-//! the link stays valid until `Drop` or `reset` unlinks it under the
-//! wheel's lock.
+//! The entry is linked into a wheel on the first poll that finds the
+//! deadline ahead, in the shard of the thread polling it (a worker's own,
+//! or the outside shard off the pool), and the future remembers which.
+//! From then on the future is pinned (it is `!Unpin`), so the link stays
+//! valid until `Drop` or `reset` unlinks it under that shard's lock, from
+//! whatever thread they run on.
 
 use super::wheel::{Place, TimerEntry};
 use crate::Scheduler;
@@ -14,14 +16,18 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
 
+/// Not linked in any shard.
+const UNARMED: u32 = u32::MAX;
+
 /// A timer future: completes once the platform clock reaches its
 /// deadline. Made by [`Scheduler::sleep_until`].
 pub struct Sleep<P: Platform> {
     scheduler: Scheduler<P>,
     deadline: u64,
     entry: TimerEntry,
-    /// The entry may be linked (it was inserted and not yet seen fired).
-    armed: bool,
+    /// The shard the entry may be linked in (it was inserted and not yet
+    /// seen fired), or `UNARMED`.
+    shard: u32,
     done: bool,
 }
 
@@ -31,7 +37,7 @@ impl<P: Platform> Sleep<P> {
             scheduler,
             deadline,
             entry: TimerEntry::new(),
-            armed: false,
+            shard: UNARMED,
             done: false,
         }
     }
@@ -62,15 +68,99 @@ impl<P: Platform> Sleep<P> {
 
     /// Unlinks the entry if it may be linked.
     fn disarm(&mut self) {
-        if !self.armed {
+        if self.shard == UNARMED {
             return;
         }
-        self.armed = false;
-        let timers = self.scheduler.shared.timers();
-        let mut wheel = timers.wheel.lock();
-        // SAFETY: the lock is held and the entry is alive (it is ours).
-        unsafe { wheel.remove(NonNull::from(&self.entry)) };
-        timers.publish(&wheel);
+        let shared = &self.scheduler.shared;
+        let shard = shared.timers().shard(self.shard as usize);
+        self.shard = UNARMED;
+        let mut wheel = shard.lock(shared.platform());
+        let entry = NonNull::from(&self.entry);
+        // SAFETY: the lock of the shard the entry was armed in is held, and
+        // the entry is alive (it is ours).
+        let waker = unsafe {
+            let waker = wheel.take_waker(entry);
+            if wheel.remove(entry) {
+                wheel.publish();
+            } else {
+                wheel.count();
+            }
+            waker
+        };
+        drop(wheel);
+        drop(waker);
+    }
+
+    /// The first poll that finds the deadline ahead: links the entry into
+    /// the shard of the calling thread.
+    fn arm(&mut self, cx: &mut Context<'_>) {
+        let shared = &self.scheduler.shared;
+        let timers = shared.timers();
+        let home = timers.home(shared.current_worker());
+        let shard = timers.shard(home);
+        let waker = cx.waker().clone();
+        let entry = NonNull::from(&self.entry);
+        let mut wheel = shard
+            .try_lock(shared.platform())
+            .unwrap_or_else(|| shard.lock(shared.platform()));
+        // SAFETY: the lock is held; the entry is ours, unlinked, and pinned
+        // (we are `!Unpin`); `Drop` unlinks it under this shard's lock.
+        let old = unsafe {
+            wheel.insert(entry, self.deadline);
+            wheel.set_waker(entry, waker)
+        };
+        let lowered = wheel.lower_next(self.deadline);
+        drop(wheel);
+        self.shard = home as u32;
+        if let Some(next) = lowered {
+            timers.lower_hint(next);
+            shared.timer_armed(next);
+        }
+        drop(old);
+    }
+}
+
+impl<P: Platform> Sleep<P> {
+    /// A poll of an armed timer: `Ready` once it has fired (the entry is
+    /// then unlinked), else keeps the waker up to date.
+    fn poll_armed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let shared = &self.scheduler.shared;
+        let shard = shared.timers().shard(self.shard as usize);
+        let entry = NonNull::from(&self.entry);
+        let mut new_waker = None;
+        loop {
+            let mut wheel = shard.lock(shared.platform());
+            // SAFETY: the lock of the entry's shard is held; the entry is
+            // ours and pinned. The same holds for every wheel call below.
+            match unsafe { wheel.place(entry) } {
+                Place::Fired => {
+                    // Back to `Unlinked`, so a `reset` can insert it again.
+                    // SAFETY: as above.
+                    unsafe { wheel.remove(entry) };
+                    drop(wheel);
+                    self.shard = UNARMED;
+                    return Poll::Ready(());
+                }
+                Place::Slot { .. } | Place::Due => {
+                    // SAFETY: as above.
+                    if unsafe { wheel.will_wake(entry, cx.waker()) } {
+                        return Poll::Pending;
+                    }
+                    if let Some(waker) = new_waker.take() {
+                        // SAFETY: as above.
+                        let old = unsafe { wheel.set_waker(entry, waker) };
+                        drop(wheel);
+                        drop(old);
+                        return Poll::Pending;
+                    }
+                }
+                Place::Unlinked => unreachable!("an armed timer is linked or fired"),
+            }
+            // A new waker: cloned without the lock (a clone may run user
+            // code), then stored if the timer has not fired meanwhile.
+            drop(wheel);
+            new_waker = Some(cx.waker().clone());
+        }
     }
 }
 
@@ -83,53 +173,21 @@ impl<P: Platform> Future for Sleep<P> {
         if this.done {
             return Poll::Ready(());
         }
-        let shared = &this.scheduler.shared;
         // A ready timer still yields when the task's budget is spent.
-        if !shared.budget_left() {
+        if !this.scheduler.shared.budget_left() {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let timers = shared.timers();
-        let entry = NonNull::from(&this.entry);
-        let mut wheel = timers.wheel.lock();
-        // SAFETY: the lock is held; the entry is ours and pinned (we are
-        // `!Unpin`), and `Drop` unlinks it. The same holds for every wheel
-        // call below.
-        let place = unsafe { wheel.place(entry) };
-        match place {
-            Place::Fired => {
-                // SAFETY: as above. Back to `Unlinked`, so a `reset` can
-                // insert it again.
-                unsafe { wheel.remove(entry) };
-                drop(wheel);
-                this.armed = false;
-            }
-            Place::Slot { .. } | Place::Due => {
-                // SAFETY: as above.
-                unsafe { wheel.set_waker(entry, cx.waker()) };
+        if this.shard == UNARMED {
+            if this.scheduler.platform().now_nanos() < this.deadline {
+                this.arm(cx);
                 return Poll::Pending;
             }
-            Place::Unlinked => {
-                let now = shared.platform().now_nanos();
-                if now < this.deadline {
-                    // SAFETY: as above.
-                    unsafe {
-                        wheel.insert(entry, this.deadline);
-                        wheel.set_waker(entry, cx.waker());
-                    }
-                    this.armed = true;
-                    let before = timers.next_deadline();
-                    let next = timers.publish(&wheel);
-                    drop(wheel);
-                    if next < before {
-                        shared.timer_armed(next);
-                    }
-                    return Poll::Pending;
-                }
-            }
+        } else if this.poll_armed(cx).is_pending() {
+            return Poll::Pending;
         }
         this.done = true;
-        shared.spend_budget();
+        this.scheduler.shared.spend_budget();
         Poll::Ready(())
     }
 }

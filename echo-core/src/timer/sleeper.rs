@@ -8,15 +8,16 @@
 //!   last holder releases it only when it wakes), and an awake worker
 //!   fires timers at its scheduling points.
 //! - The sleeper *arms*: it stores the deadline it will sleep until, fences,
-//!   and re-reads the earliest deadline; if that moved earlier it arms
-//!   again with it.
-//! - A timer that makes the earliest deadline earlier stores it (under the
-//!   wheel's lock), fences, and reads the sleeper's deadline: if it is
-//!   later, the sleeper is unparked (a token, so an unpark that comes
-//!   before the park is kept).
+//!   and re-reads the earliest deadline (the least of every shard's); if
+//!   that moved earlier it arms again with it.
+//! - A timer that makes its shard's earliest deadline earlier stores it
+//!   (under the shard's lock), fences, and reads the sleeper's deadline:
+//!   if it is later, the sleeper is unparked (a token, so an unpark that
+//!   comes before the park is kept).
 //!
 //! Both sides store, fence, then load, so either the sleeper sees the new
-//! deadline or the timer sees the sleeper's deadline and wakes it.
+//! deadline or the timer sees the sleeper's deadline and wakes it. The
+//! loom models `loom/sleeper.rs` check it with two shards.
 
 use crate::sync::{AtomicU64, AtomicUsize, Ordering, fence};
 
@@ -52,13 +53,14 @@ impl Sleeper {
     }
 
     /// The holder publishes the deadline it will sleep until: the earliest
-    /// in `next`, re-read after publishing until it is stable.
-    pub fn arm(&self, next: &AtomicU64) -> u64 {
-        let mut deadline = next.load(Ordering::SeqCst);
+    /// that `earliest` reads (sequentially consistent loads of every
+    /// shard's word), re-read after publishing until it is stable.
+    pub fn arm(&self, earliest: impl Fn() -> u64) -> u64 {
+        let mut deadline = earliest();
         loop {
             self.deadline.store(deadline, Ordering::SeqCst);
             fence(Ordering::SeqCst);
-            let again = next.load(Ordering::SeqCst);
+            let again = earliest();
             if again >= deadline {
                 return deadline;
             }
@@ -66,10 +68,15 @@ impl Sleeper {
         }
     }
 
-    /// The holder gives the role up (it is awake now).
+    /// The holder gives the role up (it is awake now). The fence orders
+    /// the release before what the caller reads next: a worker that found
+    /// the role taken and parked plainly had published its shard's
+    /// deadline (and fenced) first, so the caller's reads of the shards
+    /// see it (the loom model `sleeper::cover_on_release`).
     pub fn release(&self) {
         self.deadline.store(0, Ordering::SeqCst);
         self.worker.store(VACANT, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 
     /// The worker holding the role, if any.
@@ -78,8 +85,8 @@ impl Sleeper {
         (w != VACANT).then_some(w)
     }
 
-    /// After storing an earlier `deadline` in the earliest-deadline word:
-    /// the sleeper to unpark, if it sleeps until later.
+    /// After storing an earlier `deadline` in a shard's earliest-deadline
+    /// word: the sleeper to unpark, if it sleeps until later.
     pub fn to_wake(&self, deadline: u64) -> Option<usize> {
         fence(Ordering::SeqCst);
         if self.deadline.load(Ordering::SeqCst) > deadline {
@@ -98,12 +105,13 @@ mod tests {
     fn one_holder_and_an_earlier_deadline_wakes_it() {
         let s = Sleeper::new();
         let next = AtomicU64::new(u64::MAX);
+        let earliest = || next.load(Ordering::SeqCst);
         assert!(s.try_take(1));
         assert!(!s.try_take(0));
-        assert_eq!(s.arm(&next), u64::MAX);
+        assert_eq!(s.arm(earliest), u64::MAX);
         next.store(500, Ordering::SeqCst);
         assert_eq!(s.to_wake(500), Some(1));
-        assert_eq!(s.arm(&next), 500);
+        assert_eq!(s.arm(earliest), 500);
         assert_eq!(s.to_wake(600), None, "sleeps until 500 already");
         s.release();
         assert_eq!(s.to_wake(1), None, "vacant");

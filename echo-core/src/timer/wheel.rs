@@ -1,6 +1,7 @@
 //! A hierarchical timing wheel with intrusive entries.
 //!
-//! Invariants (all state is guarded by the lock around the wheel):
+//! Invariants (all state is guarded by the lock of the wheel's shard,
+//! `shard.rs`):
 //! - Time is counted in ticks of `2^TICK_SHIFT` ns (about 1 µs); a
 //!   deadline of `d` ns is in tick `d >> TICK_SHIFT`. Slots are found by
 //!   tick, but an entry fires only once the clock has reached its exact
@@ -104,10 +105,12 @@ unsafe fn node<'a>(entry: NonNull<TimerEntry>) -> &'a mut Node {
     unsafe { &mut *(*entry.as_ptr()).node.get() }
 }
 
+/// A circular doubly linked list of entries: `head` is the first, its
+/// `prev` the last. One pointer per list, so a wheel of 384 slots costs
+/// 1.5 KiB on a 32-bit target (every worker has one).
 #[derive(Clone, Copy, Default)]
 struct List {
     head: Option<NonNull<TimerEntry>>,
-    tail: Option<NonNull<TimerEntry>>,
 }
 
 impl List {
@@ -119,37 +122,60 @@ impl List {
     ///
     /// Wheel lock held; `entry` alive and in no list.
     unsafe fn push_back(&mut self, entry: NonNull<TimerEntry>) {
-        // SAFETY: per the contract; the tail is a live linked entry.
+        let Some(head) = self.head else {
+            // SAFETY: per the contract.
+            let n = unsafe { node(entry) };
+            n.prev = Some(entry);
+            n.next = Some(entry);
+            self.head = Some(entry);
+            return;
+        };
+        // SAFETY: per the contract; the head and the last entry are live
+        // linked entries, other than `entry`, and each borrow of a node
+        // ends before the next begins (the last may be the head).
         unsafe {
+            let last = node(head).prev.expect("a linked entry has neighbours");
             let n = node(entry);
-            n.prev = self.tail;
-            n.next = None;
-            match self.tail {
-                Some(tail) => node(tail).next = Some(entry),
-                None => self.head = Some(entry),
-            }
+            n.prev = Some(last);
+            n.next = Some(head);
+            node(last).next = Some(entry);
+            node(head).prev = Some(entry);
         }
-        self.tail = Some(entry);
     }
 
     /// # Safety
     ///
     /// Wheel lock held; `entry` alive and in this list.
     unsafe fn unlink(&mut self, entry: NonNull<TimerEntry>) {
-        // SAFETY: per the contract; its neighbours are live linked entries.
-        unsafe {
-            let n = node(entry);
-            match n.prev {
-                Some(prev) => node(prev).next = n.next,
-                None => self.head = n.next,
-            }
-            match n.next {
-                Some(next) => node(next).prev = n.prev,
-                None => self.tail = n.prev,
-            }
-            n.prev = None;
-            n.next = None;
+        // SAFETY: per the contract.
+        let n = unsafe { node(entry) };
+        let prev = n.prev.take().expect("a linked entry has neighbours");
+        let next = n.next.take().expect("a linked entry has neighbours");
+        if next == entry {
+            self.head = None;
+            return;
         }
+        // SAFETY: per the contract; its neighbours are live linked entries
+        // other than `entry` (the borrow of its node has ended), and each
+        // borrow of a node ends before the next begins.
+        unsafe {
+            node(prev).next = Some(next);
+            node(next).prev = Some(prev);
+        }
+        if self.head == Some(entry) {
+            self.head = Some(next);
+        }
+    }
+
+    /// The entry after `entry`, or `None` after the last.
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive and in this list.
+    unsafe fn after(&self, entry: NonNull<TimerEntry>) -> Option<NonNull<TimerEntry>> {
+        // SAFETY: per the contract.
+        let next = unsafe { node(entry) }.next;
+        if next == self.head { None } else { next }
     }
 
     /// # Safety
@@ -168,7 +194,7 @@ struct Level {
     slots: [List; SLOTS],
 }
 
-/// The timers of one scheduler.
+/// The timers of one shard.
 pub(crate) struct Wheel {
     /// Every tick up to here has been processed.
     elapsed: u64,
@@ -217,19 +243,32 @@ impl Wheel {
         unsafe { node(entry) }.place
     }
 
-    /// Stores the waker to wake when `entry` fires, unless it would wake
-    /// the same task already.
+    /// Whether the waker stored for `entry` wakes the same task as `waker`.
     ///
     /// # Safety
     ///
     /// Wheel lock held; `entry` alive.
-    pub(crate) unsafe fn set_waker(&mut self, entry: NonNull<TimerEntry>, waker: &Waker) {
+    pub(crate) unsafe fn will_wake(&self, entry: NonNull<TimerEntry>, waker: &Waker) -> bool {
         // SAFETY: per the contract.
         let n = unsafe { node(entry) };
-        match &n.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => n.waker = Some(waker.clone()),
-        }
+        n.waker.as_ref().is_some_and(|w| w.will_wake(waker))
+    }
+
+    /// Stores the waker to wake when `entry` fires. Returns the one it
+    /// replaced, for the caller to drop once the lock is released (a drop
+    /// may run user code; so may a clone, which is why this takes the
+    /// waker made already).
+    ///
+    /// # Safety
+    ///
+    /// Wheel lock held; `entry` alive.
+    pub(crate) unsafe fn set_waker(
+        &mut self,
+        entry: NonNull<TimerEntry>,
+        waker: Waker,
+    ) -> Option<Waker> {
+        // SAFETY: per the contract.
+        unsafe { node(entry) }.waker.replace(waker)
     }
 
     /// Takes the waker of a fired entry.
@@ -286,24 +325,26 @@ impl Wheel {
     }
 
     /// Unlinks `entry` if it is linked; afterwards it is `Unlinked`, ready
-    /// to be inserted again.
+    /// to be inserted again. Returns whether the earliest deadline may have
+    /// risen (the entry was due, or the last of its slot).
     ///
     /// # Safety
     ///
     /// Wheel lock held; `entry` alive.
-    pub(crate) unsafe fn remove(&mut self, entry: NonNull<TimerEntry>) {
+    pub(crate) unsafe fn remove(&mut self, entry: NonNull<TimerEntry>) -> bool {
         // SAFETY: per the contract.
         let place = unsafe { node(entry) }.place;
-        match place {
-            Place::Unlinked => return,
+        let emptied = match place {
+            Place::Unlinked => return false,
             Place::Fired => {
                 // SAFETY: per the contract.
                 unsafe { node(entry) }.place = Place::Unlinked;
-                return;
+                return false;
             }
             Place::Due => {
                 // SAFETY: it is in `due`.
-                unsafe { self.due.unlink(entry) }
+                unsafe { self.due.unlink(entry) };
+                true
             }
             Place::Slot { level, slot } => {
                 let lvl = &mut self.levels[level as usize];
@@ -313,11 +354,13 @@ impl Wheel {
                 if list.is_empty() {
                     lvl.occupied &= !(1 << slot);
                 }
+                list.is_empty()
             }
-        }
+        };
         // SAFETY: per the contract.
         unsafe { node(entry) }.place = Place::Unlinked;
         self.len -= 1;
+        emptied
     }
 
     /// The earliest occupied slot: its level, index and first tick.
@@ -362,9 +405,10 @@ impl Wheel {
             let Some(entry) = at else { break };
             // SAFETY: `&self` means the lock is held (the wheel is only
             // reached through it); linked entries are alive.
-            let n = unsafe { node(entry) };
-            earliest = Some(earliest.map_or(n.deadline, |e: u64| e.min(n.deadline)));
-            at = n.next;
+            let deadline = unsafe { node(entry) }.deadline;
+            earliest = Some(earliest.map_or(deadline, |e: u64| e.min(deadline)));
+            // SAFETY: as above; it is in `due`.
+            at = unsafe { self.due.after(entry) };
         }
         earliest.or_else(|| self.next_slot().map(|(_, _, tick)| nanos_of(tick)))
     }
@@ -403,11 +447,11 @@ impl Wheel {
             let mut at = self.due.head;
             while let Some(entry) = at {
                 // SAFETY: lock held; linked entries are alive.
-                let n = unsafe { node(entry) };
-                if n.deadline <= now {
+                if unsafe { node(entry) }.deadline <= now {
                     return Some(entry);
                 }
-                at = n.next;
+                // SAFETY: as above; it is in `due`.
+                at = unsafe { self.due.after(entry) };
             }
             let Some((level, slot, tick)) = self.next_slot().filter(|s| s.2 <= now_tick) else {
                 self.elapsed = self.elapsed.max(now_tick);
@@ -465,6 +509,15 @@ mod tests {
             out.push(es.iter().position(|x| ptr(x) == e).unwrap());
         }
         out
+    }
+
+    #[test]
+    fn a_wheel_costs_a_pointer_per_slot() {
+        // Every worker has a wheel: 384 one-pointer lists, the due list,
+        // the bitmaps and two counters.
+        let slots = LEVELS * SLOTS + 1;
+        let words = slots * size_of::<usize>() + (LEVELS + 2) * size_of::<u64>();
+        assert!(size_of::<Wheel>() <= words, "{}", size_of::<Wheel>());
     }
 
     #[test]
@@ -566,6 +619,73 @@ mod tests {
         // SAFETY: as above.
         unsafe { wheel.remove(ptr(&es[1])) };
         assert_eq!(wheel.len(), 0);
+    }
+
+    #[test]
+    fn random_operations_keep_the_earliest_deadline_a_lower_bound() {
+        // Inserts, removes, pops and advances with clocks that disagree
+        // (each shard's wheel is driven by several threads' clocks): the
+        // wheel's earliest deadline is never after a linked entry's, and is
+        // `None` only when nothing is linked.
+        let es = entries(64);
+        let mut wheel = Wheel::new();
+        let mut linked: Vec<Option<u64>> = alloc::vec![None; es.len()];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut now = 0u64;
+        let steps = if cfg!(miri) { 2_000 } else { 200_000 };
+        for _ in 0..steps {
+            let i = (next() % es.len() as u64) as usize;
+            match next() % 4 {
+                0 => {
+                    // SAFETY: boxed entries, removed before the end.
+                    unsafe { wheel.remove(ptr(&es[i])) };
+                    linked[i] = None;
+                    let d = now + next() % (1 << (next() % 36));
+                    // SAFETY: as above; unlinked just now.
+                    unsafe { wheel.insert(ptr(&es[i]), d) };
+                    linked[i] = Some(d);
+                }
+                1 => {
+                    // SAFETY: as above.
+                    unsafe { wheel.remove(ptr(&es[i])) };
+                    linked[i] = None;
+                }
+                2 => {
+                    // Another thread's clock, a little behind or ahead.
+                    let at = (now + next() % 4096).saturating_sub(2048);
+                    // SAFETY: as above.
+                    while let Some(e) = unsafe { wheel.pop_expired(at) } {
+                        let j = es.iter().position(|x| ptr(x) == e).unwrap();
+                        assert!(linked[j].unwrap() <= at, "early");
+                        linked[j] = None;
+                        // SAFETY: as above; back to unlinked.
+                        unsafe { wheel.remove(e) };
+                    }
+                }
+                _ => {
+                    now += next() % (1 << (next() % 30));
+                    // SAFETY: as above.
+                    let _ = unsafe { wheel.first_due(now) };
+                }
+            }
+            let live: Vec<u64> = linked.iter().flatten().copied().collect();
+            assert_eq!(wheel.len(), live.len());
+            match (wheel.next_deadline(), live.iter().min()) {
+                (None, None) => {}
+                (Some(n), Some(&m)) => assert!(n <= m, "earliest {n} after a deadline {m}"),
+                (n, m) => panic!("earliest {n:?} with deadlines {m:?}"),
+            }
+        }
+        for e in &es {
+            // SAFETY: as above.
+            unsafe { wheel.remove(ptr(e)) };
+        }
     }
 
     #[test]
