@@ -320,6 +320,19 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Whether this build counts statistics (echo-core's `metrics`
+    /// feature, on by default). Without it the counters, the latency
+    /// histograms and the queue samples read 0; what the scheduler holds
+    /// now (`live`, `parked_workers`, `slab_bytes`) is still reported.
+    ///
+    /// ```
+    /// use echo_sched_core::Metrics;
+    /// if !Metrics::COUNTED {
+    ///     // Count what matters in the application instead.
+    /// }
+    /// ```
+    pub const COUNTED: bool = cfg!(feature = "metrics");
+
     /// One tier's figures.
     pub fn tier(&self, priority: Priority) -> &TierMetrics {
         &self.tiers[priority.index()]

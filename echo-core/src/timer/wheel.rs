@@ -7,9 +7,12 @@
 //!   tick, but an entry fires only once the clock has reached its exact
 //!   deadline, so never early and, on a host whose clock is coarser than a
 //!   tick, not a host tick late either.
-//! - Level `L` has 64 slots of `64^L` ticks each. An entry with tick `t`
-//!   sits at the level of the highest 6-bit group in which `t` and
-//!   `elapsed` differ (capped at the top level), in slot `(t >> 6L) % 64`.
+//! - Level `L` has `SLOTS` slots of `SLOTS^L` ticks each (64 slots on
+//!   64-bit targets; 16 on 32-bit ones, with more levels for the same
+//!   span, so that a wheel takes 0.6 KiB of a microcontroller's RAM
+//!   rather than 1.5). An entry with tick `t` sits at the level of the
+//!   highest `SLOT_BITS`-bit group in which `t` and `elapsed` differ
+//!   (capped at the top level), in slot `(t >> SLOT_BITS*L) % SLOTS`.
 //!   So every entry of a lower level comes before every entry of a higher
 //!   one, and the next expiry is found by looking at one bitmap per level.
 //! - A linked entry is in exactly one list: a slot's, or `due` (its tick
@@ -29,9 +32,23 @@ use core::task::Waker;
 
 /// log2 of a tick in nanoseconds.
 const TICK_SHIFT: u32 = 10;
+/// Levels and slots per level: both geometries span 2^36 ticks (about 19
+/// hours) below the top level.
+#[cfg(target_pointer_width = "64")]
 const LEVELS: usize = 6;
+#[cfg(target_pointer_width = "64")]
 const SLOT_BITS: u32 = 6;
+/// A level's occupied slots, one bit each.
+#[cfg(target_pointer_width = "64")]
+type Occupied = u64;
+#[cfg(not(target_pointer_width = "64"))]
+const LEVELS: usize = 9;
+#[cfg(not(target_pointer_width = "64"))]
+const SLOT_BITS: u32 = 4;
+#[cfg(not(target_pointer_width = "64"))]
+type Occupied = u16;
 const SLOTS: usize = 1 << SLOT_BITS;
+const _: () = assert!(Occupied::BITS as usize == SLOTS);
 
 /// The tick of a deadline in nanoseconds.
 #[inline]
@@ -190,7 +207,7 @@ impl List {
 }
 
 struct Level {
-    occupied: u64,
+    occupied: Occupied,
     slots: [List; SLOTS],
 }
 

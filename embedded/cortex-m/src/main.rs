@@ -92,6 +92,10 @@ impl Board for Chip {
     fn heap() -> &'static LimitedHeap {
         &HEAP
     }
+
+    fn parks_and_unparks() -> (usize, usize) {
+        platform::parks_and_unparks()
+    }
 }
 
 #[entry]

@@ -17,6 +17,26 @@
 
 use crate::{chip, clock};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Parks and unparks so far, for the suite (`Board::parks_and_unparks`).
+static PARKS: AtomicUsize = AtomicUsize::new(0);
+static UNPARKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Adds one to `counter` from any context: masked, a load and a store
+/// are atomic on a core without read-modify-write instructions.
+fn count(counter: &AtomicUsize) {
+    cortex_m::interrupt::free(|_| {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed)
+    });
+}
+
+/// Parks and unparks since boot.
+pub fn parks_and_unparks() -> (usize, usize) {
+    (
+        PARKS.load(Ordering::Relaxed),
+        UNPARKS.load(Ordering::Relaxed),
+    )
+}
 use echo_sched_core::{PanicPayload, Platform};
 
 /// The host of a scheduler on this core.
@@ -83,17 +103,20 @@ pub fn in_handler() -> bool {
 // `set_current_worker(Some(i))`, which only thread mode calls.
 unsafe impl Platform for CortexM {
     fn park(&self, _worker: usize) {
+        count(&PARKS);
         self.wait(u64::MAX);
     }
 
     /// Interrupt-safe: a store and `SEV`.
     fn unpark(&self, _worker: usize) {
+        count(&UNPARKS);
         self.token.store(true, Ordering::Release);
         // WFI needs no event; SEV keeps a WFE-based park correct too.
         cortex_m::asm::sev();
     }
 
     fn park_until(&self, _worker: usize, deadline_nanos: u64) {
+        count(&PARKS);
         self.wait(deadline_nanos);
     }
 

@@ -232,6 +232,10 @@ impl Board for Virt {
     fn heap() -> &'static LimitedHeap {
         &HEAP
     }
+
+    fn parks_and_unparks() -> (usize, usize) {
+        platform::parks_and_unparks()
+    }
 }
 
 /// Both harts enter here from `_start`, on their own stacks.

@@ -19,6 +19,18 @@ use crate::{clint, csr};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use echo_sched_core::{PanicPayload, Platform};
 
+/// Parks and unparks so far, for the suite (`Board::parks_and_unparks`).
+static PARKS: AtomicUsize = AtomicUsize::new(0);
+static UNPARKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Parks and unparks since boot, on every hart.
+pub fn parks_and_unparks() -> (usize, usize) {
+    (
+        PARKS.load(Ordering::Relaxed),
+        UNPARKS.load(Ordering::Relaxed),
+    )
+}
+
 /// The host of a scheduler on these harts.
 pub struct Harts {
     /// Per hart: 0, or `i + 1` while it runs worker `i`.
@@ -69,11 +81,13 @@ impl Harts {
 // the calling context only.
 unsafe impl Platform for Harts {
     fn park(&self, worker: usize) {
+        PARKS.fetch_add(1, Ordering::Relaxed);
         self.wait(worker, u64::MAX);
     }
 
     /// Interrupt-safe: a store, a fence and an MMIO write.
     fn unpark(&self, worker: usize) {
+        UNPARKS.fetch_add(1, Ordering::Relaxed);
         self.token[worker].store(true, Ordering::Release);
         if worker != csr::hartid() {
             // The hart running this code is not in WFI: only another
@@ -84,6 +98,7 @@ unsafe impl Platform for Harts {
     }
 
     fn park_until(&self, worker: usize, deadline_nanos: u64) {
+        PARKS.fetch_add(1, Ordering::Relaxed);
         let ticks = match deadline_nanos {
             u64::MAX => u64::MAX,
             d => d.div_ceil(clint::NANOS_PER_TICK),

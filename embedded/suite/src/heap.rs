@@ -16,6 +16,7 @@ pub struct LimitedHeap {
     heap: LlffHeap,
     used: Mutex<Cell<usize>>,
     limit: Mutex<Cell<usize>>,
+    size: Mutex<Cell<usize>>,
 }
 
 impl LimitedHeap {
@@ -25,6 +26,7 @@ impl LimitedHeap {
             heap: LlffHeap::empty(),
             used: Mutex::new(Cell::new(0)),
             limit: Mutex::new(Cell::new(usize::MAX)),
+            size: Mutex::new(Cell::new(0)),
         }
     }
 
@@ -35,8 +37,14 @@ impl LimitedHeap {
     /// Call once, before the first allocation, with memory that nothing
     /// else uses for the rest of the program.
     pub unsafe fn init(&self, start: usize, size: usize) {
+        critical_section::with(|cs| self.size.borrow(cs).set(size));
         // SAFETY: the caller's contract is the inner heap's.
         unsafe { self.heap.init(start, size) }
+    }
+
+    /// The bytes the heap was given.
+    pub fn size(&self) -> usize {
+        critical_section::with(|cs| self.size.borrow(cs).get())
     }
 
     /// Bytes in live allocations.

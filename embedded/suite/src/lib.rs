@@ -76,6 +76,12 @@ pub trait Board: Sized + 'static {
 
     /// The global allocator.
     fn heap() -> &'static heap::LimitedHeap;
+
+    /// How many times the platform has parked a worker (`park` and
+    /// `park_until`) and been asked to unpark one, since boot. The host
+    /// counts them, so they hold where the core's statistics (its
+    /// `metrics` feature) are left out.
+    fn parks_and_unparks() -> (usize, usize);
 }
 
 /// What a failed test says.

@@ -15,8 +15,9 @@ use portable_atomic::{AtomicU32, Ordering};
 
 /// Heap the test leaves to the scheduler beyond what is in use.
 const ROOM: usize = 4 * 1024;
-/// Spawns tried before the test gives up waiting for a refusal.
-const MAX_TRIES: usize = 2048;
+/// Spawns tried before the test gives up waiting for a refusal: more
+/// than `ROOM` can hold, as no task takes less than 16 bytes.
+const MAX_TRIES: usize = ROOM / 16;
 
 static DROPS: AtomicU32 = AtomicU32::new(0);
 

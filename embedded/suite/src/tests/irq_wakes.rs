@@ -27,7 +27,7 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
     FIRED.store(0, Ordering::SeqCst);
     irq::set(handler);
     run_root::<B, _, _>(Config::new(B::CORES), |s| async move {
-        let before = s.metrics();
+        let before = B::parks_and_unparks();
         let mut polls = 0u32;
         B::start_periodic_interrupt(PERIOD_NANOS);
         core::future::poll_fn(|cx| {
@@ -44,8 +44,8 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         // The waker registered last would keep the task, and through it
         // the scheduler, alive.
         drop(WAITER.take());
-        let after = s.metrics();
-        let (parks, unparks) = (after.parks - before.parks, after.unparks - before.unparks);
+        let after = B::parks_and_unparks();
+        let (parks, unparks) = (after.0 - before.0, after.1 - before.1);
         check!(polls > 10, "{WAKES} interrupts but only {polls} polls");
         check!(
             parks > 10 && unparks > 10,

@@ -1,6 +1,7 @@
 //! The tests, in the order they run. Each is a `fn() -> Result` over the
 //! board; the harness in `lib.rs` runs them and checks the heap after.
 
+mod footprint;
 mod heap;
 mod irq_wakes;
 mod priorities;
@@ -18,6 +19,7 @@ use crate::{Board, Test};
 /// cannot get memory the heap test ends the run.
 pub(crate) fn all<B: Board>() -> alloc::vec::Vec<Test<B>> {
     let mut tests = alloc::vec![
+        Test::new("footprint", footprint::run::<B>),
         Test::new("spawn_join", spawn_join::run::<B>),
         Test::new("priorities", priorities::run::<B>),
         Test::new("timers", timers::run::<B>),

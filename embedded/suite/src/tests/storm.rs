@@ -1,7 +1,8 @@
 //! The interrupt storm: a timer interrupt at a high rate whose handler
 //! wakes tasks, while the main context spawns and wakes tasks in a loop,
-//! thousands of pushes through the injectors (a `SegQueue` injector takes
-//! a new block every 31 entries). It must finish and lose no wake.
+//! thousands of pushes into the shared queues (once a `SegQueue` injector,
+//! which took a new block every 31 entries and hung here; now the inbox).
+//! It must finish and lose no wake.
 //!
 //! Each task has a slot: its waker, how many times it was woken (counted
 //! by the waker's taker just before it wakes, in the handler or the main
@@ -191,7 +192,22 @@ fn round<B: Board>(period: u32) -> Result<(), Failure> {
             }
         };
         for i in 0..n {
-            drop(s.spawn(StormTask { slots, index: i }, tier(i)));
+            match s.try_spawn(StormTask { slots, index: i }, tier(i)) {
+                Ok(handle) => drop(handle),
+                Err(e) => {
+                    // Stop the other tasks before leaving: they borrow
+                    // the slots.
+                    B::stop_periodic_interrupt();
+                    STOP.store(true, Ordering::SeqCst);
+                    for j in 0..i {
+                        slots.get(j).wake();
+                    }
+                    return Err(alloc::format!(
+                        "spawn {i} of {n} refused ({:?}): STORM_TASKS is too many for this board",
+                        e.reason()
+                    ));
+                }
+            }
             if tier(i) == Priority::High {
                 totals.high_spawns += 1;
             }
@@ -253,9 +269,7 @@ fn round<B: Board>(period: u32) -> Result<(), Failure> {
     );
     let pushes = totals.high_spawns + totals.main_high_wakes + irq_wakes;
     crate::println!(
-        "  about {pushes} spawns and wakes into shared queues ({} SegQueue blocks' worth); \
-         {woken} wakes, {polls} polls",
-        pushes / 31
+        "  about {pushes} spawns and wakes into shared queues; {woken} wakes, {polls} polls"
     );
     for (i, w, seen) in &lost {
         crate::println!("  task {i}: woken {w} times, its last poll saw {seen}: a wake was lost");
