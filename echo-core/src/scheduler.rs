@@ -193,6 +193,19 @@ impl<P: Platform> Scheduler<P> {
     pub fn current_task(&self) -> Option<TaskInfo> {
         self.shared.current_task()
     }
+
+    /// Moves the task running on the calling thread to `priority`: it runs
+    /// at that tier from its next wake (a task that wakes itself and
+    /// returns `Pending` is queued there at once). Returns false if the
+    /// calling thread is not a worker of this scheduler polling a task, or
+    /// the task already has that priority.
+    ///
+    /// A server that learns a request's tier only after its task started
+    /// (an HTTP/2 stream spawned before its method is known) moves itself
+    /// this way, then yields.
+    pub fn set_current_priority(&self, priority: Priority) -> bool {
+        self.shared.set_current_priority(priority)
+    }
 }
 
 impl<P: Platform> core::fmt::Debug for Scheduler<P> {

@@ -363,6 +363,18 @@ impl<P: Platform> Shared<P> {
     }
 }
 
+impl<P: Platform> Shared<P> {
+    /// Moves the task polled on this thread to `priority` from its next
+    /// wake (the same transition as `JoinHandle::set_priority` on a running
+    /// task). False off a worker, outside a poll, or with no change.
+    pub(crate) fn set_current_priority(&self, priority: crate::Priority) -> bool {
+        match self.current_owner().and_then(|o| o.current()) {
+            Some(task) => crate::task::join::reprioritize(task, priority, false),
+            None => false,
+        }
+    }
+}
+
 impl<P: Platform> Drop for Shared<P> {
     fn drop(&mut self) {
         // Every task holds its page, and every page holds this scheduler:
