@@ -3,6 +3,8 @@
 //! server workloads (Echo beside tokio only).
 
 pub mod bare_responder;
+pub mod grpc_bench;
+pub mod grpc_tables;
 pub mod http_bench;
 pub mod http_server;
 pub mod peers;

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 12] = [
+const SPECIAL: [&str; 14] = [
     "timer_lateness",
     "metrics_cost",
     "submit_batch",
@@ -46,6 +46,8 @@ const SPECIAL: [&str; 12] = [
     "slab_ab",
     "http_hello",
     "http_flood",
+    "grpc_unary",
+    "grpc_flood",
 ];
 
 /// The special workloads with a row in the main table.
@@ -69,6 +71,8 @@ struct Args {
     server_secs: u64,
     wrk_threads: usize,
     baseline: Option<PathBuf>,
+    /// The gRPC client child's targets and mode.
+    grpc: (Option<String>, Option<String>, bool),
 }
 
 fn parse_args() -> Args {
@@ -82,6 +86,7 @@ fn parse_args() -> Args {
         server_secs: 5,
         wrk_threads: WRK_THREADS,
         baseline: None,
+        grpc: (None, None, false),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -117,6 +122,9 @@ fn parse_args() -> Args {
                     .unwrap_or_else(|_| usage("bad --wrk-threads"))
             }
             "--baseline" => args.baseline = Some(value().into()),
+            "--grpc-addr" => args.grpc.0 = Some(value()),
+            "--grpc-floor" => args.grpc.1 = Some(value()),
+            "--grpc-flood" => args.grpc.2 = value() == "1",
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -141,6 +149,10 @@ fn usage(msg: &str) -> ! {
 fn main() {
     let args = parse_args();
     if let Some(kind) = &args.child {
+        if kind.starts_with("grpc-") {
+            grpc_child(kind, &args);
+            return;
+        }
         run_child(
             kind,
             args.peer.as_deref().unwrap_or("echo"),
@@ -207,6 +219,40 @@ fn main() {
     if wanted("http_hello") || wanted("http_flood") {
         http_tables(&args, &wanted);
     }
+    if wanted("grpc_unary") || wanted("grpc_flood") {
+        let exe = std::env::current_exe().expect("this binary's path");
+        echo_benches::grpc_tables::print(
+            &exe,
+            &args.workers,
+            args.server_runs,
+            args.server_secs,
+            wanted("grpc_unary"),
+            wanted("grpc_flood"),
+        );
+    }
+}
+
+/// The gRPC server and client children (`echo_benches::grpc_bench`).
+fn grpc_child(kind: &str, args: &Args) {
+    use echo_benches::grpc_bench;
+    let done = match kind {
+        "grpc-server" => grpc_bench::serve_child(args.peer.as_deref().unwrap_or("echo"), args.workers[0]),
+        "grpc-client" => {
+            let addr = |a: &Option<String>| {
+                a.as_deref()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or_else(|| usage("grpc-client needs --grpc-addr and --grpc-floor"))
+            };
+            grpc_bench::client_child(addr(&args.grpc.0), addr(&args.grpc.1), args.grpc.2, args.server_secs)
+        }
+        _ => usage(&format!("unknown child {kind}")),
+    };
+    if let Err(e) = done {
+        eprintln!("{kind}: {e}");
+        std::process::exit(1);
+    }
+    // Runtimes and open connections are not waited for.
+    std::process::exit(0);
 }
 
 /// Echo with detailed metrics (the default) against counters only.
