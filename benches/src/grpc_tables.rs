@@ -43,7 +43,12 @@ pub fn print(exe: &Path, workers: &[usize], runs: usize, secs: u64, unary: bool,
     }
 }
 
-fn interleaved(specs: &[GrpcServerSpec; 2], runs: usize, flood: bool, secs: u64) -> [Vec<GrpcRun>; 2] {
+fn interleaved(
+    specs: &[GrpcServerSpec; 2],
+    runs: usize,
+    flood: bool,
+    secs: u64,
+) -> [Vec<GrpcRun>; 2] {
     let mut out: [Vec<GrpcRun>; 2] = Default::default();
     for _ in 0..runs {
         for (spec, results) in specs.iter().zip(&mut out) {
@@ -94,8 +99,14 @@ fn unary_rows(w: usize, r: &[Vec<GrpcRun>; 2]) {
         println!("| grpc_unary | {w} | n/a | n/a | | | |");
         return;
     }
-    let (e50, e99) = (med(echo, |x| x.client.fixed.p50), med(echo, |x| x.client.fixed.p99));
-    let (t50, t99) = (med(tokio, |x| x.client.fixed.p50), med(tokio, |x| x.client.fixed.p99));
+    let (e50, e99) = (
+        med(echo, |x| x.client.fixed.p50),
+        med(echo, |x| x.client.fixed.p99),
+    );
+    let (t50, t99) = (
+        med(tokio, |x| x.client.fixed.p50),
+        med(tokio, |x| x.client.fixed.p99),
+    );
     let ok = e50 <= t50 && e99 <= t99 + Duration::from_micros(100);
     println!(
         "| grpc_unary (idle, ui.Ui/Frame at a fixed rate) | {w} | {} | {} | added p50 {}, p99 {} | added p50 ≤ 0, p99 ≤ 100 µs | {} |",

@@ -236,14 +236,21 @@ fn main() {
 fn grpc_child(kind: &str, args: &Args) {
     use echo_benches::grpc_bench;
     let done = match kind {
-        "grpc-server" => grpc_bench::serve_child(args.peer.as_deref().unwrap_or("echo"), args.workers[0]),
+        "grpc-server" => {
+            grpc_bench::serve_child(args.peer.as_deref().unwrap_or("echo"), args.workers[0])
+        }
         "grpc-client" => {
             let addr = |a: &Option<String>| {
                 a.as_deref()
                     .and_then(|a| a.parse().ok())
                     .unwrap_or_else(|| usage("grpc-client needs --grpc-addr and --grpc-floor"))
             };
-            grpc_bench::client_child(addr(&args.grpc.0), addr(&args.grpc.1), args.grpc.2, args.server_secs)
+            grpc_bench::client_child(
+                addr(&args.grpc.0),
+                addr(&args.grpc.1),
+                args.grpc.2,
+                args.server_secs,
+            )
         }
         _ => usage(&format!("unknown child {kind}")),
     };

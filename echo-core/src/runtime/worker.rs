@@ -69,6 +69,9 @@ pub(crate) struct Local {
     pub(crate) sleeping: bool,
     /// A waker pushed to this worker's ring while it was `sleeping`.
     pub(crate) woken_while_sleeping: bool,
+    /// The polled task queued a High entry and no worker was woken for
+    /// it yet (`route.rs`, `settle_high_wake`).
+    pub(crate) high_wake_owed: bool,
     pub(crate) ids: IdClock,
 }
 
@@ -118,6 +121,7 @@ impl Worker {
                 last_clock: 0,
                 sleeping: false,
                 woken_while_sleeping: false,
+                high_wake_owed: false,
                 ids: IdClock::new(index as u64 + 1),
             }),
             heap: UnsafeCell::new(Heap::new(index as u32)),
@@ -265,6 +269,9 @@ impl<P: Platform> Shared<P> {
         // SAFETY: RUNNING is ours and `sched` is the task's scheduler.
         let outcome = unsafe { task.poll(sched, &mut cx) };
         o.set_current(None);
+        if o.local().high_wake_owed {
+            self.settle_high_wake(o);
+        }
         let woken = o.self_woken();
         if woken {
             o.set_self_woken(false);
@@ -523,7 +530,8 @@ impl<P: Platform> Shared<P> {
                     o.local().searching = true;
                     worker.counters.unparks.inc();
                 }
-                if woken && worker.queued() > 1 {
+                let high = self.injectors[Priority::High.index()].len();
+                if woken && worker.queued() + high > 1 {
                     // Readiness woke several tasks here: as a push to a
                     // busy worker's ring would, offer them to a thief.
                     self.notify_one();
