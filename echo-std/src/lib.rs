@@ -79,6 +79,8 @@ mod context;
 #[cfg(all(feature = "tokio", target_os = "linux"))]
 mod deadline_fd;
 mod handle;
+#[cfg(feature = "tokio")]
+mod high_responder;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;

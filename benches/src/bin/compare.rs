@@ -755,6 +755,7 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
                 interleaved_runs(&specs, args.server_runs, |s| http_bench::flood_run(s, load));
             flood_row(w, &names, &runs);
             flood_floor_row(w, &runs);
+            flood_closed_rows(w, &names, &runs);
         }
     }
     println!();
@@ -932,6 +933,67 @@ fn flood_floor_row(w: usize, runs: &[Vec<FloodRun>]) {
     println!(
         "| http_flood OS floor (a bare thread answering /ui on a socket of its own, probed alongside in the same runs) | {w} | {} | | | |",
         cells.join(" | "),
+    );
+}
+
+/// The closed-loop phase of the flood runs (the `/ui` probe, then the
+/// floor's, each asking again as soon as it is answered), and the High
+/// readiness targets judged on both phases against the floor of the same
+/// runs: at W=2, `/ui` p90 ≤ 200 µs and p99 within 300 µs of the floor's;
+/// at W=1, p50 ≤ 100 µs.
+fn flood_closed_rows(w: usize, names: &[&str], runs: &[Vec<FloodRun>]) {
+    let cells = |probe: fn(&FloodRun) -> ProbeLatency| -> Vec<String> {
+        runs.iter()
+            .map(|r| {
+                if r.is_empty() {
+                    "n/a".into()
+                } else {
+                    probe_cell(r, probe)
+                }
+            })
+            .collect()
+    };
+    let judge = |r: &[FloodRun],
+                 ui: fn(&FloodRun) -> ProbeLatency,
+                 floor: fn(&FloodRun) -> ProbeLatency| {
+        let word = |ok: bool| if ok { "yes" } else { "no" };
+        let p50 = med(r, |x| ui(x).p50);
+        let p90 = med(r, |x| ui(x).p90);
+        let p99 = med(r, |x| ui(x).p99);
+        let floor99 = med(r, |x| floor(x).p99);
+        match w {
+            2 => format!(
+                "p90 ≤ 200 µs: {}, p99 ≤ floor + 300 µs: {}",
+                word(p90 <= Duration::from_micros(200)),
+                word(p99 <= floor99 + Duration::from_micros(300))
+            ),
+            1 => format!("p50 ≤ 100 µs: {}", word(p50 <= Duration::from_micros(100))),
+            _ => String::new(),
+        }
+    };
+    let verdicts = |ui: fn(&FloodRun) -> ProbeLatency, floor: fn(&FloodRun) -> ProbeLatency| {
+        runs[..runs.len() - 1]
+            .iter()
+            .zip(names)
+            .filter(|(r, _)| !r.is_empty())
+            .map(|(r, name)| format!("{name}: {}", judge(r, ui, floor)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let target = "High readiness: W=2 /ui p90 ≤ 200 µs, p99 ≤ floor p99 + 300 µs; W=1 p50 ≤ 100 µs";
+    println!(
+        "| http_flood High readiness, fixed-rate /ui probe (the first row's) against its floor | {w} | {} | | {target} | {} |",
+        vec![""; runs.len()].join(" | "),
+        verdicts(|x| x.ui, |x| x.floor),
+    );
+    println!(
+        "| http_flood /ui probe in a closed loop (after the fixed-rate phase) | {w} | {} | | {target} | {} |",
+        cells(|x| x.ui_closed).join(" | "),
+        verdicts(|x| x.ui_closed, |x| x.floor_closed),
+    );
+    println!(
+        "| http_flood OS floor in a closed loop (the bare thread, after the /ui probe) | {w} | {} | | | |",
+        cells(|x| x.floor_closed).join(" | "),
     );
 }
 

@@ -20,6 +20,7 @@
 mod lifecycle;
 mod owner;
 mod pick;
+mod responder;
 mod route;
 mod shutdown;
 mod spawn;
@@ -90,8 +91,10 @@ impl<P: Platform> Shared<P> {
     /// The state of a new scheduler (`config` is valid).
     pub(crate) fn new(platform: P, config: Config) -> Shared<P> {
         let n = config.worker_count;
+        // The High responders' slots follow the workers' (`responder.rs`).
+        let slots = n + config.responders;
         let seed = platform.random_seed();
-        let workers = (0..n)
+        let workers = (0..slots)
             .map(|i| CachePadded(Worker::new(i, seed, &config)))
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -100,7 +103,7 @@ impl<P: Platform> Shared<P> {
             .map(|s| {
                 let source = (crate::config::MAX_WORKERS + 1 + s) as u64;
                 CachePadded(SpinLock::new(Shard {
-                    heap: slab::Heap::new((n + s) as u32),
+                    heap: slab::Heap::new((slots + s) as u32),
                     ids: IdClock::new(source),
                 }))
             })
@@ -138,10 +141,16 @@ impl<P: Platform> Shared<P> {
         &self.config
     }
 
-    /// The number of workers.
+    /// The number of workers (not counting High responders).
     #[inline]
     pub(crate) fn worker_count(&self) -> usize {
-        self.workers.len()
+        self.config.worker_count
+    }
+
+    /// Whether slot `index` is a High responder's, not a worker's.
+    #[inline]
+    pub(crate) fn is_responder(&self, index: usize) -> bool {
+        index >= self.config.worker_count
     }
 
     /// The timers, and the sleeper role.
@@ -284,7 +293,7 @@ impl<P: Platform> Shared<P> {
     pub(crate) fn metrics(&self) -> Metrics {
         let live = self.live_tasks();
         let mut m = Metrics {
-            workers: self.workers.len(),
+            workers: self.worker_count(),
             parked_workers: self.idle.num_parked(),
             searching_workers: self.idle.num_searching(),
             live,
@@ -330,8 +339,7 @@ impl<P: Platform> Shared<P> {
             .now_nanos()
             .saturating_sub(self.started_nanos)
             .max(1);
-        m.worker_busy = self
-            .workers
+        m.worker_busy = self.workers[..self.worker_count()]
             .iter()
             .map(|w| 1.0 - (w.counters.parked_nanos.get() as f64 / elapsed as f64).min(1.0))
             .collect();

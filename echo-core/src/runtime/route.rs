@@ -70,9 +70,13 @@ impl<P: Platform> Shared<P> {
         wake: Wake,
     ) {
         let sleeping = on.as_mut().is_some_and(|o| o.local().sleeping);
+        // A High responder keeps no ringed work: it runs only High.
+        let responder = on.as_ref().is_some_and(|o| self.is_responder(o.index()));
         match on {
-            Some(o) if priority.has_ring() => self.push_ring(o, entry, priority, wake),
-            Some(o) if wake == Wake::Now && sleeping => {
+            Some(o) if priority.has_ring() && !responder => {
+                self.push_ring(o, entry, priority, wake)
+            }
+            Some(o) if !priority.has_ring() && wake == Wake::Now && sleeping => {
                 // A waker the platform runs on the sleeper inside
                 // `park_until` (I/O readiness): the thread the event just
                 // woke runs the entry, as it would a ringed one, rather
@@ -81,7 +85,7 @@ impl<P: Platform> Shared<P> {
                 o.local().woken_while_sleeping = true;
                 self.platform.unpark(o.index());
             }
-            Some(o) if wake == Wake::Now && o.current().is_some() => {
+            Some(o) if !priority.has_ring() && wake == Wake::Now && o.current().is_some() => {
                 // Made by the task this worker polls (a spawn, a wake): the
                 // worker takes it at its next scheduling point unless it
                 // has more to do, which it decides when the poll ends

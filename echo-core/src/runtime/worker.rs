@@ -81,7 +81,7 @@ pub(crate) struct Worker {
     /// fields below (counters every poll) do not share their lines.
     rings: CachePadded<[Deque<Entry>; Priority::COUNT - 1]>,
     pub(crate) counters: Counters,
-    running: AtomicBool,
+    pub(super) running: AtomicBool,
     local: UnsafeCell<Local>,
     heap: UnsafeCell<Heap>,
     pub(crate) current: UnsafeCell<Option<RawTask>>,
@@ -174,9 +174,9 @@ impl Worker {
 
 /// Clears a worker's `running` flag and the thread's worker identity when
 /// the loop ends, even by a panic.
-struct Running<'a, P: Platform> {
-    shared: &'a Shared<P>,
-    worker: &'a Worker,
+pub(super) struct Running<'a, P: Platform> {
+    pub(super) shared: &'a Shared<P>,
+    pub(super) worker: &'a Worker,
 }
 
 impl<P: Platform> Drop for Running<'_, P> {
@@ -243,7 +243,7 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Claims and runs one entry.
-    fn run_entry(&self, o: &mut Owner<'_>, entry: Entry, tier: Priority) {
+    pub(super) fn run_entry(&self, o: &mut Owner<'_>, entry: Entry, tier: Priority) {
         let worker = o.worker();
         let task = entry.into_raw();
         let counters = &worker.counters.tiers[tier.index()];

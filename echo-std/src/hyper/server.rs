@@ -15,6 +15,8 @@
 //!   handlers were waiting for.
 //! - Aborting a connection's task drops its hyper connection, which closes
 //!   the socket: the peer sees the connection end.
+//! - A connection at High has its socket watched by the scheduler's High
+//!   responder, if it runs one (`SchedulerBuilder::high_responder`).
 
 use super::group::Group;
 use super::tiers::{ConnectionTier, TieredService, Tiers};
@@ -257,7 +259,25 @@ async fn serve_connection<S, B>(
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let connection = Arc::new(ConnectionTier::new(start, Box::new(|| {})));
+    // Once the connection is High, the High responder (if the scheduler
+    // runs one) watches its socket: readiness there then reaches it even
+    // while every worker is busy. The socket outlives every call: the
+    // connection's task owns it.
+    #[cfg(unix)]
+    let on_high: Box<dyn Fn() + Send + Sync> = {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        Box::new(move || {
+            #[cfg(target_os = "linux")]
+            crate::high_responder::watch_high_fd(fd);
+            let _ = fd;
+        })
+    };
+    #[cfg(not(unix))]
+    let on_high: Box<dyn Fn() + Send + Sync> = Box::new(|| {});
+    if start == Priority::High {
+        on_high();
+    }
+    let connection = Arc::new(ConnectionTier::new(start, on_high));
     let service = TieredService {
         inner: service,
         tiers,
