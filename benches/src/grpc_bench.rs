@@ -4,6 +4,9 @@
 //! on tokio's multi-thread runtime, and loaded by a tonic client in a
 //! second child process of its own.
 //!
+//! Echo's scheduler runs a High responder (`high_responder(true)`): the
+//! UI connection, raised to High by its first `Frame` call, is watched.
+//!
 //! - `grpc_unary`: idle; the client calls `Frame` at a fixed rate (one
 //!   call, then a pause of [`INTERVAL`]) and times each round trip.
 //! - `grpc_flood`: the client keeps [`STREAMS`] `Work` calls of
@@ -71,6 +74,8 @@ pub fn serve_child(peer: &str, workers: usize) -> io::Result<()> {
             let scheduler = echo_std::Scheduler::builder()
                 .worker_count(workers)
                 .thread_name("echo-grpc")
+                // The UI connection, once High, is watched by it.
+                .high_responder(true)
                 .build()
                 .map_err(io::Error::other)?;
             let server = echo_grpc::serve(listener, scheduler.handle())?;
