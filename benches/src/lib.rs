@@ -3,6 +3,7 @@
 //! server workloads (Echo beside tokio only).
 
 pub mod bare_responder;
+pub mod burst;
 pub mod grpc_bench;
 pub mod grpc_tables;
 pub mod http_bench;

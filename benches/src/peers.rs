@@ -24,6 +24,12 @@ pub trait Peer: Clone + Send + Sync + 'static {
     fn spawn<F>(&self, f: F, p: Priority)
     where
         F: Future<Output = ()> + Send + 'static;
+    /// Submits `futures` from the calling thread (as one batch where the
+    /// runtime has a batch submission) and blocks the thread until every
+    /// one has finished.
+    fn run_batch<F>(&self, futures: Vec<F>)
+    where
+        F: Future<Output = ()> + Send + 'static;
     /// Stops the runtime and joins its threads.
     fn stop(self);
 }
@@ -104,6 +110,18 @@ impl<S: EchoSetup> Peer for EchoPeer<S> {
         drop(self.0.submit(f, p));
     }
 
+    fn run_batch<F>(&self, futures: Vec<F>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handles = self.0.submit_batch(futures, Priority::Normal);
+        self.0.block_on(async {
+            for h in handles {
+                h.await.expect("task finished");
+            }
+        });
+    }
+
     fn stop(self) {
         self.0.shutdown();
     }
@@ -138,6 +156,19 @@ impl Peer for Tokio {
         F: Future<Output = ()> + Send + 'static,
     {
         drop(self.handle.spawn(f));
+    }
+
+    fn run_batch<F>(&self, futures: Vec<F>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // tokio has no batch submission: one spawn each.
+        let handles: Vec<_> = futures.into_iter().map(|f| self.handle.spawn(f)).collect();
+        self.handle.block_on(async {
+            for h in handles {
+                h.await.expect("task finished");
+            }
+        });
     }
 
     fn stop(self) {
@@ -185,6 +216,19 @@ impl Peer for AsyncExecutor {
         F: Future<Output = ()> + Send + 'static,
     {
         self.ex.spawn(f).detach();
+    }
+
+    fn run_batch<F>(&self, futures: Vec<F>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut tasks = Vec::with_capacity(futures.len());
+        self.ex.spawn_many(futures, &mut tasks);
+        futures_lite::future::block_on(async {
+            for t in tasks {
+                t.await;
+            }
+        });
     }
 
     fn stop(self) {

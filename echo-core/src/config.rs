@@ -207,6 +207,13 @@ pub enum Refusal {
     ShutDown,
     /// The scheduler is at its bound on live tasks.
     Full,
+    /// There was no memory for the task: the platform gave no chunk for
+    /// the slab ([`Platform::alloc_chunk`](crate::Platform::alloc_chunk)
+    /// returned `None`), or, for a task too large for the slab's pages,
+    /// the global allocator had none. Nothing of the submission is kept,
+    /// and the scheduler goes on; a later submission asks for memory
+    /// again, so it may succeed once tasks have finished.
+    NoMemory,
 }
 
 impl<F> SubmitError<F> {
@@ -233,6 +240,11 @@ impl<F> SubmitError<F> {
     pub fn is_full(&self) -> bool {
         self.reason == Refusal::Full
     }
+
+    /// True if it was refused because there was no memory for it.
+    pub fn is_no_memory(&self) -> bool {
+        self.reason == Refusal::NoMemory
+    }
 }
 
 impl<F> fmt::Debug for SubmitError<F> {
@@ -248,6 +260,7 @@ impl<F> fmt::Display for SubmitError<F> {
         match self.reason {
             Refusal::ShutDown => f.write_str("submission refused: the scheduler has shut down"),
             Refusal::Full => f.write_str("submission refused: the scheduler is full"),
+            Refusal::NoMemory => f.write_str("submission refused: no memory for the task"),
         }
     }
 }

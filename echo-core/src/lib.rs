@@ -116,8 +116,8 @@ pub mod internals {
     pub use crate::inbox::{Inbox, InboxNode, Pushed, Taken};
     pub use crate::inject::Injector;
     pub use crate::slab::{
-        CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, class_for,
-        free_remote, large_offset, release_page,
+        CHUNK_PAGES, CLASS_SIZES, ChunkSource, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool,
+        Slot, class_for, free_remote, large_offset, release_page,
     };
     #[cfg(echo_loom)]
     pub use crate::task::model_host::{Claimed, ModelHost};

@@ -8,8 +8,10 @@
 //! `run_until_idle` asks `Scheduler::next_timer_deadline` when to call
 //! again.
 
+use alloc::alloc::Layout;
 use alloc::boxed::Box;
 use core::any::Any;
+use core::ptr::NonNull;
 
 /// The payload of a caught panic, as `std::panic::catch_unwind` returns it.
 pub type PanicPayload = Box<dyn Any + Send + 'static>;
@@ -147,4 +149,41 @@ pub unsafe trait Platform: Send + Sync + Sized + 'static {
     /// Runs `f`, containing a panic where the host can (std:
     /// `catch_unwind`). Hosts that abort on panic simply return `Ok(f())`.
     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload>;
+
+    /// Memory for one chunk of the task slab: `layout.size()` bytes (never
+    /// zero), aligned to `layout.align()`, which is the chunk's size (a
+    /// task finds its slab page by masking its own address), or `None` if
+    /// the host has none to give. A `None` refuses the submission that
+    /// needed it, with [`Refusal::NoMemory`](crate::Refusal::NoMemory),
+    /// and the scheduler goes on; the next submission asks again.
+    ///
+    /// The scheduler asks for a chunk when its slab has no free page, and
+    /// gives it back with [`free_chunk`](Platform::free_chunk) as soon as
+    /// every page of it is free. The default takes it from the global
+    /// allocator (`alloc::alloc::alloc`). `echo-std` maps chunks from the
+    /// operating system instead, so that a freed chunk goes back to it at
+    /// once rather than staying among the allocator's heaps.
+    ///
+    /// It is called on whichever thread submits the task (a worker, or any
+    /// thread outside the pool), holding no lock of the scheduler's; never
+    /// in an interrupt handler (spawning is not allowed there), and neither
+    /// is `free_chunk` (a chunk goes back when a worker trims, or at the
+    /// last free after shutdown).
+    fn alloc_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: the scheduler never asks for a zero-sized chunk.
+        NonNull::new(unsafe { alloc::alloc::alloc(layout) })
+    }
+
+    /// Takes back a chunk from [`alloc_chunk`](Platform::alloc_chunk).
+    /// The default gives it to the global allocator.
+    ///
+    /// # Safety
+    ///
+    /// `chunk` came from `alloc_chunk(layout)` on this platform value, with
+    /// this `layout`, and nothing uses its memory any more.
+    unsafe fn free_chunk(&self, chunk: NonNull<u8>, layout: Layout) {
+        // SAFETY: per the contract, `chunk` came from the default
+        // `alloc_chunk`, the global allocator, with this layout.
+        unsafe { alloc::alloc::dealloc(chunk.as_ptr(), layout) }
+    }
 }

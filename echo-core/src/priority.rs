@@ -88,20 +88,21 @@ impl Priority {
         self as usize
     }
 
-    /// The tier with the given index; indices past 2 give `Low`.
+    /// The tier with the given index in [`Priority::ALL`], or `None` past
+    /// the last tier.
     ///
     /// ```
     /// # use echo_sched_core::Priority;
-    /// assert_eq!(Priority::from_index(0), Priority::High);
-    /// assert_eq!(Priority::from_index(Priority::Low.index()), Priority::Low);
-    /// assert_eq!(Priority::from_index(9), Priority::Low);
+    /// assert_eq!(Priority::from_index(0), Some(Priority::High));
+    /// assert_eq!(Priority::from_index(Priority::Low.index()), Some(Priority::Low));
+    /// assert_eq!(Priority::from_index(Priority::COUNT), None);
     /// ```
     #[inline]
-    pub const fn from_index(index: usize) -> Priority {
-        match index {
-            0 => Priority::High,
-            1 => Priority::Normal,
-            _ => Priority::Low,
+    pub const fn from_index(index: usize) -> Option<Priority> {
+        if index < Priority::COUNT {
+            Some(Priority::ALL[index])
+        } else {
+            None
         }
     }
 
@@ -150,7 +151,7 @@ mod tests {
         all.sort();
         assert_eq!(all, Priority::ALL);
         for p in Priority::ALL {
-            assert_eq!(Priority::from_index(p.index()), p);
+            assert_eq!(Priority::from_index(p.index()), Some(p));
         }
         assert!(Priority::High.is_above(Priority::Normal));
         assert!(Priority::Normal.is_above(Priority::Low));

@@ -58,10 +58,11 @@ impl<P: Platform> Scheduler<P> {
         self.shared.worker_count()
     }
 
-    /// Submits `future` at `priority`. If the scheduler has shut down, the
-    /// future is dropped and the handle resolves to a cancelled
-    /// [`JoinError`](crate::JoinError); use
-    /// [`try_spawn`](Scheduler::try_spawn) to get the future back instead.
+    /// Submits `future` at `priority`. If it is refused (the scheduler has
+    /// shut down, or there is no memory for it), the future is dropped and
+    /// the handle resolves to a cancelled [`JoinError`](crate::JoinError);
+    /// use [`try_spawn`](Scheduler::try_spawn) to get the future back
+    /// instead.
     pub fn spawn<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -78,7 +79,10 @@ impl<P: Platform> Scheduler<P> {
     }
 
     /// Submits `future` at `priority`, or hands it back inside the error if
-    /// the scheduler refuses it.
+    /// the scheduler refuses it: after shutdown, at the bound on live tasks
+    /// (outside the pool only), or when there is no memory for the task
+    /// ([`Refusal`](crate::Refusal)). A refusal keeps nothing of the
+    /// submission, and the scheduler goes on.
     pub fn try_spawn<F>(
         &self,
         future: F,
@@ -93,7 +97,9 @@ impl<P: Platform> Scheduler<P> {
 
     /// Submits `future` once there is room under the bound on live tasks
     /// (`Config::max_tasks`), waiting asynchronously until there is. Without
-    /// a bound, or on a worker, it submits at the first poll.
+    /// a bound, or on a worker, it submits at the first poll. It resolves
+    /// to the refusal after shutdown, or when there is no memory for the
+    /// task.
     pub fn spawn_when_room<F>(&self, future: F, options: TaskOptions) -> SpawnWhenRoom<F, P>
     where
         F: Future + Send + 'static,
@@ -104,8 +110,8 @@ impl<P: Platform> Scheduler<P> {
 
     /// Submits many tasks at `priority` with one wake-up, and returns the
     /// handles of those admitted, in order, with the futures that were not:
-    /// the rest of the list from the first that met shutdown or, outside
-    /// the pool, did not fit under `Config::max_tasks`.
+    /// the rest of the list from the first that met shutdown, found no
+    /// memory, or, outside the pool, did not fit under `Config::max_tasks`.
     pub fn spawn_batch<F>(
         &self,
         futures: Vec<F>,

@@ -75,8 +75,10 @@ pub fn builder() -> crate::TaskBuilder<'static> {
 /// Submits `future` at `priority` to the scheduler of the calling task (or
 /// of the enclosing [`Scheduler::block_on`](crate::Scheduler::block_on)).
 ///
-/// After that scheduler has shut down, the future is dropped and the handle
-/// resolves to a cancelled `JoinError`; nothing else cancels it.
+/// After that scheduler has shut down, or when there is no memory for the
+/// task (the operating system refused the slab a chunk), the future is
+/// dropped and the handle resolves to a cancelled `JoinError`; nothing else
+/// cancels it.
 ///
 /// Under a bound on live tasks
 /// ([`max_tasks`](crate::SchedulerBuilder::max_tasks)), a spawn from a task

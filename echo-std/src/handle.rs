@@ -90,9 +90,9 @@ impl Handle {
     /// Submits `future` at `priority` to this handle's scheduler, as
     /// [`Scheduler::submit`](crate::Scheduler::submit) does: called from
     /// outside the pool at the bound on live tasks, it blocks the calling
-    /// thread until there is room. After shutdown the future is dropped and
-    /// the returned handle resolves to a cancelled
-    /// [`JoinError`](crate::JoinError); it never panics.
+    /// thread until there is room. After shutdown, or without memory for
+    /// the task, the future is dropped and the returned handle resolves to
+    /// a cancelled [`JoinError`](crate::JoinError); it never panics.
     ///
     /// ```
     /// use echo_std::{Handle, Priority, Scheduler};

@@ -86,6 +86,8 @@ mod high_responder;
 pub mod hyper;
 mod join_set;
 mod macro_support;
+#[cfg(unix)]
+mod os_memory;
 mod park;
 mod platform;
 mod reprioritize;

@@ -3,9 +3,13 @@
 use crate::clock::Clock;
 use crate::park::Parker;
 use echo_sched_core::{PanicPayload, Platform};
+#[cfg(unix)]
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::panic::AssertUnwindSafe;
+#[cfg(unix)]
+use std::ptr::NonNull;
 use std::time::Instant;
 
 thread_local! {
@@ -13,11 +17,15 @@ thread_local! {
     static WORKER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
-/// Threads, parking, the clock and panic containment from `std`.
+/// Threads, parking, the clock, panic containment and the slab's memory
+/// from `std` and the OS.
 ///
 /// Each worker has its own parker (an atomic token before a mutex and
 /// condvar); the clock is the invariant TSC where there is one, else
-/// `Instant`; panics are contained with `catch_unwind`. With the `tokio`
+/// `Instant`; panics are contained with `catch_unwind`; the task slab's
+/// chunks are mapped from the OS on Unix (`mmap`, given back with `munmap`
+/// as soon as a chunk is free) and come from the global allocator
+/// elsewhere. With the `tokio`
 /// feature the sleeper parks inside the tokio reactor and busy workers poll
 /// it (see [the bridge](crate::tokio_bridge)).
 pub struct StdPlatform {
@@ -167,6 +175,20 @@ unsafe impl Platform for StdPlatform {
 
     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
         std::panic::catch_unwind(AssertUnwindSafe(f))
+    }
+
+    /// Mapped from the OS on Unix (`mmap`), so that a freed chunk goes back
+    /// to it at once; see `os_memory.rs` for why not the global allocator.
+    #[cfg(unix)]
+    fn alloc_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
+        crate::os_memory::map(layout)
+    }
+
+    #[cfg(unix)]
+    unsafe fn free_chunk(&self, chunk: NonNull<u8>, layout: Layout) {
+        // SAFETY: the core gives back only chunks that `alloc_chunk` (so
+        // `map`) gave, with their layout, once unused.
+        unsafe { crate::os_memory::unmap(chunk, layout) }
     }
 }
 

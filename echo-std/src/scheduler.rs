@@ -506,8 +506,10 @@ impl Scheduler {
     ///
     /// With a bound on live tasks ([`max_tasks`](SchedulerBuilder::max_tasks))
     /// and called from outside the pool, it blocks the calling thread until
-    /// there is room. After shutdown the future is dropped and the handle
-    /// resolves to a cancelled [`JoinError`](crate::JoinError); use
+    /// there is room. After shutdown, or when there is no memory for the
+    /// task (the operating system refused the slab a chunk), the future is
+    /// dropped and the handle resolves to a cancelled
+    /// [`JoinError`](crate::JoinError); use
     /// [`try_submit`](Scheduler::try_submit) to get the future back.
     ///
     /// Dropping the returned handle detaches the task: it still runs.
@@ -533,7 +535,8 @@ impl Scheduler {
     /// [`submit`](Scheduler::submit) (one shard lock, one notification).
     /// At the bound on live tasks it submits what fits, then waits for room
     /// as `submit` does; after shutdown the remaining handles resolve to a
-    /// cancelled error.
+    /// cancelled error, and so does the handle of each task there was no
+    /// memory for (as with `submit`).
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -548,20 +551,21 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let mut rest: Vec<F> = futures.into_iter().collect();
-        let mut handles = Vec::with_capacity(rest.len());
+        let (mut handles, mut rest) = self
+            .core
+            .spawn_batch(futures.into_iter().collect(), priority);
         while !rest.is_empty() {
+            // The bound is full, the scheduler shut down, or there was no
+            // memory: one submission the slow way (it waits for room, or is
+            // refused), then the rest as a batch again.
+            let first = rest.remove(0);
+            handles.push(self.submit(first, priority));
+            if self.core.is_shutdown() {
+                handles.extend(rest.drain(..).map(|_| self.core.spawn_refused()));
+            }
             let (admitted, left) = self.core.spawn_batch(rest, priority);
             handles.extend(admitted);
             rest = left;
-            if let Some(first) = (!rest.is_empty()).then(|| rest.remove(0)) {
-                // The bound is full (or the scheduler shut down): one
-                // submission the slow way, then the rest as a batch again.
-                handles.push(self.submit(first, priority));
-                if self.core.is_shutdown() {
-                    handles.extend(rest.drain(..).map(|_| self.core.spawn_refused()));
-                }
-            }
         }
         handles
     }
@@ -606,7 +610,8 @@ impl Scheduler {
     /// # Errors
     ///
     /// The returned future resolves to a [`SubmitError`] holding the
-    /// future if the scheduler shuts down before there is room.
+    /// future if the scheduler shuts down before there is room, or if there
+    /// is no memory for the task.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -630,9 +635,12 @@ impl Scheduler {
     ///
     /// A [`SubmitError`] holding the future (get it back with
     /// [`into_inner`](SubmitError::into_inner)) if the scheduler has shut
-    /// down ([`is_shutdown`](SubmitError::is_shutdown)), or if the bound on
+    /// down ([`is_shutdown`](SubmitError::is_shutdown)), if the bound on
     /// live tasks is reached and the caller is outside the pool
-    /// ([`is_full`](SubmitError::is_full)).
+    /// ([`is_full`](SubmitError::is_full)), or if there is no memory for
+    /// the task: the operating system refused the slab a chunk
+    /// ([`is_no_memory`](SubmitError::is_no_memory)). The scheduler goes on
+    /// after any of them.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};
@@ -668,7 +676,8 @@ impl Scheduler {
     /// # Errors
     ///
     /// As [`try_submit`](Scheduler::try_submit): the future comes back
-    /// inside the [`SubmitError`] after shutdown or at the bound.
+    /// inside the [`SubmitError`] after shutdown, at the bound, or without
+    /// memory for the task.
     ///
     /// ```
     /// use echo_std::{Priority, Scheduler};

@@ -87,7 +87,8 @@ impl<'a> TaskBuilder<'a> {
 
     /// Submits the task, as [`Scheduler::submit`] does: outside the pool
     /// and at the bound on live tasks, it blocks until there is room; after
-    /// shutdown the handle resolves to a cancelled error.
+    /// shutdown, or without memory for the task, the handle resolves to a
+    /// cancelled error.
     ///
     /// # Panics
     ///
@@ -121,8 +122,8 @@ impl<'a> TaskBuilder<'a> {
     /// # Errors
     ///
     /// A [`SubmitError`] holding the future if the scheduler has shut down,
-    /// or if the bound on live tasks is reached and the caller is outside
-    /// the pool.
+    /// if the bound on live tasks is reached and the caller is outside the
+    /// pool, or if there is no memory for the task.
     ///
     /// # Panics
     ///
@@ -155,7 +156,8 @@ impl<'a> TaskBuilder<'a> {
     /// # Errors
     ///
     /// The returned future resolves to a [`SubmitError`] holding the future
-    /// if the scheduler shuts down before there is room.
+    /// if the scheduler shuts down before there is room, or if there is no
+    /// memory for the task.
     ///
     /// # Panics
     ///

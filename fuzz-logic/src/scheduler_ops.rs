@@ -285,7 +285,7 @@ impl Sim {
             KindTag::Gate => Kind::Gate(self.gates[input.below(GATES)].wait()),
             KindTag::Panic => Kind::Panic,
             KindTag::Spawn => Kind::Spawn {
-                priority: Priority::from_index(input.below(3)),
+                priority: Priority::ALL[input.below(3)],
                 sched: self.sched.clone(),
                 child: None,
             },
@@ -454,7 +454,7 @@ pub fn run(data: &[u8]) {
                     4 => KindTag::Spawn,
                     _ => KindTag::Join,
                 };
-                let p = Priority::from_index(input.below(3));
+                let p = Priority::ALL[input.below(3)];
                 sim.submit(tag, p, &mut input);
             }
             3 | 4 => {
@@ -471,7 +471,7 @@ pub fn run(data: &[u8]) {
                 let (i, p) = (usize::from(input.byte()), input.below(3));
                 if !sim.handles.is_empty() {
                     let n = sim.handles.len();
-                    sim.handles[i % n].2.set_priority(Priority::from_index(p));
+                    sim.handles[i % n].2.set_priority(Priority::ALL[p]);
                 }
             }
             9 => {

@@ -16,15 +16,22 @@
 //!   is taken only when the model says none has room;
 //! - pages made and released (the keep-alive's acquire and release calls)
 //!   match the model exactly, and balance to zero at the end; the walk
-//!   finds exactly the live slots.
+//!   finds exactly the live slots;
+//! - chunks come from the pool's source and go back to it exactly when the
+//!   model of the pool says (a chunk is held while one of its pages is
+//!   out); while the source refuses, an allocation that needs a new chunk
+//!   fails and changes nothing, and one that a held chunk can serve
+//!   succeeds.
 
 use crate::Input;
 use echo_sched_core::internals::{
-    CLASS_SIZES, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot, free_remote, large_offset,
-    release_page,
+    CHUNK_PAGES, CLASS_SIZES, ChunkSource, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool, Slot,
+    free_remote, large_offset, release_page,
 };
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::ptr::NonNull;
 
 const PAGE_HEADER: usize = 256;
 const MAX_SPARES: usize = 8;
@@ -37,6 +44,34 @@ const CLASSES: [usize; 4] = [0, 3, 14, 22];
 struct KeepCounts {
     acquired: Cell<usize>,
     released: Cell<usize>,
+    /// Chunks the pool holds from `chunk_alloc`.
+    chunks: Cell<usize>,
+    /// Whether `chunk_alloc` refuses.
+    refuse: Cell<bool>,
+}
+
+const CHUNK_BYTES: usize = PAGE_BYTES * CHUNK_PAGES;
+
+unsafe fn chunk_alloc(p: *const (), layout: Layout) -> Option<NonNull<u8>> {
+    // SAFETY: the pool's context is the keep-alive pointer, the run's
+    // `KeepCounts`.
+    let c = unsafe { &*p.cast::<KeepCounts>() };
+    assert_eq!(layout.size(), CHUNK_BYTES);
+    assert_eq!(layout.align(), CHUNK_BYTES);
+    if c.refuse.get() {
+        return None;
+    }
+    c.chunks.set(c.chunks.get() + 1);
+    // SAFETY: a non-zero size.
+    NonNull::new(unsafe { std::alloc::alloc(layout) })
+}
+
+unsafe fn chunk_free(p: *const (), chunk: NonNull<u8>, layout: Layout) {
+    // SAFETY: as in `chunk_alloc`.
+    let c = unsafe { &*p.cast::<KeepCounts>() };
+    c.chunks.set(c.chunks.get() - 1);
+    // SAFETY: from `chunk_alloc` with this layout.
+    unsafe { std::alloc::dealloc(chunk.as_ptr(), layout) };
 }
 
 unsafe fn acquire(p: *const ()) {
@@ -97,6 +132,8 @@ struct Sim {
     heaps: Vec<Heap>,
     model: Vec<HeapM>,
     pages: HashMap<usize, PageM>,
+    /// The pool's chunks, by address: how many of their pages are out.
+    chunks: HashMap<usize, usize>,
     expect_acquired: usize,
     expect_released: usize,
     live: Vec<Live>,
@@ -134,7 +171,10 @@ impl Sim {
         Sim {
             counts,
             keep,
-            pool: Box::new(PagePool::new()),
+            pool: Box::new(PagePool::with_source(ChunkSource {
+                alloc: chunk_alloc,
+                free: chunk_free,
+            })),
             large: LargeList::new(),
             heaps: (0..HEAPS).map(|i| Heap::new(i as u32)).collect(),
             model: (0..HEAPS)
@@ -145,6 +185,7 @@ impl Sim {
                 })
                 .collect(),
             pages: HashMap::new(),
+            chunks: HashMap::new(),
             expect_acquired: 0,
             expect_released: 0,
             live: Vec::new(),
@@ -165,12 +206,25 @@ impl Sim {
             self.expect_released,
             "pages released"
         );
+        assert_eq!(self.counts.chunks.get(), self.chunks.len(), "chunks held");
+        assert_eq!(self.pool.chunks(), self.chunks.len(), "the pool's count");
+    }
+
+    /// The pool has a free page of a held chunk.
+    fn pool_has_free_page(&self) -> bool {
+        self.chunks.values().any(|&out| out < CHUNK_PAGES)
     }
 
     fn release_page_m(&mut self, page: usize) {
         let p = self.pages.remove(&page).expect("a known page");
         assert_eq!(p.used - p.pending, 0, "released a page with live slots");
         self.expect_released += 1;
+        let chunk = page & !(CHUNK_BYTES - 1);
+        let out = self.chunks.get_mut(&chunk).expect("a held chunk");
+        *out -= 1;
+        if *out == 0 {
+            self.chunks.remove(&chunk);
+        }
     }
 
     /// `Page::collect_remote` on the model.
@@ -232,13 +286,29 @@ impl Sim {
             return;
         }
         let predicted = self.predict_alloc(h, class);
+        let refused = predicted.is_none() && !self.pool_has_free_page() && self.counts.refuse.get();
         let slot = self.heaps[h].alloc(class, &self.keep, &self.pool);
+        let Some(slot) = slot else {
+            assert!(refused, "an allocation failed that had memory");
+            self.check_counts();
+            return;
+        };
+        assert!(!refused, "an allocation succeeded with no memory");
         let page = page_of(&slot);
         let size = CLASS_SIZES[class];
         match predicted {
             Some(p) => assert_eq!(page, p, "allocated from an unexpected page"),
             None => {
                 assert!(!self.pages.contains_key(&page), "new page is a live one");
+                let chunk = page & !(CHUNK_BYTES - 1);
+                let had_free = self.pool_has_free_page();
+                let out = self.chunks.entry(chunk).or_insert(0);
+                assert_eq!(
+                    *out > 0,
+                    had_free,
+                    "a new chunk only when no held chunk has a free page"
+                );
+                *out += 1;
                 self.expect_acquired += 1;
                 self.pages.insert(
                     page,
@@ -405,7 +475,7 @@ impl Sim {
     fn large_alloc(&mut self, size_sel: usize, align_sel: usize) {
         let size = 1025 + size_sel * 97;
         let align = 8 << align_sel;
-        let slot = self.large.alloc(size, align, &self.keep);
+        let slot = self.large.alloc(size, align, &self.keep).expect("memory");
         self.expect_acquired += 1;
         let addr = slot.ptr.as_ptr() as usize;
         assert_eq!(addr % align, 0, "large slot misaligned");
@@ -507,7 +577,11 @@ pub fn run(data: &[u8]) {
             }
             5 => sim.trim(h),
             6 => sim.walk(h),
-            7 if input.below(8) == 0 => sim.detach(h),
+            7 => match input.below(8) {
+                0 => sim.detach(h),
+                1 => sim.counts.refuse.set(!sim.counts.refuse.get()),
+                _ => {}
+            },
             8 => {
                 let (s, a) = (input.below(40), input.below(7));
                 sim.large_alloc(s, a);

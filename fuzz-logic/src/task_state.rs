@@ -53,7 +53,7 @@ struct Model {
 }
 
 fn prio(p: u8) -> Priority {
-    Priority::from_index(usize::from(p))
+    Priority::ALL[usize::from(p) % Priority::COUNT]
 }
 
 impl Model {

@@ -35,7 +35,7 @@ fn async_io_timer_in_tasks() {
                     async_io::Timer::after(nap).await;
                     (nap, start.elapsed())
                 },
-                Priority::from_index(i as usize % 3),
+                Priority::ALL[i as usize % 3],
             )
         })
         .collect();
@@ -113,7 +113,7 @@ fn async_io_tcp_listener_and_client() {
                     }
                     msg.len()
                 },
-                Priority::from_index(id % 3),
+                Priority::ALL[id % 3],
             )
         })
         .collect();
@@ -141,7 +141,7 @@ fn async_channel_between_tasks_at_different_priorities() {
                         tx.send((p, i)).await.unwrap();
                     }
                 },
-                Priority::from_index(p),
+                Priority::ALL[p],
             )
         })
         .collect();
@@ -179,7 +179,7 @@ fn futures_join_all_over_handles_of_every_priority() {
                         echo_std::yield_now().await;
                         i * 3
                     },
-                    Priority::from_index(i as usize % 3),
+                    Priority::ALL[i as usize % 3],
                 )
             });
             let results = future::join_all(handles).await;

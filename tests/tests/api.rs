@@ -248,7 +248,7 @@ fn shutdown_cancels_waiting_tasks_and_refuses_new_ones() {
     let gate = Gate::new();
     let drops = DropCount::new();
     let handles: Vec<_> = (0..100)
-        .map(|i| s.submit(drops.wrap(gate.wait()), Priority::from_index(i % 3)))
+        .map(|i| s.submit(drops.wrap(gate.wait()), Priority::ALL[i % 3]))
         .collect();
     assert!(wait_until(Duration::from_secs(5), || gate.waiters() == 100));
     // Shut down through a shared Arc from another thread.

@@ -82,7 +82,7 @@ fn a_flood_from_several_threads_stays_within_the_bound_and_loses_nothing() {
                 let mut full = 0;
                 for i in 0..PER_THREAD {
                     let id = t * PER_THREAD + i;
-                    let p = Priority::from_index(i % 3);
+                    let p = Priority::ALL[i % 3];
                     match t % 3 {
                         // Blocking submit.
                         0 => drop(s.submit(task(id), p)),

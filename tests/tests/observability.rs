@@ -18,7 +18,7 @@ fn metrics_report_first_poll_latency_queue_depth_and_busy_share() {
                 async {
                     busy_for(Duration::from_micros(5));
                 },
-                Priority::from_index(i % 3),
+                Priority::ALL[i % 3],
             )
         })
         .collect();

@@ -17,7 +17,7 @@ fn shutdown_drops_every_future_once_with_wakes_racing_it() {
         let mut handles = Vec::new();
         // Tasks parked on a gate, tasks yielding forever, tasks spawning.
         for i in 0..300 {
-            let p = Priority::from_index(i % 3);
+            let p = Priority::ALL[i % 3];
             let h = match i % 3 {
                 0 => s.submit(drops.wrap(gate.wait()), p),
                 1 => s.submit(

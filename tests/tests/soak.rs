@@ -53,7 +53,7 @@ impl Rng {
     }
 
     fn priority(&mut self) -> Priority {
-        Priority::from_index(self.below(3))
+        Priority::ALL[self.below(3)]
     }
 }
 

@@ -31,7 +31,7 @@ fn every_result_of_100_000_tasks_with_subtasks_arrives_exactly_once() {
                                                 let me = std::thread::current().id();
                                                 (p * 100 + k, me)
                                             },
-                                            Priority::from_index(k % 3),
+                                            Priority::ALL[k % 3],
                                         )
                                     })
                                     .collect();

@@ -50,7 +50,7 @@ async fn echo_server(listener: TcpListener, clients: usize) -> usize {
                     echoed += n;
                 }
             },
-            Priority::from_index(i % 3),
+            Priority::ALL[i % 3],
         ));
     }
     let mut total = 0;
@@ -92,7 +92,7 @@ fn tcp_echo_server_and_fifty_clients_at_every_priority() {
         .map(|id| {
             // 1 to 16 KiB each, in 1 KiB round trips.
             let len = 1024 * (1 + id % 16) + id;
-            let handle = s.submit(echo_client(addr, id, len), Priority::from_index(id % 3));
+            let handle = s.submit(echo_client(addr, id, len), Priority::ALL[id % 3]);
             (handle, len)
         })
         .collect();
@@ -117,7 +117,7 @@ fn sleep_inside_tasks_at_every_priority() {
                     tokio::time::sleep(nap).await;
                     (nap, start.elapsed())
                 },
-                Priority::from_index(i % 3),
+                Priority::ALL[i % 3],
             )
         })
         .collect();
@@ -270,7 +270,7 @@ fn external_handle_is_used_and_left_running() {
     let addr = listener.local_addr().unwrap();
     let server = s.submit(echo_server(listener, 6), Priority::Low);
     let clients: Vec<_> = (0..6)
-        .map(|id| s.submit(echo_client(addr, id, 3000), Priority::from_index(id % 3)))
+        .map(|id| s.submit(echo_client(addr, id, 3000), Priority::ALL[id % 3]))
         .collect();
     for c in clients {
         assert_eq!(run(&s, c).unwrap(), 3000);

@@ -6,9 +6,10 @@
 //! cargo run --release -p echo-benches --bin compare -- --workers 1,2 [--reps 15] [--only a,b]
 //! ```
 //!
-//! `task_memory` and `idle_cpu` run each peer in a fresh child process
-//! (this binary, with `--child`), so one peer's memory and threads do not
-//! count against another's.
+//! `task_memory`, `idle_cpu` and `burst_memory` run each peer in a fresh
+//! child process (this binary, with `--child`), so one peer's memory and
+//! threads do not count against another's. `burst_memory` prints a table
+//! of its own: the resident set after each of 30 bursts.
 //!
 //! `http_hello` and `http_flood` (Echo beside tokio only) print a table of
 //! their own: a hyper server in a child process (this binary, with
@@ -18,6 +19,7 @@
 //! `--baseline PATH` adds a column for the Echo server of another build of
 //! this binary, run in the same rounds, to judge a change to Echo itself.
 
+use echo_benches::burst::Reading;
 use echo_benches::http_bench::{
     self, CONNECTIONS, FloodRun, HelloRun, LoadSettings, PROBE_INTERVAL, ProbeLatency, ServerSpec,
     WRK_THREADS,
@@ -33,7 +35,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 14] = [
+const SPECIAL: [&str; 15] = [
     "timer_lateness",
     "metrics_cost",
     "submit_batch",
@@ -42,6 +44,7 @@ const SPECIAL: [&str; 14] = [
     "wake_latency",
     "task_memory",
     "idle_cpu",
+    "burst_memory",
     "scaling",
     "slab_ab",
     "http_hello",
@@ -203,6 +206,9 @@ fn main() {
         if wanted("timer_lateness") {
             timer_lateness_rows(w);
         }
+    }
+    if wanted("burst_memory") {
+        burst_memory(&args.workers);
     }
     if wanted("scaling") {
         scaling_rows(&args.workers, args.reps.min(7));
@@ -673,6 +679,10 @@ fn run_child(kind: &str, peer: &str, w: usize) {
         // Open connections and the runtime are not waited for.
         std::process::exit(0);
     }
+    if kind == "burst_memory" {
+        burst_child(peer, w);
+        return;
+    }
     let value = match (kind, peer) {
         ("task_memory", "echo") => special::task_memory::<Echo>(w, 200_000),
         ("task_memory", "tokio") => special::task_memory::<Tokio>(w, 200_000),
@@ -1048,4 +1058,143 @@ fn timer_lateness_rows(w: usize) {
         "| timer_lateness OS floor (a bare thread's `thread::sleep` to the same deadlines, run between them) | {w} | {} | | | | | |",
         lat(&floor),
     );
+}
+
+/// burst_memory: each peer in a child process of its own, the resident set
+/// after each round, and Echo's slab beside it.
+fn burst_memory(workers: &[usize]) {
+    use echo_benches::burst::{IDLE, ROUNDS, TASKS};
+    for &w in workers {
+        eprintln!("burst_memory W={w} ...");
+        let runs: Vec<Option<Vec<Reading>>> =
+            PEERS.iter().map(|p| burst_child_process(p, w)).collect();
+        println!();
+        println!(
+            "Burst memory, W={w}: {ROUNDS} rounds, each {TASKS} tasks submitted from outside as one \
+             batch (`submit_batch` on Echo and async-executor, a loop of `spawn` on tokio), each \
+             carrying a `String` that the submitter made and the task drops; the submitter awaits \
+             them all, then idles {} ms; the resident set (RSS, MiB) is read after the idle. Each \
+             peer runs in a fresh process of its own. Echo's slab is `Metrics::slab_bytes`.",
+            IDLE.as_millis()
+        );
+        println!();
+        println!("| round | echo RSS | echo slab | tokio RSS | async-executor RSS |");
+        println!("|---:|---:|---:|---:|---:|");
+        let mib = |b: u64| format!("{:.1}", b as f64 / (1024.0 * 1024.0));
+        let cell = |run: &Option<Vec<Reading>>, i: usize, own: bool| {
+            let Some(r) = run.as_ref().and_then(|r| r.get(i)) else {
+                return "n/a".to_string();
+            };
+            if own {
+                r.own.map_or("n/a".into(), mib)
+            } else {
+                mib(r.rss)
+            }
+        };
+        for i in 0..ROUNDS {
+            println!(
+                "| {} | {} | {} | {} | {} |",
+                i + 1,
+                cell(&runs[0], i, false),
+                cell(&runs[0], i, true),
+                cell(&runs[1], i, false),
+                cell(&runs[2], i, false),
+            );
+        }
+        let at = |run: &Option<Vec<Reading>>, round: usize| {
+            run.as_ref()
+                .and_then(|r| r.get(round - 1))
+                .map(|r| r.rss as f64)
+        };
+        let growth: Vec<String> = PEERS
+            .iter()
+            .zip(&runs)
+            .map(|(name, run)| match (at(run, 3), at(run, ROUNDS)) {
+                (Some(a), Some(b)) if a > 0.0 => format!("{name} {:.2}×", b / a),
+                _ => format!("{name} n/a"),
+            })
+            .collect();
+        let verdict = match (at(&runs[0], 3), at(&runs[0], ROUNDS), at(&runs[1], ROUNDS)) {
+            (Some(e3), Some(e), Some(t)) if e3 > 0.0 => {
+                let met = e <= 1.5 * e3 && e <= t;
+                format!(
+                    "echo round {ROUNDS} / tokio round {ROUNDS}: {:.2}×; target (echo round {ROUNDS} \
+                     ≤ 1.5× its round 3, and ≤ tokio's): {}",
+                    e / t,
+                    if met { "met" } else { "not met" }
+                )
+            }
+            _ => "target: n/a".into(),
+        };
+        let times: Vec<String> = PEERS
+            .iter()
+            .zip(&runs)
+            .map(|(name, run)| match run {
+                Some(r) if !r.is_empty() => {
+                    let mut t: Vec<Duration> =
+                        r.iter().map(|x| Duration::from_nanos(x.nanos)).collect();
+                    format!("{name} {}", fmt_duration(median(&mut t)))
+                }
+                _ => format!("{name} n/a"),
+            })
+            .collect();
+        println!();
+        println!(
+            "RSS after round {ROUNDS} / after round 3: {}. {verdict}. Median time of a burst \
+             (submit to the last task awaited): {}.",
+            growth.join(", "),
+            times.join(", ")
+        );
+    }
+}
+
+/// Runs this binary as a burst_memory child for one peer; its readings.
+fn burst_child_process(peer: &str, w: usize) -> Option<Vec<Reading>> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args([
+            "--child",
+            "burst_memory",
+            "--peer",
+            peer,
+            "--workers",
+            &w.to_string(),
+        ])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "burst_memory {peer}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let mut it = line.split_whitespace();
+            let rss = it.next()?.parse().ok()?;
+            let nanos = it.next()?.parse().ok()?;
+            let own = it.next().and_then(|v| v.parse().ok());
+            Some(Reading { rss, own, nanos })
+        })
+        .collect()
+}
+
+/// The burst_memory child: one line per round, the RSS in bytes, the
+/// burst's time in nanoseconds and (Echo) the slab bytes.
+fn burst_child(peer: &str, w: usize) {
+    use echo_benches::burst::{ROUNDS, TASKS, burst_rounds};
+    let readings = match peer {
+        "echo" => burst_rounds::<Echo>(w, ROUNDS, TASKS, |e| Some(e.0.metrics().slab_bytes as u64)),
+        "tokio" => burst_rounds::<Tokio>(w, ROUNDS, TASKS, |_| None),
+        "async-executor" => burst_rounds::<AsyncExecutor>(w, ROUNDS, TASKS, |_| None),
+        _ => usage(&format!("unknown burst_memory peer {peer}")),
+    };
+    for r in readings {
+        match r.own {
+            Some(own) => println!("{} {} {own}", r.rss, r.nanos),
+            None => println!("{} {}", r.rss, r.nanos),
+        }
+    }
 }

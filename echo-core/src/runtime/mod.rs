@@ -124,7 +124,7 @@ impl<P: Platform> Shared<P> {
             large: LargeList::new(),
             remote: CachePadded(Counters::default()),
             names: SpinLock::new(BTreeMap::new()),
-            pool: PagePool::new(),
+            pool: PagePool::with_source(spawn::chunk_source::<P>()),
             room: max_tasks.map(Room::new),
             started_nanos,
             timers: crate::timer::Timers::new(),

@@ -10,7 +10,7 @@ use crate::Priority;
 use crate::platform::Platform;
 use crate::runtime::Shared;
 use crate::runtime::owner::Owner;
-use crate::sync::Ordering;
+use crate::sync::{Ordering, fence};
 use crate::task::header::Header;
 use crate::task::raw::{Entry, RawTask};
 use crate::task::state::Claim;
@@ -163,6 +163,11 @@ impl<P: Platform> Shared<P> {
                 self.discard(entry, tier);
             }
         }
+        // The phase was stored (or read) before this; a pusher pushes,
+        // fences, then reads the phase (`wake_for_injector`, `free_later`).
+        // This fence orders the phase before the inbox's emptiness check, so
+        // one of the two sees the other's write.
+        fence(Ordering::SeqCst);
         for node in self.inbox.take_all() {
             // SAFETY: a task in the inbox holds an entry's reference, or none
             // (left to free); either way it is allocated.

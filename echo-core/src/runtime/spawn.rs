@@ -1,6 +1,13 @@
 //! Submission: making tasks on a worker (its own heap, no atomics) or from
 //! outside the pool (a locked shard), alone or in batches, under the bound
 //! on live tasks.
+//!
+//! A submission is refused, with its future handed back, after shutdown
+//! (`ShutDown`), at the bound from outside the pool (`Full`), or when the
+//! slab has no memory for the task (`NoMemory`: the platform gave no chunk,
+//! or the global allocator no large page). A refusal leaves nothing behind:
+//! the room it was admitted to is given back, no name is recorded, no
+//! counter moves.
 
 use crate::Priority;
 use crate::config::{Refusal, SubmitError};
@@ -9,14 +16,16 @@ use crate::room::Room;
 use crate::runtime::Shared;
 use crate::runtime::owner::Owner;
 use crate::runtime::route::Wake;
-use crate::slab::{self, Heap, KeepAlive, class_for};
+use crate::slab::{self, ChunkSource, Heap, KeepAlive, class_for};
 use crate::sync::Arc;
 use crate::task::info::IdClock;
 use crate::task::raw::{Entry, NewTask, RawTask, cell_layout};
 use crate::task::{JoinHandle, TaskId, TaskName};
+use alloc::alloc::Layout;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 
 /// Shards serving submissions from outside the pool.
 pub(crate) const MAX_SHARDS: usize = 16;
@@ -77,6 +86,31 @@ unsafe fn keep_release<P: Platform>(ptr: *const ()) {
     unsafe { Arc::decrement_strong_count(ptr.cast::<Shared<P>>()) }
 }
 
+unsafe fn chunk_alloc<P: Platform>(ctx: *const (), layout: Layout) -> Option<NonNull<u8>> {
+    // SAFETY: the pool's context is the `Shared<P>` that owns it (the
+    // `KeepAlive` pointer of its pages), alive while the pool is used.
+    unsafe { (*ctx.cast::<Shared<P>>()).platform.alloc_chunk(layout) }
+}
+
+unsafe fn chunk_free<P: Platform>(ctx: *const (), chunk: NonNull<u8>, layout: Layout) {
+    // SAFETY: as above; the pool gives back only chunks that this
+    // platform's `alloc_chunk` gave, with their layout, once unused.
+    unsafe {
+        (*ctx.cast::<Shared<P>>())
+            .platform
+            .free_chunk(chunk, layout)
+    }
+}
+
+/// The slab pool's chunk source for a scheduler on `P`: the platform's
+/// `alloc_chunk` and `free_chunk`.
+pub(crate) fn chunk_source<P: Platform>() -> ChunkSource {
+    ChunkSource {
+        alloc: chunk_alloc::<P>,
+        free: chunk_free::<P>,
+    }
+}
+
 impl<P: Platform> Shared<P> {
     fn keep_alive(this: &Arc<Self>) -> KeepAlive {
         KeepAlive {
@@ -105,7 +139,10 @@ impl<P: Platform> Shared<P> {
                 if let Some(room) = &this.room {
                     room.admit();
                 }
-                Ok(Self::spawn_local(this, &mut o, future, opts, Wake::Now))
+                Self::spawn_local(this, &mut o, future, opts, Wake::Now).map_err(|future| {
+                    this.task_finished();
+                    SubmitError::new(future, Refusal::NoMemory)
+                })
             }
             None => {
                 if let Some(room) = &this.room {
@@ -133,53 +170,70 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Makes and queues a task on the owner's worker; a batch passes
-    /// `Wake::Batch` and wakes once at its end.
+    /// `Wake::Batch` and wakes once at its end. Hands the future back if
+    /// the slab has no memory for it (the caller gives back its room).
     fn spawn_local<F>(
         this: &Arc<Self>,
         o: &mut Owner<'_>,
         future: F,
         opts: TaskOptions,
         wake: Wake,
-    ) -> JoinHandle<F::Output>
+    ) -> Result<JoinHandle<F::Output>, F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let priority = opts.priority;
-        let raw = Self::make_local(this, o, future, opts);
+        let raw = Self::make_local(this, o, future, opts)?;
         // SAFETY: a new task's queue reference goes to its first entry.
         this.route(unsafe { Entry::from_raw(raw) }, priority, Some(o), wake);
-        JoinHandle::new(raw)
+        Ok(JoinHandle::new(raw))
     }
 
     /// Allocates, writes and counts a task on the owner's worker (making
     /// a task calls no user code, so the heap borrow spans none).
-    fn make_local<F>(this: &Arc<Self>, o: &mut Owner<'_>, future: F, opts: TaskOptions) -> RawTask
+    fn make_local<F>(
+        this: &Arc<Self>,
+        o: &mut Owner<'_>,
+        future: F,
+        opts: TaskOptions,
+    ) -> Result<RawTask, F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let priority = opts.priority;
         let id = o.next_task_id(this.platform.now_nanos());
-        let raw = Self::make_task(this, o.heap(), id, future, opts);
+        let raw = Self::make_task(this, o.heap(), id, future, opts)?;
         o.worker().counters.tiers[priority.index()].submitted.inc();
-        raw
+        Ok(raw)
     }
 
     /// Writes a task into a slot of `heap`'s class for `F` (or a large page
-    /// of its own), recording its name if it has one.
+    /// of its own), recording its name if it has one; or hands the future
+    /// back if there is no memory for the slot, with nothing recorded.
     fn make_task<F>(
         this: &Arc<Self>,
         heap: &mut Heap,
         id: TaskId,
         future: F,
         opts: TaskOptions,
-    ) -> RawTask
+    ) -> Result<RawTask, F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
+        let keep = Self::keep_alive(this);
+        let slot = match class {
+            Some(class) => heap.alloc(class, &keep, &this.pool),
+            None => this
+                .large
+                .alloc(ClassOf::<F>::SIZE, ClassOf::<F>::ALIGN, &keep),
+        };
+        let Some(slot) = slot else {
+            return Err(future);
+        };
         let new = NewTask {
             priority: opts.priority,
             id,
@@ -189,16 +243,9 @@ impl<P: Platform> Shared<P> {
         if let Some(name) = opts.name {
             this.names.lock().insert(id, name);
         }
-        let keep = Self::keep_alive(this);
-        let slot = match class {
-            Some(class) => heap.alloc(class, &keep, &this.pool),
-            None => this
-                .large
-                .alloc(ClassOf::<F>::SIZE, ClassOf::<F>::ALIGN, &keep),
-        };
         // SAFETY: the slot fits `Cell<F>` (class chosen from its layout) and
         // belongs to this scheduler's slab, small or large as `new` says.
-        unsafe { RawTask::write_new::<F, Shared<P>>(slot.ptr, future, new) }
+        Ok(unsafe { RawTask::write_new::<F, Shared<P>>(slot.ptr, future, new) })
     }
 
     fn spawn_remote<F>(
@@ -220,6 +267,7 @@ impl<P: Platform> Shared<P> {
                 return Err(SubmitError::new(future, Refusal::ShutDown));
             }
             Self::make_remote(this, &mut shard, future, opts)
+                .map_err(|future| SubmitError::new(future, Refusal::NoMemory))?
         };
         this.remote.tiers[priority.index()].submitted.add_shared(1);
         // SAFETY: a new task's queue reference goes to its first entry.
@@ -228,8 +276,13 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Allocates and writes a task in a shard (whose lock the caller holds,
-    /// having checked `closed` under it).
-    fn make_remote<F>(this: &Arc<Self>, shard: &mut Shard, future: F, opts: TaskOptions) -> RawTask
+    /// having checked `closed` under it), or hands the future back.
+    fn make_remote<F>(
+        this: &Arc<Self>,
+        shard: &mut Shard,
+        future: F,
+        opts: TaskOptions,
+    ) -> Result<RawTask, F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -240,8 +293,8 @@ impl<P: Platform> Shared<P> {
 
     /// Submits many tasks with one wake-up. Returns the handles of the tasks
     /// admitted, in order, and the futures that were not (the rest of the
-    /// list, from the first that did not fit under the bound or met
-    /// shutdown).
+    /// list, from the first that met shutdown, did not fit under the bound,
+    /// or found no memory).
     pub(crate) fn spawn_batch<F>(
         this: &Arc<Self>,
         futures: Vec<F>,
@@ -257,20 +310,23 @@ impl<P: Platform> Shared<P> {
         }
         let mut rest = futures.into_iter();
         if let Some(mut o) = this.current_owner() {
+            let mut refused = None;
             for future in rest.by_ref() {
                 if let Some(room) = &this.room {
                     room.admit();
                 }
-                handles.push(Self::spawn_local(
-                    this,
-                    &mut o,
-                    future,
-                    TaskOptions::new(priority),
-                    Wake::Batch,
-                ));
+                let opts = TaskOptions::new(priority);
+                match Self::spawn_local(this, &mut o, future, opts, Wake::Batch) {
+                    Ok(handle) => handles.push(handle),
+                    Err(future) => {
+                        this.task_finished();
+                        refused = Some(future);
+                        break;
+                    }
+                }
             }
             this.wake_for_batch();
-            return (handles, Vec::new());
+            return (handles, refused.into_iter().chain(rest).collect());
         }
         let mut made = Vec::with_capacity(handles.capacity());
         {
@@ -281,19 +337,19 @@ impl<P: Platform> Shared<P> {
             while let Some(future) = rest.next() {
                 if let Some(room) = &this.room {
                     if !room.try_admit() {
-                        let mut left = Vec::with_capacity(rest.len() + 1);
-                        left.push(future);
-                        left.extend(rest);
-                        rest = left.into_iter();
+                        rest = put_back(future, rest);
                         break;
                     }
                 }
-                made.push(Self::make_remote(
-                    this,
-                    &mut shard,
-                    future,
-                    TaskOptions::new(priority),
-                ));
+                let opts = TaskOptions::new(priority);
+                match Self::make_remote(this, &mut shard, future, opts) {
+                    Ok(raw) => made.push(raw),
+                    Err(future) => {
+                        this.task_finished();
+                        rest = put_back(future, rest);
+                        break;
+                    }
+                }
             }
         }
         this.remote.tiers[priority.index()]
@@ -329,5 +385,94 @@ impl<P: Platform> Shared<P> {
             }
         }
         self.shards[start].lock()
+    }
+}
+
+/// `first`, then the rest of `rest`, as one list's iterator.
+fn put_back<F>(first: F, rest: alloc::vec::IntoIter<F>) -> alloc::vec::IntoIter<F> {
+    let mut left = Vec::with_capacity(rest.len() + 1);
+    left.push(first);
+    left.extend(rest);
+    left.into_iter()
+}
+
+#[cfg(all(test, not(echo_loom)))]
+mod tests {
+    use crate::platform::{PanicPayload, Platform};
+    use crate::test_host::TestHost;
+    use crate::{Config, Priority, Scheduler, TaskOptions};
+    use alloc::alloc::Layout;
+    use core::ptr::NonNull;
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    /// The test host, with chunk memory that runs out when told to.
+    #[derive(Default)]
+    struct Tight {
+        host: TestHost,
+        no_memory: AtomicBool,
+    }
+
+    // SAFETY: `current_worker` is the test host's, which is sound (one
+    // thread drives it).
+    unsafe impl Platform for Tight {
+        fn park(&self, worker: usize) {
+            self.host.park(worker)
+        }
+        fn unpark(&self, worker: usize) {
+            self.host.unpark(worker)
+        }
+        fn now_nanos(&self) -> u64 {
+            self.host.now_nanos()
+        }
+        fn random_seed(&self) -> u64 {
+            self.host.random_seed()
+        }
+        fn current_worker(&self) -> Option<usize> {
+            self.host.current_worker()
+        }
+        fn set_current_worker(&self, worker: Option<usize>) {
+            self.host.set_current_worker(worker)
+        }
+        fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+            self.host.catch_unwind(f)
+        }
+        fn alloc_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
+            if self.no_memory.load(Ordering::Relaxed) {
+                return None;
+            }
+            // SAFETY: a chunk has a non-zero size.
+            NonNull::new(unsafe { alloc::alloc::alloc(layout) })
+        }
+    }
+
+    #[test]
+    fn a_refused_named_task_leaves_no_name() {
+        let sched = Scheduler::new(Tight::default(), Config::new(1)).unwrap();
+        let names = || sched.shared.names.lock().len();
+        sched.platform().no_memory.store(true, Ordering::Relaxed);
+        let refused = sched
+            .try_spawn_with(async { 1 }, TaskOptions::new(Priority::Low).name("index"))
+            .unwrap_err();
+        assert!(refused.is_no_memory());
+        assert_eq!(names(), 0, "the refused task's name was kept");
+        assert_eq!(sched.metrics().total().submitted, 0);
+
+        // With memory, the name is kept while the task lives, then dropped.
+        sched.platform().no_memory.store(false, Ordering::Relaxed);
+        let handle = sched
+            .try_spawn_with(
+                refused.into_inner(),
+                TaskOptions::new(Priority::Low).name("index"),
+            )
+            .unwrap();
+        assert_eq!(names(), 1);
+        sched.run_until_idle(0);
+        drop(handle);
+        // A named task whose last reference goes outside the pool is freed
+        // by a worker (see `Platform`'s interrupt rules).
+        sched.run_until_idle(0);
+        assert_eq!(names(), 0);
+        sched.shutdown();
+        assert_eq!(sched.shared.pool.chunks(), 0, "every chunk went back");
     }
 }

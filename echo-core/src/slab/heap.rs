@@ -50,21 +50,22 @@ impl Heap {
         self.detached
     }
 
-    /// Takes a slot of class `class`.
+    /// Takes a slot of class `class`, or `None` if a new page was needed
+    /// and `pool` had none to give (the heap is unchanged then).
     #[inline]
-    pub fn alloc(&mut self, class: usize, keep: &KeepAlive, pool: &PagePool) -> Slot {
+    pub fn alloc(&mut self, class: usize, keep: &KeepAlive, pool: &PagePool) -> Option<Slot> {
         debug_assert!(!self.detached);
         if let Some(page) = self.classes[class].current {
             // SAFETY: this heap owns its pages.
             if let Some(ptr) = unsafe { page.as_ref().take() } {
-                return Slot { ptr, page };
+                return Some(Slot { ptr, page });
             }
         }
         self.alloc_slow(class, keep, pool)
     }
 
     #[cold]
-    fn alloc_slow(&mut self, class: usize, keep: &KeepAlive, pool: &PagePool) -> Slot {
+    fn alloc_slow(&mut self, class: usize, keep: &KeepAlive, pool: &PagePool) -> Option<Slot> {
         let c = &mut self.classes[class];
         // Frees by other threads first: the cheapest room there is.
         for &page in &c.pages {
@@ -75,9 +76,12 @@ impl Heap {
             // SAFETY: as above.
             if let Some(ptr) = unsafe { p.take() } {
                 c.current = Some(page);
-                return Slot { ptr, page };
+                return Some(Slot { ptr, page });
             }
         }
+        // The list's room first: a refusal, not an abort, if the global
+        // allocator has none.
+        c.pages.try_reserve(1).ok()?;
         let size = CLASS_SIZES[class];
         let capacity = (PAGE_BYTES - PAGE_HEADER) / size;
         let page = match self.spares.pop() {
@@ -95,7 +99,7 @@ impl Heap {
                 PagePool::PAGE_LAYOUT,
                 keep,
                 Some(pool),
-            ),
+            )?,
         };
         // SAFETY: the page is ours.
         unsafe { page.as_ref().own() }.index = c.pages.len() as u32;
@@ -103,7 +107,7 @@ impl Heap {
         c.current = Some(page);
         // SAFETY: a fresh page has free slots.
         let ptr = unsafe { page.as_ref().take() }.expect("fresh page has room");
-        Slot { ptr, page }
+        Some(Slot { ptr, page })
     }
 
     /// Frees a slot of one of this heap's pages.
@@ -144,7 +148,8 @@ impl Heap {
             // SAFETY: `moved` is ours too.
             unsafe { moved.as_ref().own() }.index = index as u32;
         }
-        if self.spares.len() < MAX_SPARES {
+        // (A spare list the global allocator cannot grow returns the page.)
+        if self.spares.len() < MAX_SPARES && self.spares.try_reserve(1).is_ok() {
             self.spares.push(page);
         } else {
             // SAFETY: the page has no used slot and is on no list now.
@@ -266,7 +271,9 @@ mod tests {
         let class = class_for(80, 8).unwrap();
         let per_page = (PAGE_BYTES - PAGE_HEADER) / CLASS_SIZES[class];
         let n = per_page * 2 + 3;
-        let slots: Vec<_> = (0..n).map(|_| heap.alloc(class, &k, &pool)).collect();
+        let slots: Vec<_> = (0..n)
+            .map(|_| heap.alloc(class, &k, &pool).unwrap())
+            .collect();
         let mut addrs: Vec<_> = slots.iter().map(|s| s.ptr.as_ptr() as usize).collect();
         addrs.sort();
         addrs.dedup();
@@ -300,7 +307,7 @@ mod tests {
         assert_eq!(REFS.load(Ordering::Relaxed), 1, "trim returns spares");
 
         // Reuse: a fresh allocation takes a freed slot, not new memory.
-        let again = heap.alloc(class, &k, &pool);
+        let again = heap.alloc(class, &k, &pool).unwrap();
         assert!(addrs.contains(&(again.ptr.as_ptr() as usize)));
 
         // Orphaning: a live slot keeps the page until its free.
@@ -327,7 +334,9 @@ mod tests {
         let pool = PagePool::new();
         let mut heap = Heap::new(7);
         let class = 0;
-        let slots: Vec<_> = (0..10).map(|_| heap.alloc(class, &k, &pool)).collect();
+        let slots: Vec<_> = (0..10)
+            .map(|_| heap.alloc(class, &k, &pool).unwrap())
+            .collect();
         for s in slots.iter().step_by(2) {
             // SAFETY: allocated above, unused; the test owns the heap.
             unsafe { heap.free_local(s.page, s.ptr) };

@@ -43,21 +43,31 @@ impl LargeList {
     }
 
     /// Allocates a page holding one object of `size` bytes and `align`, at
-    /// [`large_offset`]`(align)` from the page header.
-    pub fn alloc(&self, size: usize, align: usize, keep: &KeepAlive) -> Slot {
+    /// [`large_offset`]`(align)` from the page header, from the global
+    /// allocator; `None` if it has no memory for it.
+    pub fn alloc(&self, size: usize, align: usize, keep: &KeepAlive) -> Option<Slot> {
         let offset = large_offset(align);
-        let layout = Layout::from_size_align(offset + size, align.max(crate::padded::LINE))
-            .expect("large task layout");
-        let page = Page::create(LARGE_OWNER, 0, size, 1, offset, layout, keep, None);
+        let layout =
+            Layout::from_size_align(offset.checked_add(size)?, align.max(crate::padded::LINE))
+                .ok()?;
+        let page = Page::create(LARGE_OWNER, 0, size, 1, offset, layout, keep, None)?;
         {
             let mut list = self.0.lock();
+            if list.try_reserve(1).is_err() {
+                drop(list);
+                // SAFETY: the page is fresh, unused and on no list; the
+                // caller's scheduler outlives this call, so the reference
+                // the page drops is not the last.
+                unsafe { Page::release(page) };
+                return None;
+            }
             // SAFETY: large pages' `own` is guarded by this lock.
             unsafe { page.as_ref().own() }.index = list.len() as u32;
             list.push(page);
         }
         // SAFETY: the page is fresh; its one slot is free.
         let ptr = unsafe { page.as_ref().take() }.expect("fresh page has room");
-        Slot { ptr, page }
+        Some(Slot { ptr, page })
     }
 
     /// Takes a large page off the list; the caller then releases it with
@@ -124,7 +134,7 @@ mod tests {
             release,
         };
         let large = LargeList::new();
-        let big = large.alloc(5000, 256, &k);
+        let big = large.alloc(5000, 256, &k).unwrap();
         assert_eq!(big.ptr.as_ptr() as usize % 256, 0);
         assert_eq!(large.len(), 1);
         assert_eq!(

@@ -30,16 +30,22 @@
 //!   that empties (its last slot freed locally, or its owner collected the
 //!   remote frees that empty it) goes to the heap's spare list, which any
 //!   class reuses, and which holds at most `MAX_SPARES` pages: beyond that,
-//!   pages go back to the allocator at once. A worker trims (collects remote
-//!   frees, returns emptied pages) whenever it parks.
+//!   pages go back to the pool at once, and a chunk whose pages are all
+//!   back goes to the platform. A worker trims (collects remote frees,
+//!   returns emptied pages) whenever it parks.
+//! - No memory is a refusal, never an abort: a page the pool (or, for a
+//!   large page, the global allocator) cannot give makes the allocation
+//!   return `None` with the heap unchanged, and the slab's own lists grow
+//!   with `try_reserve`.
 //! - After shutdown a page still holding tasks is *orphaned*: its remote
 //!   word becomes the `orphaned()` mark and a count of live slots; the free
 //!   that takes the count to zero returns the page.
 //!
 //! One concept per file: `layout` (size classes, page layout, where the
 //! free link goes), `page` (a page, its free lists and `free_remote`),
-//! `pool` (chunked page memory), `heap` (an owner's pages, spares, trim),
-//! `orphan` (detaching a heap after shutdown), `large` (large pages).
+//! `pool` (chunked page memory, from the host's `Platform::alloc_chunk`),
+//! `heap` (an owner's pages, spares, trim), `orphan` (detaching a heap
+//! after shutdown), `large` (large pages).
 
 mod heap;
 mod large;
@@ -52,7 +58,8 @@ pub use heap::Heap;
 pub use large::{LARGE_OWNER, LargeList, release_page};
 pub use layout::{LINK_OFFSET, PAGE_BYTES, class_for, large_offset};
 pub use page::{KeepAlive, Page, free_remote};
-// Named outside the slab only by `crate::internals`.
-pub use pool::PagePool;
+// Named outside the slab only by the runtime's pool setup and
+// `crate::internals`.
+pub use pool::{ChunkSource, PagePool};
 #[cfg(any(echo_loom, fuzzing, feature = "internals"))]
-pub use {layout::CLASS_SIZES, page::Slot};
+pub use {layout::CLASS_SIZES, page::Slot, pool::CHUNK_PAGES};

@@ -6,7 +6,7 @@ use super::orphan::orphaned;
 use super::pool::PagePool;
 use crate::padded::CachePadded;
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
-use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use alloc::alloc::{Layout, alloc, dealloc};
 use core::ptr::{self, NonNull};
 
 /// How a page keeps its scheduler alive: a pointer and the functions that
@@ -83,7 +83,9 @@ pub(super) unsafe fn write_link(slot: *mut u8, next: *mut u8) {
 }
 
 impl Page {
-    /// Allocates and initializes a page; takes one reference through `keep`.
+    /// Allocates and initializes a page (from `pool`, or for a large page
+    /// from the global allocator); takes one reference through `keep`.
+    /// `None` if there is no memory for it: nothing was taken then.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn create(
         owner: u32,
@@ -94,19 +96,13 @@ impl Page {
         layout: Layout,
         keep: &KeepAlive,
         pool: Option<&PagePool>,
-    ) -> NonNull<Page> {
+    ) -> Option<NonNull<Page>> {
         let page = match pool {
-            Some(pool) => pool.take().cast::<Page>(),
-            None => {
-                // SAFETY: `layout` has a non-zero size (it includes the
-                // header).
-                let raw = unsafe { alloc(layout) };
-                let Some(page) = NonNull::new(raw.cast::<Page>()) else {
-                    handle_alloc_error(layout)
-                };
-                page
-            }
-        };
+            Some(pool) => pool.take(keep.ptr)?,
+            // SAFETY: `layout` has a non-zero size (it includes the header).
+            None => NonNull::new(unsafe { alloc(layout) })?,
+        }
+        .cast::<Page>();
         // SAFETY: `keep` came from the scheduler that owns this heap; taking
         // a reference is always allowed while the scheduler is alive.
         unsafe { (keep.acquire)(keep.ptr) };
@@ -135,7 +131,7 @@ impl Page {
         };
         // SAFETY: fresh allocation, aligned for `Page` (layout align >= `LINE`).
         unsafe { page.as_ptr().write(header) };
-        page
+        Some(page)
     }
 
     /// The scheduler this page keeps alive.
@@ -259,8 +255,9 @@ impl Page {
             if pool.is_null() {
                 dealloc(page.as_ptr().cast(), layout);
             } else {
-                // The pool belongs to the scheduler that `keep` keeps alive.
-                (*pool).give(page.cast());
+                // The pool belongs to the scheduler that `keep` keeps
+                // alive, which is also the context of its chunk source.
+                (*pool).give(page.cast(), keep);
             }
             release(keep);
         }

@@ -115,8 +115,8 @@ fn owner_alloc_free_and_trim_race_a_remote_free() {
         let keep = keep_alive(&counts);
         let pool = PagePool::new();
         let mut heap = Heap::new(0);
-        let a = heap.alloc(CLASS, &keep, &pool);
-        let b = heap.alloc(CLASS, &keep, &pool);
+        let a = heap.alloc(CLASS, &keep, &pool).expect("memory");
+        let b = heap.alloc(CLASS, &keep, &pool).expect("memory");
         let contents = Arc::new(Contents::new(&a, SIZE, 4));
         contents.write(&a, 1);
         contents.write(&b, 1);
@@ -139,17 +139,17 @@ fn owner_alloc_free_and_trim_race_a_remote_free() {
         points.here();
         // SAFETY: `b` is this heap's, unused, and this thread owns the heap.
         unsafe { heap.free_local(b.page, b.ptr) };
-        let c = heap.alloc(CLASS, &keep, &pool);
+        let c = heap.alloc(CLASS, &keep, &pool).expect("memory");
         assert_eq!(c.ptr, b.ptr, "a local free is reused first");
         contents.write(&c, 3);
         points.here();
         heap.trim();
         points.here();
-        let d = heap.alloc(CLASS, &keep, &pool);
+        let d = heap.alloc(CLASS, &keep, &pool).expect("memory");
         contents.write(&d, 3);
         remote.join().unwrap();
         heap.trim();
-        let e = heap.alloc(CLASS, &keep, &pool);
+        let e = heap.alloc(CLASS, &keep, &pool).expect("memory");
         contents.write(&e, 3);
         assert_distinct(&[&c, &d, &e]);
         // Both freed slots are back in use or free; nothing else was taken
@@ -176,9 +176,9 @@ fn detach_races_remote_frees() {
         let keep = keep_alive(&counts);
         let pool = Arc::new(PagePool::new());
         let mut heap = Heap::new(0);
-        let a = heap.alloc(CLASS, &keep, &pool);
-        let b = heap.alloc(CLASS, &keep, &pool);
-        let c = heap.alloc(CLASS, &keep, &pool);
+        let a = heap.alloc(CLASS, &keep, &pool).expect("memory");
+        let b = heap.alloc(CLASS, &keep, &pool).expect("memory");
+        let c = heap.alloc(CLASS, &keep, &pool).expect("memory");
         let contents = Arc::new(Contents::new(&a, SIZE, 3));
         let points = Arc::new(Points::default());
         let frees: Vec<_> = [a, b]
@@ -224,8 +224,8 @@ fn the_last_remote_free_of_an_orphan_races_detach() {
         let keep = keep_alive(&counts);
         let pool = Arc::new(PagePool::new());
         let mut heap = Heap::new(0);
-        let a = heap.alloc(CLASS, &keep, &pool);
-        let b = heap.alloc(CLASS, &keep, &pool);
+        let a = heap.alloc(CLASS, &keep, &pool).expect("memory");
+        let b = heap.alloc(CLASS, &keep, &pool).expect("memory");
         let contents = Arc::new(Contents::new(&a, SIZE, 2));
         // Both slots are freed remotely while the heap detaches: whichever
         // happens last returns the page, exactly once.

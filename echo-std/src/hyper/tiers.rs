@@ -103,7 +103,7 @@ impl ConnectionTier {
     /// Raises the calling task (the connection's) to `tier` if that is
     /// more urgent than its tier so far.
     fn raise(&self, tier: Priority) {
-        let was = Priority::from_index(self.index.load(Ordering::Relaxed));
+        let was = Priority::ALL[self.index.load(Ordering::Relaxed)];
         if tier.is_above(was) {
             // Only the connection's task calls this: no lost update.
             self.index.store(tier.index(), Ordering::Relaxed);

@@ -108,7 +108,13 @@ impl Snapshot {
     }
     /// The effective priority.
     pub fn priority(self) -> Priority {
-        Priority::from_index((self.0 & PRIO_MASK) >> PRIO_SHIFT)
+        let bits = (self.0 & PRIO_MASK) >> PRIO_SHIFT;
+        // Only `with_priority` writes the field, always a tier's index.
+        debug_assert!(bits < Priority::COUNT, "priority bits {bits}");
+        match Priority::from_index(bits) {
+            Some(p) => p,
+            None => Priority::ALL[Priority::COUNT - 1],
+        }
     }
     /// Whether the effective priority is `p` (a compare of the bits,
     /// cheaper than decoding them on the claim path).
