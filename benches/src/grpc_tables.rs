@@ -1,5 +1,5 @@
 //! The `grpc_unary` and `grpc_flood` tables of `compare` (see
-//! [`grpc_bench`](crate::grpc_bench) for what a run does): Echo beside
+//! [`grpc_bench`] for what a run does): Echo beside
 //! plain tonic on tokio, medians over interleaved runs, and the OS floor.
 
 use crate::grpc_bench::{self, GrpcRun, GrpcServerSpec, INTERVAL, Probe, STREAMS, WORK_CPU};

@@ -615,10 +615,10 @@ fn shutdown_races_a_responder() {
     model("shutdown_races_a_responder", 1, || {
         let pool = Pool::with_responders(1);
         let probe = Arc::new(Probe::default());
-        let p = probe.clone();
+        let (p, mark) = (probe.clone(), DropMark(probe.clone()));
         let handle = pool.scheduler.spawn(
             async move {
-                let _mark = DropMark(p.clone());
+                let _keep = &mark;
                 p.polls.fetch_add(1, SeqCst);
                 7
             },
@@ -635,11 +635,9 @@ fn shutdown_races_a_responder() {
             }
             Err(e) => {
                 assert!(e.is_cancelled());
-                assert_eq!(
-                    (probe.polls.load(SeqCst), ran),
-                    (0, 0),
-                    "cancelled, not run"
-                );
+                // The responder may have taken the entry and found it
+                // cancelled: `ran` counts entries taken, not polls.
+                assert_eq!(probe.polls.load(SeqCst), 0, "cancelled, not run");
             }
         }
         assert_eq!(probe.drops.load(SeqCst), 1, "dropped once");

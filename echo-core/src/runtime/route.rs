@@ -31,6 +31,7 @@
 //!   the poll that made the entry, which is the poll already running;
 //! - made by a waker the platform runs on the sleeper in `park_until`
 //!   (I/O readiness): that thread, which the event just woke, runs it.
+//!
 //! A batch queues quietly and wakes once at its end (`wake_for_batch`).
 //!
 //! After shutdown has finished (`lifecycle.rs`), whoever pushes to an
