@@ -87,8 +87,10 @@ impl ServerRuntime for EchoServer {
             .worker_count(workers)
             .thread_name(ECHO_THREADS)
             // Readiness on the High listener's connections reaches them
-            // even while every worker is busy with the flood.
-            .high_responder(true)
+            // even while every worker is busy with the flood. Set
+            // ECHO_BENCH_NO_RESPONDER to measure without it (the README's
+            // A/B runs a wrapper that sets it as `--baseline`).
+            .high_responder(std::env::var_os("ECHO_BENCH_NO_RESPONDER").is_none())
             .build()
             .map_err(io::Error::other)?;
         Ok(EchoServer(scheduler))

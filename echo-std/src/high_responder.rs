@@ -69,7 +69,7 @@ impl SchedulerBuilder {
 /// thread runs the task. Returns false when there is no responder (or the
 /// socket could not be watched); the task is then served as before.
 ///
-/// [`echo_std::hyper::Server`](crate::hyper::Server) watches a connection
+/// `echo_std::hyper::Server` (feature `hyper`) watches a connection
 /// once a High route raises it to High.
 ///
 /// ```
