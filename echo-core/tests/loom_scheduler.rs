@@ -645,3 +645,31 @@ fn shutdown_races_a_responder() {
         pool.shut_down().assert_gone();
     });
 }
+
+/// A task polled on a worker spawns a High child while the other worker
+/// is parked. A High entry made by a polled task wakes nobody until the
+/// poll ends (`route.rs`), and then only if the worker will not take it
+/// next: here it does, so no worker is woken and the child still runs,
+/// once. Had the worker left it behind, the outside thread would block on
+/// its handle, which loom reports as a deadlock.
+#[test]
+fn a_high_child_of_a_polled_task_runs_after_the_poll() {
+    model(
+        "a_high_child_of_a_polled_task_runs_after_the_poll",
+        1,
+        || {
+            let mut pool = Pool::new();
+            pool.start();
+            pool.wait_all_parked();
+            let inner = pool.scheduler.clone();
+            let parent = pool.scheduler.spawn(
+                async move { inner.spawn(async { 7 }, Priority::High) },
+                Priority::Normal,
+            );
+            let child = wait(parent);
+            assert_eq!(wait(child), 7, "the child ran");
+            assert_eq!(pool.scheduler.metrics().tier(Priority::High).polls, 1);
+            pool.shut_down().assert_gone();
+        },
+    );
+}
