@@ -8,6 +8,7 @@ pub mod grpc_bench;
 pub mod grpc_tables;
 pub mod http_bench;
 pub mod http_server;
+pub mod observe;
 pub mod peers;
 pub mod probe;
 pub mod special;

@@ -58,6 +58,12 @@ pub struct Config {
     /// from) and put the Normal and Low entries they make in the
     /// injectors. Default 0; at most 1.
     pub responders: usize,
+    /// Events each worker's timeline keeps (feature `recorder`; see
+    /// [`Scheduler::timeline`](crate::Scheduler::timeline)), or 0 (the
+    /// default) to record nothing. Each event takes 32 bytes, allocated
+    /// when the scheduler is made; a full timeline counts what it drops.
+    #[cfg(feature = "recorder")]
+    pub timeline_capacity: usize,
 }
 
 impl Config {
@@ -85,6 +91,8 @@ impl Config {
             pooled_slab: true,
             event_poll_interval: None,
             responders: 0,
+            #[cfg(feature = "recorder")]
+            timeline_capacity: 0,
         }
     }
 

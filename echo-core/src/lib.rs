@@ -55,6 +55,9 @@ mod metrics;
 mod padded;
 mod platform;
 mod priority;
+#[cfg(feature = "recorder")]
+mod recorder;
+mod rng;
 mod room;
 mod runtime;
 mod scheduler;
@@ -70,6 +73,8 @@ pub use config::{Config, ConfigError, MAX_WORKERS, Refusal, SubmitError};
 pub use metrics::{Latency, Metrics, TierMetrics};
 pub use platform::{PanicPayload, Platform};
 pub use priority::Priority;
+#[cfg(feature = "recorder")]
+pub use recorder::{Timeline, TimelineEvent, WorkerTimeline};
 pub use room::SpawnWhenRoom;
 pub use runtime::TaskOptions;
 pub use scheduler::Scheduler;
@@ -115,6 +120,8 @@ pub mod internals {
     pub use crate::idle::Idle;
     pub use crate::inbox::{Inbox, InboxNode, Pushed, Taken};
     pub use crate::inject::Injector;
+    #[cfg(feature = "recorder")]
+    pub use crate::recorder::Track;
     pub use crate::slab::{
         CHUNK_PAGES, CLASS_SIZES, ChunkSource, Heap, KeepAlive, LargeList, PAGE_BYTES, PagePool,
         Slot, class_for, free_remote, large_offset, release_page,

@@ -40,7 +40,7 @@ pub type PanicPayload = Box<dyn Any + Send + 'static>;
 ///   full), a worker is woken through the idle protocol (atomic words)
 ///   and [`unpark`](Platform::unpark), and a task whose last reference
 ///   goes there is freed lock-free, or left in the inbox for a worker to
-///   free if that would take a lock (a named or large task);
+///   free if that would take a lock (a large task);
 /// - [`JoinHandle::abort`](crate::JoinHandle::abort),
 ///   [`JoinHandle::set_priority`](crate::JoinHandle::set_priority) and
 ///   [`JoinHandle::is_finished`](crate::JoinHandle::is_finished), which

@@ -214,6 +214,16 @@ impl<P: Platform> Scheduler<P> {
         self.shared.metrics()
     }
 
+    /// A copy of what each worker has recorded so far (feature
+    /// `recorder`, with [`Config::timeline_capacity`](crate::Config) above
+    /// 0): its polls, parks, steals, timer firings, wakes and spawns.
+    /// Workers keep recording while it is taken; each worker's events come
+    /// in the order it recorded them.
+    #[cfg(feature = "recorder")]
+    pub fn timeline(&self) -> crate::Timeline {
+        self.shared.timeline()
+    }
+
     /// The task running on the calling thread, if it is a worker of this
     /// scheduler polling a task.
     pub fn current_task(&self) -> Option<TaskInfo> {

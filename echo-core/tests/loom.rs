@@ -4,8 +4,11 @@
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg echo_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
-//!     CARGO_TARGET_DIR=target/loom cargo test -p echo-sched-core --release --test loom
+//!     CARGO_TARGET_DIR=target/loom cargo test -p echo-sched-core --release \
+//!     --features recorder --test loom
 //! ```
+//!
+//! (`--features recorder` adds the timeline recorder's track model.)
 //!
 //! Deeper: `LOOM_MAX_PREEMPTIONS=3` (or unset, for no bound). Add
 //! `-- --nocapture --test-threads=1` to see each model's execution count
@@ -28,6 +31,9 @@ mod slab;
 mod sleeper;
 #[path = "loom/state.rs"]
 mod state;
+#[cfg(feature = "recorder")]
+#[path = "loom/track.rs"]
+mod track;
 
 /// Runs `body` under `loom::model`, and prints how many executions loom
 /// explored and how long that took.

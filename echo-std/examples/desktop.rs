@@ -23,11 +23,41 @@
 //!
 //! `cargo run --release -p echo-std --example desktop [seconds per run]`
 //! (default 4; the whole demo takes about twice that).
+//!
+//! With the `recorder` feature, each run can also be recorded:
+//!
+//! ```sh
+//! cargo run --release -p echo-std --features recorder --example desktop -- \
+//!     --trace desktop.json --png docs/desktop-timeline.png
+//! ```
+//!
+//! `--trace FILE` writes one Chrome trace per run (`FILE` with
+//! `-priorities` and `-all-normal` before its extension) that
+//! ui.perfetto.dev opens; `--png FILE` draws the same 64 ms of both runs,
+//! one above the other (`support/timeline_png.rs`).
+
+#[cfg(feature = "recorder")]
+#[path = "support/timeline_png.rs"]
+mod timeline_png;
 
 use echo_std::{Metrics, Priority, Scheduler};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[cfg(feature = "recorder")]
+use timeline_png::Role;
+/// What a task is in the demo (only needed to draw the timeline).
+#[cfg(not(feature = "recorder"))]
+#[derive(Clone, Copy)]
+enum Role {
+    Ticker,
+    Frame,
+    Background,
+    Maintenance,
+    Autosave,
+}
 
 const FRAME_PERIOD: Duration = Duration::from_millis(16);
 const FRAME_STEPS: u32 = 4;
@@ -52,6 +82,8 @@ struct Load {
     maintenance_done: AtomicUsize,
     saves: AtomicUsize,
     save_path: std::path::PathBuf,
+    /// What each task is, when the run is recorded (`--trace`, `--png`).
+    roles: Option<Mutex<HashMap<echo_std::task::TaskId, Role>>>,
 }
 
 impl Load {
@@ -61,6 +93,13 @@ impl Load {
             tier
         } else {
             Priority::Normal
+        }
+    }
+
+    /// Notes what the task behind `handle` is, if the run is recorded.
+    fn note<T>(&self, handle: &echo_std::JoinHandle<T>, role: Role) {
+        if let Some(roles) = &self.roles {
+            roles.lock().unwrap().insert(handle.id(), role);
         }
     }
 }
@@ -74,6 +113,11 @@ struct Report {
     saves: usize,
     blocking_threads: usize,
     metrics: Metrics,
+    #[cfg(feature = "recorder")]
+    recorded: Option<(
+        echo_std::timeline::Timeline,
+        HashMap<echo_std::task::TaskId, Role>,
+    )>,
 }
 
 fn spin(d: Duration) {
@@ -87,7 +131,8 @@ fn spin(d: Duration) {
 /// Called inside the pool (a task, or `block_on`), so `spawn` finds it.
 fn queue_background_job(load: Arc<Load>) {
     let tier = load.tier(Priority::Normal);
-    drop(echo_std::spawn(
+    let notes = load.clone();
+    let job = echo_std::spawn(
         async move {
             for _ in 0..JOB_SLICES {
                 spin(JOB_SLICE);
@@ -99,7 +144,8 @@ fn queue_background_job(load: Arc<Load>) {
             }
         },
         tier,
-    ));
+    );
+    notes.note(&job, Role::Background);
 }
 
 async fn frame(load: Arc<Load>, submitted: Instant) {
@@ -125,7 +171,8 @@ async fn frame_ticker(load: Arc<Load>, end: Instant) {
             return;
         }
         load.tick_lateness.lock().unwrap().push(now - scheduled);
-        drop(echo_std::spawn(frame(load.clone(), now), tier));
+        let frame = echo_std::spawn(frame(load.clone(), now), tier);
+        load.note(&frame, Role::Frame);
     }
 }
 
@@ -148,12 +195,17 @@ async fn autosave(load: Arc<Load>) {
 }
 
 /// Runs the load for `length` on a fresh pool of `workers` threads.
-fn run(prioritized: bool, workers: usize, length: Duration) -> Report {
-    let scheduler = Scheduler::builder()
+fn run(prioritized: bool, workers: usize, length: Duration, record: bool) -> Report {
+    #[allow(unused_mut)]
+    let mut builder = Scheduler::builder()
         .worker_count(workers)
-        .thread_name("desktop-pool")
-        .build()
-        .expect("start the pool");
+        .thread_name("desktop-pool");
+    #[cfg(feature = "recorder")]
+    if record {
+        // 32 bytes an event; a worker records about 30,000 a second here.
+        builder = builder.timeline_capacity(1 << 20);
+    }
+    let scheduler = builder.build().expect("start the pool");
     let load = Arc::new(Load {
         prioritized,
         stop: AtomicBool::new(false),
@@ -163,6 +215,7 @@ fn run(prioritized: bool, workers: usize, length: Duration) -> Report {
         maintenance_done: AtomicUsize::new(0),
         saves: AtomicUsize::new(0),
         save_path: std::env::temp_dir().join(format!("echo-desktop-{}.txt", std::process::id())),
+        roles: record.then(Mutex::default),
     });
     scheduler.block_on(async {
         for _ in 0..JOBS_PER_WORKER * workers {
@@ -174,15 +227,18 @@ fn run(prioritized: bool, workers: usize, length: Duration) -> Report {
     let start = Instant::now();
     let end = start + length;
     let ticker = scheduler.submit(frame_ticker(load.clone(), end), load.tier(Priority::High));
+    load.note(&ticker, Role::Ticker);
     let (mut next_maintenance, mut maintenance_ticks) = (start, 0u32);
     while Instant::now() < end {
         let now = Instant::now();
         if now >= next_maintenance {
             let task = maintenance(load.clone());
-            drop(scheduler.submit(task, load.tier(Priority::Low)));
+            let task = scheduler.submit(task, load.tier(Priority::Low));
+            load.note(&task, Role::Maintenance);
             if maintenance_ticks % AUTOSAVE_EVERY == 0 {
                 let task = autosave(load.clone());
-                drop(scheduler.submit(task, load.tier(Priority::Low)));
+                let task = scheduler.submit(task, load.tier(Priority::Low));
+                load.note(&task, Role::Autosave);
             }
             maintenance_ticks += 1;
             next_maintenance += MAINTENANCE_PERIOD;
@@ -199,6 +255,11 @@ fn run(prioritized: bool, workers: usize, length: Duration) -> Report {
     let saves = load.saves.load(Ordering::Relaxed);
     let blocking_threads = scheduler.blocking_threads();
     let metrics = scheduler.metrics();
+    #[cfg(feature = "recorder")]
+    let recorded = load
+        .roles
+        .as_ref()
+        .map(|roles| (scheduler.timeline(), roles.lock().unwrap().clone()));
     load.stop.store(true, Ordering::Relaxed);
     scheduler.shutdown_timeout(Duration::from_secs(2));
     let _ = std::fs::remove_file(&load.save_path);
@@ -215,6 +276,8 @@ fn run(prioritized: bool, workers: usize, length: Duration) -> Report {
         saves,
         blocking_threads,
         metrics,
+        #[cfg(feature = "recorder")]
+        recorded,
     }
 }
 
@@ -246,11 +309,47 @@ fn row(label: &str, with: impl ToString, without: impl ToString) {
     );
 }
 
+/// The command line: `[seconds] [--trace FILE] [--png FILE]`.
+struct Args {
+    seconds: f64,
+    trace: Option<std::path::PathBuf>,
+    png: Option<std::path::PathBuf>,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        seconds: 4.0,
+        trace: None,
+        png: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--trace" => args.trace = it.next().map(Into::into),
+            "--png" => args.png = it.next().map(Into::into),
+            other => match other.parse() {
+                Ok(s) => args.seconds = s,
+                Err(_) => {
+                    eprintln!("usage: desktop [seconds per run] [--trace FILE] [--png FILE]");
+                    std::process::exit(2);
+                }
+            },
+        }
+    }
+    if (args.trace.is_some() || args.png.is_some()) && !cfg!(feature = "recorder") {
+        eprintln!(
+            "--trace and --png need the recorder: cargo run --release -p echo-std \
+             --features recorder --example desktop -- ..."
+        );
+        std::process::exit(2);
+    }
+    args
+}
+
 fn main() {
-    let seconds: f64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(4.0);
+    let args = args();
+    let record = args.trace.is_some() || args.png.is_some();
+    let seconds = args.seconds;
     let length = Duration::from_secs_f64(seconds.clamp(0.5, 14.0));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!(
@@ -263,8 +362,10 @@ fn main() {
         JOBS_PER_WORKER * workers
     );
     println!();
-    let with = run(true, workers, length);
-    let without = run(false, workers, length);
+    let with = run(true, workers, length, record);
+    let without = run(false, workers, length, record);
+    #[cfg(feature = "recorder")]
+    write_recordings(&args, &with, &without);
 
     let budget = |r: &Report| {
         let late = r.frames.iter().filter(|&&d| d > FRAME_PERIOD).count();
@@ -376,6 +477,102 @@ fn main() {
                 nanos_ms(l.p99_nanos, l.samples),
                 nanos_ms(l.max_nanos, l.samples),
             );
+        }
+    }
+}
+
+/// Writes the runs' traces (`--trace`) and picture (`--png`).
+#[cfg(feature = "recorder")]
+fn write_recordings(args: &Args, with: &Report, without: &Report) {
+    use echo_std::timeline::{ChromeTrace, TimelineEvent};
+    let runs = [
+        (
+            "priorities",
+            "with priorities (frames High, background Normal, maintenance Low)",
+            with,
+        ),
+        ("all-normal", "every task at Normal", without),
+    ];
+    for (_, title, report) in runs {
+        let (timeline, _) = report.recorded.as_ref().expect("recorded");
+        let dropped: usize = timeline.workers.iter().map(|w| w.dropped).sum();
+        if dropped > 0 {
+            println!("({title}: the timeline was full; {dropped} events were not recorded)");
+        }
+    }
+    if let Some(path) = &args.trace {
+        for (k, (suffix, title, report)) in runs.iter().enumerate() {
+            let (timeline, roles) = report.recorded.as_ref().expect("recorded");
+            let mut trace = ChromeTrace::new(timeline)
+                .pid(k as u32 + 1)
+                .process_name(*title);
+            for (&id, role) in roles {
+                trace = trace.label(id, role.name());
+            }
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("trace");
+            let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("json");
+            let file = path.with_file_name(format!("{stem}-{suffix}.{ext}"));
+            let written = std::fs::File::create(&file).and_then(|f| trace.write(f));
+            match written {
+                Ok(()) => println!("wrote {} (open it in ui.perfetto.dev)", file.display()),
+                Err(e) => eprintln!("could not write {}: {e}", file.display()),
+            }
+        }
+    }
+    if let Some(path) = &args.png {
+        // Each frame's life: from its spawn (on the ticker's worker) to the
+        // end of its last poll, from the timeline itself.
+        let frames = |timeline: &echo_std::timeline::Timeline, roles: &HashMap<_, Role>| {
+            let mut life: HashMap<echo_std::task::TaskId, (u64, u64)> = HashMap::new();
+            for w in &timeline.workers {
+                for e in &w.events {
+                    match *e {
+                        TimelineEvent::Spawn { task, at, .. }
+                            if roles.get(&task) == Some(&Role::Frame) =>
+                        {
+                            life.entry(task).or_insert((at, at)).0 = at;
+                        }
+                        TimelineEvent::Poll {
+                            task, start, nanos, ..
+                        } if roles.get(&task) == Some(&Role::Frame) => {
+                            let l = life.entry(task).or_insert((start, start));
+                            l.1 = l.1.max(start + nanos);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            life.into_values().collect::<Vec<_>>()
+        };
+        let window = 64_000_000;
+        let window_start = 1_000_000_000.min(
+            (with.recorded.as_ref().map_or(0, |r| {
+                r.0.workers
+                    .iter()
+                    .filter_map(|w| w.events.last())
+                    .map(|e| e.start())
+                    .max()
+                    .unwrap_or(0)
+                    .saturating_sub(r.0.started_nanos)
+            }))
+            .saturating_sub(window),
+        );
+        let panels: Vec<_> = runs
+            .iter()
+            .map(|(_, title, report)| {
+                let (timeline, roles) = report.recorded.as_ref().expect("recorded");
+                timeline_png::Panel {
+                    title: title.to_string(),
+                    timeline,
+                    roles,
+                    frames: frames(timeline, roles),
+                    window_start,
+                }
+            })
+            .collect();
+        match timeline_png::render(path, &panels, window) {
+            Ok(()) => println!("wrote {}", path.display()),
+            Err(e) => eprintln!("could not write {}: {e}", path.display()),
         }
     }
 }

@@ -110,10 +110,14 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let origin = crate::console::Origin::here();
     with_current(|core| match core {
-        Some(core) => {
-            crate::scheduler::submit_with(core, future, echo_sched_core::TaskOptions::new(priority))
-        }
+        Some(core) => crate::scheduler::submit_with(
+            core,
+            future,
+            echo_sched_core::TaskOptions::new(priority),
+            origin,
+        ),
         None => panic!(
             "echo_std::spawn called outside an Echo scheduler: call it from a task, \
              or inside Scheduler::block_on, or use Scheduler::submit"

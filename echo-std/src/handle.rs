@@ -104,12 +104,14 @@ impl Handle {
     /// let late = handle.spawn(async { "never" }, Priority::Low);
     /// assert!(late.is_finished());
     /// ```
+    #[cfg_attr(feature = "console", track_caller)]
     pub fn spawn<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::scheduler::submit_with(&self.core, future, TaskOptions::new(priority))
+        let origin = crate::console::Origin::here();
+        crate::scheduler::submit_with(&self.core, future, TaskOptions::new(priority), origin)
     }
 
     /// The number of worker threads of this handle's scheduler.

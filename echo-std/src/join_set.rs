@@ -231,6 +231,7 @@ impl<T: Send + 'static> JoinSet<T> {
     /// let first = scheduler.block_on(set.join_next());
     /// assert_eq!(first.unwrap().unwrap(), "hi");
     /// ```
+    #[cfg_attr(feature = "console", track_caller)]
     pub fn spawn_on<F>(&mut self, future: F, priority: Priority, handle: &Handle)
     where
         F: Future<Output = T> + Send + 'static,

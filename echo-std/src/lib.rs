@@ -75,6 +75,7 @@ mod block_on;
 mod blocking;
 mod budget;
 mod clock;
+pub mod console;
 mod context;
 #[cfg(all(feature = "tokio", target_os = "linux"))]
 mod deadline_fd;
@@ -98,6 +99,8 @@ mod task_local;
 mod thread_hooks;
 mod threads;
 pub mod time;
+#[cfg(feature = "recorder")]
+pub mod timeline;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio_bridge;

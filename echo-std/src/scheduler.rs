@@ -53,6 +53,9 @@ pub struct SchedulerBuilder {
     /// The blocking pool's and the tokio bridge's settings (set by the
     /// builder methods in `blocking.rs` and `tokio_bridge.rs`).
     pub(crate) services: crate::services::ServicesConfig,
+    /// Events per worker's timeline (`timeline.rs`), 0 for none.
+    #[cfg(feature = "recorder")]
+    pub(crate) timeline_capacity: usize,
 }
 
 impl Default for SchedulerBuilder {
@@ -70,6 +73,8 @@ impl Default for SchedulerBuilder {
             on_thread_start: None,
             on_thread_stop: None,
             services: Default::default(),
+            #[cfg(feature = "recorder")]
+            timeline_capacity: 0,
         }
     }
 }
@@ -306,6 +311,10 @@ impl SchedulerBuilder {
         config.max_tasks = self.max_tasks;
         config.pooled_slab = self.pooled_slab;
         config.detailed_metrics = self.detailed_metrics;
+        #[cfg(feature = "recorder")]
+        {
+            config.timeline_capacity = self.timeline_capacity;
+        }
         config
     }
 
@@ -522,12 +531,14 @@ impl Scheduler {
     /// assert_eq!(scheduler.block_on(frame)?, "drawn");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg_attr(feature = "console", track_caller)]
     pub fn submit<F>(&self, future: F, priority: Priority) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        submit_with(&self.core, future, TaskOptions::new(priority))
+        let origin = crate::console::Origin::here();
+        submit_with(&self.core, future, TaskOptions::new(priority), origin)
     }
 
     /// Submits many tasks at `priority` with a single wake-up, returning
@@ -545,7 +556,38 @@ impl Scheduler {
     /// let sum: u32 = handles.into_iter().map(|h| scheduler.block_on(h).unwrap()).sum();
     /// assert_eq!(sum, 9900);
     /// ```
+    #[cfg_attr(feature = "console", track_caller)]
     pub fn submit_batch<I, F>(&self, futures: I, priority: Priority) -> Vec<JoinHandle<F::Output>>
+    where
+        I: IntoIterator<Item = F>,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        #[cfg(feature = "console")]
+        {
+            // Each future in its span's wrapper; the spans are made once
+            // the handles exist.
+            let origin = crate::console::Origin::here();
+            let options = TaskOptions::new(priority);
+            let (futures, slots): (Vec<_>, Vec<_>) = futures
+                .into_iter()
+                .map(|f| crate::console::instrument(f, &options, "task", origin))
+                .unzip();
+            let handles = self.submit_batch_unwrapped(futures, priority);
+            for (slot, handle) in slots.into_iter().zip(&handles) {
+                crate::console::Slot::spawned(slot, handle);
+            }
+            handles
+        }
+        #[cfg(not(feature = "console"))]
+        self.submit_batch_unwrapped(futures, priority)
+    }
+
+    fn submit_batch_unwrapped<I, F>(
+        &self,
+        futures: I,
+        priority: Priority,
+    ) -> Vec<JoinHandle<F::Output>>
     where
         I: IntoIterator<Item = F>,
         F: Future + Send + 'static,
@@ -559,7 +601,13 @@ impl Scheduler {
             // memory: one submission the slow way (it waits for room, or is
             // refused), then the rest as a batch again.
             let first = rest.remove(0);
-            handles.push(self.submit(first, priority));
+            // Not `submit`: with the `console` feature the future is
+            // instrumented already.
+            handles.push(submit_unwrapped(
+                &self.core,
+                first,
+                TaskOptions::new(priority),
+            ));
             if self.core.is_shutdown() {
                 handles.extend(rest.drain(..).map(|_| self.core.spawn_refused()));
             }
@@ -929,7 +977,26 @@ impl Scheduler {
 /// Submits on `core` like [`Scheduler::submit`]: outside the pool and at
 /// the bound, blocks the thread until there is room; refused after
 /// shutdown.
-pub(crate) fn submit_with<F>(core: &Core, future: F, options: TaskOptions) -> JoinHandle<F::Output>
+pub(crate) fn submit_with<F>(
+    core: &Core,
+    future: F,
+    options: TaskOptions,
+    #[allow(unused_variables)] origin: crate::console::Origin,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // tokio-console's span (feature `console`), made once the task exists.
+    #[cfg(feature = "console")]
+    let (future, slot) = crate::console::instrument(future, &options, "task", origin);
+    let handle = submit_unwrapped(core, future, options);
+    #[cfg(feature = "console")]
+    crate::console::Slot::spawned(slot, &handle);
+    handle
+}
+
+fn submit_unwrapped<F>(core: &Core, future: F, options: TaskOptions) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

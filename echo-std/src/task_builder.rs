@@ -113,7 +113,8 @@ impl<'a> TaskBuilder<'a> {
         F::Output: Send + 'static,
     {
         let options = self.options.clone();
-        self.with_core(|core| crate::scheduler::submit_with(core, future, options))
+        let origin = crate::console::Origin::here();
+        self.with_core(|core| crate::scheduler::submit_with(core, future, options, origin))
     }
 
     /// Submits the task without ever waiting, as

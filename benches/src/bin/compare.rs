@@ -25,6 +25,7 @@ use echo_benches::http_bench::{
     WRK_THREADS,
 };
 use echo_benches::http_server::{EchoServer, TokioServer, WORK_CPU, serve_child};
+use echo_benches::observe;
 use echo_benches::peers::{AsyncExecutor, Echo, EchoCountersOnly, EchoGlobalAlloc, Peer, Tokio};
 use echo_benches::special::{self, Fairness, Latency, PrioLatency};
 use echo_benches::stats::{fmt_duration, median};
@@ -35,9 +36,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 15] = [
+const SPECIAL: [&str; 16] = [
     "timer_lateness",
     "metrics_cost",
+    "observe_cost",
     "submit_batch",
     "prio_latency",
     "fairness",
@@ -219,6 +221,9 @@ fn main() {
     if wanted("metrics_cost") {
         metrics_cost(&args.workers, args.reps);
     }
+    if wanted("observe_cost") {
+        observe_cost(&args);
+    }
     if wanted("submit_batch") {
         submit_batch(&args.workers, args.reps);
     }
@@ -298,6 +303,82 @@ fn metrics_cost(workers: &[usize], reps: usize) {
         on.stop();
         off.stop();
     }
+}
+
+/// What the console feature and the timeline recorder cost: see
+/// `observe.rs`. With `--baseline`, a build without them runs as a child
+/// process, one run per round, for the "features off" column.
+fn observe_cost(args: &Args) {
+    let reps = args.reps;
+    let variants = observe::Variant::available();
+    println!();
+    println!(
+        "Observability cost: Echo with the console and recorder features (median of {reps} interleaved rounds; each run a child process with a fresh scheduler, timed after one warm-up run). Build with `--features console,recorder` for their columns and pass `--baseline` a compare built without them for the first."
+    );
+    println!();
+    let mut head = String::from("| workload | W |");
+    let mut rule = String::from("|---|---:|");
+    if args.baseline.is_some() {
+        head.push_str(" features off |");
+        rule.push_str("---:|");
+    }
+    for v in &variants {
+        head.push_str(&format!(" {} |", v.title()));
+        rule.push_str("---:|");
+    }
+    println!("{head} cost |");
+    println!("{rule}---|");
+    for &w in &args.workers {
+        for workload in ["spawn_many_local", "yield_many", "ping_pong"] {
+            eprintln!("observe_cost {workload} W={w} ...");
+            let mut baseline = Vec::new();
+            let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
+            let one = |exe: &std::path::Path, variant: observe::Variant| {
+                let kind = format!("observe:{}:{workload}", variant.key());
+                let out = std::process::Command::new(exe)
+                    .args(["--child", &kind, "--workers", &w.to_string()])
+                    .output()
+                    .expect("run a compare child");
+                let nanos: u64 = String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{kind}: {}", String::from_utf8_lossy(&out.stderr)));
+                Duration::from_nanos(nanos)
+            };
+            let me = std::env::current_exe().expect("this binary");
+            for _ in 0..reps {
+                if let Some(exe) = &args.baseline {
+                    baseline.push(one(exe, observe::Variant::Idle));
+                }
+                for (i, &v) in variants.iter().enumerate() {
+                    times[i].push(one(&me, v));
+                }
+            }
+            let medians: Vec<Duration> = times.iter_mut().map(|t| median(t)).collect();
+            let mut row = format!("| {workload} | {w} |");
+            let mut costs = Vec::new();
+            if !baseline.is_empty() {
+                let off = median(&mut baseline);
+                row.push_str(&format!(" {} |", fmt_duration(off)));
+                costs.push(format!("unused {:+.1} %", pct(medians[0], off)));
+            }
+            for (i, m) in medians.iter().enumerate() {
+                row.push_str(&format!(" {} |", fmt_duration(*m)));
+                if i > 0 {
+                    costs.push(format!(
+                        "{} {:.2}x",
+                        variants[i].title(),
+                        m.as_secs_f64() / medians[0].as_secs_f64()
+                    ));
+                }
+            }
+            println!("{row} {} |", costs.join(", "));
+        }
+    }
+}
+
+fn pct(a: Duration, b: Duration) -> f64 {
+    (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0
 }
 
 /// 10 000 tasks from outside: a loop of `submit` against one `submit_batch`.
@@ -666,6 +747,15 @@ fn run_child_process(kind: &str, peer: &str, w: usize) -> Option<f64> {
 }
 
 fn run_child(kind: &str, peer: &str, w: usize) {
+    if let Some(rest) = kind.strip_prefix("observe:") {
+        // `observe:VARIANT:WORKLOAD`.
+        let (variant, workload) = rest.split_once(':').unwrap_or(("idle", rest));
+        let variant = observe::Variant::from_key(variant)
+            .unwrap_or_else(|| usage(&format!("unknown variant {variant}")));
+        let took = observe::one_run(variant, workload, w);
+        println!("{}", took.as_nanos());
+        return;
+    }
     if kind == "server" {
         let served = match peer {
             "echo" => serve_child::<EchoServer>(w),

@@ -20,6 +20,8 @@
 mod lifecycle;
 mod owner;
 mod pick;
+#[cfg(feature = "recorder")]
+mod record;
 mod responder;
 mod route;
 mod shutdown;
@@ -47,13 +49,12 @@ use crate::runtime::worker::Worker;
 use crate::slab::{self, LARGE_OWNER, LargeList, PagePool};
 use crate::spin::SpinLock;
 use crate::sync::{Arc, AtomicUsize, Ordering, fence};
+use crate::task::TaskInfo;
 use crate::task::header::Header;
 use crate::task::info::IdClock;
 use crate::task::raw::Entry;
-use crate::task::{TaskId, TaskInfo, TaskName};
 use crate::timer::Timers;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 use core::time::Duration;
@@ -75,8 +76,6 @@ pub(crate) struct Shared<P: Platform> {
     shards: Box<[CachePadded<SpinLock<Shard>>]>,
     large: LargeList,
     remote: CachePadded<Counters>,
-    /// Names of the tasks that have one (NAMED), by id.
-    names: SpinLock<BTreeMap<TaskId, TaskName>>,
     /// Memory for small pages.
     pool: PagePool,
     /// The bound on live tasks (`Config::max_tasks`).
@@ -85,6 +84,9 @@ pub(crate) struct Shared<P: Platform> {
     started_nanos: u64,
     /// The timers, and the sleeper role.
     timers: Timers,
+    /// Each worker's timeline (`recorder/`).
+    #[cfg(feature = "recorder")]
+    recorder: crate::recorder::Recorder,
 }
 
 impl<P: Platform> Shared<P> {
@@ -110,6 +112,8 @@ impl<P: Platform> Shared<P> {
             .collect::<Vec<_>>()
             .into_boxed_slice();
         let max_tasks = config.max_tasks;
+        #[cfg(feature = "recorder")]
+        let recorder = crate::recorder::Recorder::new(n, config.timeline_capacity);
         let started_nanos = platform.now_nanos();
         Shared {
             platform,
@@ -123,11 +127,12 @@ impl<P: Platform> Shared<P> {
             shards,
             large: LargeList::new(),
             remote: CachePadded(Counters::default()),
-            names: SpinLock::new(BTreeMap::new()),
             pool: PagePool::with_source(spawn::chunk_source::<P>()),
             room: max_tasks.map(Room::new),
             started_nanos,
             timers: crate::timer::Timers::new(),
+            #[cfg(feature = "recorder")]
+            recorder,
         }
     }
 
@@ -181,8 +186,7 @@ impl<P: Platform> Shared<P> {
         Some(unsafe { Owner::new(&self.workers[w], w) })
     }
 
-    /// Frees a task's slot: locally on its owner worker, else remotely;
-    /// drops its name from the name table.
+    /// Frees a task's slot: locally on its owner worker, else remotely.
     ///
     /// # Safety
     ///
@@ -191,15 +195,12 @@ impl<P: Platform> Shared<P> {
     /// reference to that `Shared`, so it takes no `&self`.
     pub(crate) unsafe fn free_slot(task: NonNull<Header>) {
         // SAFETY: the slot and its page are alive until freed below.
-        let (page, s, id) = unsafe {
-            let h = task.as_ref();
-            (Header::page(task), h.state.load_relaxed(), h.id)
-        };
+        let page = unsafe { Header::page(task) };
         let slot = task.cast::<u8>();
         // SAFETY: the page outlives its slots.
         let (owner, sched) = unsafe { (page.as_ref().owner(), page.as_ref().scheduler()) };
         let sched = sched.cast::<Shared<P>>();
-        if s.is_named() || owner == LARGE_OWNER {
+        if owner == LARGE_OWNER {
             // SAFETY: the page holds a reference to the scheduler until the
             // slot is freed, so the borrow is valid here.
             let shared = unsafe { &*sched };
@@ -208,12 +209,6 @@ impl<P: Platform> Shared<P> {
                 unsafe { Shared::free_later(sched, task) };
                 return;
             }
-        }
-        if s.is_named() {
-            // SAFETY: as above.
-            unsafe { (*sched).names.lock().remove(&id) };
-        }
-        if owner == LARGE_OWNER {
             // SAFETY: as above.
             unsafe { (*sched).large.unlink(page) };
             // SAFETY: unlinked and unused; no `&Shared` is live.
@@ -232,9 +227,9 @@ impl<P: Platform> Shared<P> {
         }
     }
 
-    /// Leaves a task with no references for a worker to free: a named or
-    /// large task, whose free takes a lock (the name table, the large-page
-    /// list) and returns memory to the allocator. A context outside the
+    /// Leaves a task with no references for a worker to free: a large
+    /// task, whose free takes the large-page list's lock and returns
+    /// memory to the allocator. A context outside the
     /// pool may be an interrupt handler that interrupted the holder of
     /// either, so it never does that itself (see `inbox.rs`). Before
     /// shutdown has finished a worker frees it at its next scheduling
@@ -346,18 +341,14 @@ impl<P: Platform> Shared<P> {
         m
     }
 
-    /// The name of task `id`, if it has one.
-    pub(crate) fn task_name(&self, id: TaskId) -> Option<TaskName> {
-        self.names.lock().get(&id).cloned()
-    }
-
     pub(crate) fn current_task(&self) -> Option<TaskInfo> {
         let task = self.current_owner()?.current()?;
         let header = task.header();
         let now = self.platform.now_nanos();
         let s = task.state().load();
         let name = if s.is_named() {
-            self.task_name(header.id)
+            // SAFETY: this worker polls the task, so it holds RUNNING.
+            unsafe { task.name() }
         } else {
             None
         };

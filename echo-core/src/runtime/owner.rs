@@ -25,7 +25,6 @@ use crate::slab::Heap;
 use crate::task::TaskId;
 use crate::task::raw::{Entry, RawTask};
 use core::marker::PhantomData;
-use rand_core::RngCore;
 
 /// Proof that the calling thread runs worker `index` (see the module docs).
 pub(crate) struct Owner<'a> {

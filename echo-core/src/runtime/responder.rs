@@ -19,6 +19,9 @@
 //!   the Normal and Low entries it makes to their injectors (waking a
 //!   worker by the idle rules), so its rings stay empty; High entries it
 //!   makes follow the workers' rules (`route.rs`).
+//! - It stands aside while a worker is the sleeper (waiting in the host's
+//!   events, so not every worker is busy): that worker sees the same
+//!   readiness and runs the task on the thread the event woke.
 //! - `run_high` enters the pool as a worker loop does (the active count),
 //!   so shutdown's walk waits for a responder in the middle of a poll,
 //!   and does nothing after the scheduler is closed.
@@ -52,7 +55,10 @@ impl<P: Platform> Shared<P> {
             shared: self,
             worker,
         };
-        if self.is_closed() {
+        // A worker waiting in the host's events (the sleeper) sees this
+        // readiness and runs the High task itself (`route.rs`): not every
+        // worker is busy, so stay out of its way rather than race it.
+        if self.is_closed() || self.timers().sleeper.holder().is_some() {
             return 0;
         }
         // SAFETY: this thread runs slot `index` until `_running` drops, and

@@ -19,6 +19,7 @@ use crate::runtime::route::Wake;
 use crate::slab::{self, ChunkSource, Heap, KeepAlive, class_for};
 use crate::sync::Arc;
 use crate::task::info::IdClock;
+use crate::task::named::Named;
 use crate::task::raw::{Entry, NewTask, RawTask, cell_layout};
 use crate::task::{JoinHandle, TaskId, TaskName};
 use alloc::alloc::Layout;
@@ -185,6 +186,8 @@ impl<P: Platform> Shared<P> {
     {
         let priority = opts.priority;
         let raw = Self::make_local(this, o, future, opts)?;
+        #[cfg(feature = "recorder")]
+        this.record_spawn(o, raw.id(), priority);
         // SAFETY: a new task's queue reference goes to its first entry.
         this.route(unsafe { Entry::from_raw(raw) }, priority, Some(o), wake);
         Ok(JoinHandle::new(raw))
@@ -209,9 +212,10 @@ impl<P: Platform> Shared<P> {
         Ok(raw)
     }
 
-    /// Writes a task into a slot of `heap`'s class for `F` (or a large page
-    /// of its own), recording its name if it has one; or hands the future
-    /// back if there is no memory for the slot, with nothing recorded.
+    /// Writes a task into a slot of `heap`'s class for its future (or a
+    /// large page of its own), its name with the future if it has one
+    /// (`task/named.rs`); or hands the future back if there is no memory
+    /// for the slot.
     fn make_task<F>(
         this: &Arc<Self>,
         heap: &mut Heap,
@@ -223,29 +227,54 @@ impl<P: Platform> Shared<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let class = ClassOf::<F>::CLASS.filter(|_| this.config.pooled_slab);
+        let (priority, named) = (opts.priority, opts.name.is_some());
+        let new = |large| NewTask {
+            priority,
+            id,
+            large,
+            named,
+        };
+        match opts.name {
+            None => Self::write_task(this, heap, future, new, RawTask::write_new::<F, Shared<P>>),
+            Some(name) => Self::write_task(
+                this,
+                heap,
+                Named { name, future },
+                new,
+                RawTask::write_new_named::<F, Shared<P>>,
+            )
+            .map_err(Named::into_future),
+        }
+    }
+
+    /// Allocates a slot for `Cell<G>` and writes the task there with
+    /// `write`, or hands the future back if there is no memory.
+    fn write_task<G>(
+        this: &Arc<Self>,
+        heap: &mut Heap,
+        future: G,
+        new: impl FnOnce(bool) -> NewTask,
+        write: unsafe fn(NonNull<u8>, G, NewTask) -> RawTask,
+    ) -> Result<RawTask, G>
+    where
+        G: Future + Send + 'static,
+        G::Output: Send + 'static,
+    {
+        let class = ClassOf::<G>::CLASS.filter(|_| this.config.pooled_slab);
         let keep = Self::keep_alive(this);
         let slot = match class {
             Some(class) => heap.alloc(class, &keep, &this.pool),
             None => this
                 .large
-                .alloc(ClassOf::<F>::SIZE, ClassOf::<F>::ALIGN, &keep),
+                .alloc(ClassOf::<G>::SIZE, ClassOf::<G>::ALIGN, &keep),
         };
         let Some(slot) = slot else {
             return Err(future);
         };
-        let new = NewTask {
-            priority: opts.priority,
-            id,
-            large: class.is_none(),
-            named: opts.name.is_some(),
-        };
-        if let Some(name) = opts.name {
-            this.names.lock().insert(id, name);
-        }
-        // SAFETY: the slot fits `Cell<F>` (class chosen from its layout) and
-        // belongs to this scheduler's slab, small or large as `new` says.
-        Ok(unsafe { RawTask::write_new::<F, Shared<P>>(slot.ptr, future, new) })
+        // SAFETY: the slot fits `Cell<G>` (class chosen from its layout) and
+        // belongs to this scheduler's slab, small or large as `new` says;
+        // `write` is `write_new` or `write_new_named` for `G`.
+        Ok(unsafe { write(slot.ptr, future, new(class.is_none())) })
     }
 
     fn spawn_remote<F>(
@@ -402,8 +431,10 @@ mod tests {
     use crate::test_host::TestHost;
     use crate::{Config, Priority, Scheduler, TaskOptions};
     use alloc::alloc::Layout;
+    use core::future::Future;
     use core::ptr::NonNull;
     use core::sync::atomic::{AtomicBool, Ordering};
+    use core::task::{Context, Poll, Waker};
 
     /// The test host, with chunk memory that runs out when told to.
     #[derive(Default)]
@@ -446,32 +477,38 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_named_task_leaves_no_name() {
+    fn a_refused_named_task_is_handed_back_and_a_named_task_keeps_its_name() {
         let sched = Scheduler::new(Tight::default(), Config::new(1)).unwrap();
-        let names = || sched.shared.names.lock().len();
         sched.platform().no_memory.store(true, Ordering::Relaxed);
         let refused = sched
             .try_spawn_with(async { 1 }, TaskOptions::new(Priority::Low).name("index"))
             .unwrap_err();
         assert!(refused.is_no_memory());
-        assert_eq!(names(), 0, "the refused task's name was kept");
         assert_eq!(sched.metrics().total().submitted, 0);
 
-        // With memory, the name is kept while the task lives, then dropped.
+        // With memory, the task runs with its name, read from its future.
         sched.platform().no_memory.store(false, Ordering::Relaxed);
+        let inner = sched.clone();
         let handle = sched
             .try_spawn_with(
-                refused.into_inner(),
+                async move {
+                    let me = inner.current_task().expect("polled by a worker");
+                    me.name.map(|n| alloc::string::String::from(n.as_str()))
+                },
                 TaskOptions::new(Priority::Low).name("index"),
             )
             .unwrap();
-        assert_eq!(names(), 1);
+        drop(refused.into_inner());
         sched.run_until_idle(0);
-        drop(handle);
-        // A named task whose last reference goes outside the pool is freed
-        // by a worker (see `Platform`'s interrupt rules).
+        let mut handle = core::pin::pin!(handle);
+        let named = handle
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        assert!(
+            matches!(named, Poll::Ready(Ok(Some(ref n))) if n == "index"),
+            "{named:?}"
+        );
         sched.run_until_idle(0);
-        assert_eq!(names(), 0);
         sched.shutdown();
         assert_eq!(sched.shared.pool.chunks(), 0, "every chunk went back");
     }

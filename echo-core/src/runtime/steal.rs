@@ -41,6 +41,8 @@ impl<P: Platform> Shared<P> {
                     let counters = &o.worker().counters;
                     counters.steals.inc();
                     counters.stolen.add(moved);
+                    #[cfg(feature = "recorder")]
+                    self.record_steal(o, victim, tier, moved);
                     self.served(o, tier);
                     return Some((entry, tier));
                 }

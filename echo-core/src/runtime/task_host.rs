@@ -44,13 +44,13 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
             // SAFETY: as just said.
             let shared = unsafe { Self::of(task.as_ptr()) };
             match shared.current_owner() {
-                // SAFETY: the caller's reference goes to the entry.
-                Some(mut o) => shared.route(
-                    unsafe { Entry::from_raw(task) },
-                    priority,
-                    Some(&mut o),
-                    Wake::Now,
-                ),
+                Some(mut o) => {
+                    #[cfg(feature = "recorder")]
+                    shared.record_wake(&o, task.id(), priority);
+                    // SAFETY: the caller's reference goes to the entry.
+                    let entry = unsafe { Entry::from_raw(task) };
+                    shared.route(entry, priority, Some(&mut o), Wake::Now)
+                }
                 None => shared.route_from_outside(task),
             }
             return;
@@ -60,6 +60,8 @@ unsafe impl<P: Platform> Schedule for Shared<P> {
             // scheduler, alive for this borrow.
             let shared = unsafe { Self::of(task.as_ptr()) };
             if let Some(mut o) = shared.current_owner() {
+                #[cfg(feature = "recorder")]
+                shared.record_wake(&o, task.id(), priority);
                 // SAFETY: the caller's reference goes to the entry.
                 let entry = unsafe { Entry::from_raw(task) };
                 shared.route(entry, priority, Some(&mut o), Wake::Now);

@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::deque::{Deque, Stealer};
 use crate::metrics::Counters;
 use crate::padded::CachePadded;
+use crate::rng::VictimRng;
 use crate::platform::Platform;
 use crate::runtime::Shared;
 use crate::runtime::owner::Owner;
@@ -34,12 +35,10 @@ use crate::task::state::{AfterPoll, Claim};
 use crate::task::waker::waker_ref;
 use core::task::Context;
 use core::time::Duration;
-use rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro128PlusPlus;
 
 /// A worker's private scheduling state.
 pub(crate) struct Local {
-    pub(crate) rng: Xoshiro128PlusPlus,
+    pub(crate) rng: VictimRng,
     /// Scheduling points until the injectors come first again.
     pub(crate) until_global: u32,
     /// Per ringed tier (`Priority::ring_index`): polls since this worker
@@ -105,7 +104,7 @@ impl Worker {
             counters: Counters::default(),
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
-                rng: Xoshiro128PlusPlus::seed_from_u64(seed),
+                rng: VictimRng::new(seed),
                 until_global: 0,
                 since_turn: [0; Priority::COUNT - 1],
                 owed_at: core::array::from_fn(|i| {
@@ -266,8 +265,12 @@ impl<P: Platform> Shared<P> {
         let _span = self.task_span(task).entered();
         let waker = waker_ref(task);
         let mut cx = Context::from_waker(&waker);
+        #[cfg(feature = "recorder")]
+        let started = self.record_clock();
         // SAFETY: RUNNING is ours and `sched` is the task's scheduler.
         let outcome = unsafe { task.poll(sched, &mut cx) };
+        #[cfg(feature = "recorder")]
+        self.record_poll(o, task.id(), tier, started);
         o.set_current(None);
         if o.local().high_wake_owed {
             self.settle_high_wake(o);
@@ -364,7 +367,8 @@ impl<P: Platform> Shared<P> {
     fn task_span(&self, task: RawTask) -> tracing::Span {
         let s = task.state().load();
         let name = if s.is_named() {
-            self.task_name(task.id())
+            // SAFETY: the caller claimed RUNNING to poll it.
+            unsafe { task.name() }
         } else {
             None
         };
@@ -449,7 +453,11 @@ impl<P: Platform> Shared<P> {
             local.last_clock = now;
         }
         if now >= next {
+            #[cfg(feature = "recorder")]
+            let started = self.record_clock();
             self.timers.fire(now);
+            #[cfg(feature = "recorder")]
+            self.record_timer_fire(o, started);
         }
         if let Some(every) = events {
             let local = o.local();
@@ -467,6 +475,8 @@ impl<P: Platform> Shared<P> {
         self.trim_before_idle(o);
         worker.counters.parks.inc();
         let since = self.config().samples().then(|| self.platform().now_nanos());
+        #[cfg(feature = "recorder")]
+        let started = self.record_clock();
         self.enter_parked(o);
         if self.timers.sleeper.try_take(o.index()) {
             self.sleep_until_picked_or_due(o);
@@ -478,6 +488,8 @@ impl<P: Platform> Shared<P> {
             let parked = self.platform().now_nanos().saturating_sub(since);
             worker.counters.parked_nanos.add(parked as usize);
         }
+        #[cfg(feature = "recorder")]
+        self.record_park(o, started);
     }
 
     fn park_until_picked(&self, o: &mut Owner<'_>) {

@@ -26,10 +26,10 @@
 //! from the task's address (`Header::page`): a small task's page is the
 //! `PAGE_BYTES`-aligned block around it; a large task (LARGE bit) sits
 //! `vtable.large_offset` bytes after its page header. A name, rarely
-//! given, lives in the scheduler's name table (NAMED bit) rather than in
+//! given, travels with the future (`named.rs`, NAMED bit) rather than in
 //! every task.
 
-use super::info::TaskId;
+use super::info::{TaskId, TaskName};
 use super::state::State;
 use crate::Priority;
 use crate::inbox::InboxNode;
@@ -127,6 +127,9 @@ pub(crate) struct Vtable {
     /// thread polls for this task's host (if any); false if that budget is
     /// spent.
     pub(crate) spend_budget: unsafe fn(NonNull<Header>) -> bool,
+    /// The task's name, if its future is a `Named` one (the caller holds
+    /// RUNNING: the future is alive); `None` for every other task.
+    pub(crate) name: unsafe fn(NonNull<Header>) -> Option<TaskName>,
     /// Where the trailer starts.
     pub(crate) trailer_offset: usize,
     /// For a large task: its distance from its page header.

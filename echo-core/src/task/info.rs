@@ -11,8 +11,8 @@ use core::time::Duration;
 /// An id also records when the task was made: its high bits are the
 /// creation time in 32 ns ticks of the platform clock (made strictly
 /// increasing per worker, so two tasks never share one), its low 11 bits
-/// name the worker or submission shard that made it. That keeps the task
-/// header to 24 bytes. The clock field lasts 9 years of uptime.
+/// name the worker or submission shard that made it, so the header needs
+/// no separate creation time. The clock field lasts 9 years of uptime.
 ///
 /// ```
 /// # use echo_sched_core::TaskId;
@@ -126,8 +126,8 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// A task's name: cheap to clone, one pointer wide so that it costs an
-/// unnamed task only 8 bytes.
+/// A task's name: cheap to clone, one pointer wide. It travels with the
+/// task's future, so an unnamed task pays nothing for it.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TaskName(Arc<String>);
 

@@ -5,6 +5,7 @@ pub(crate) mod info;
 pub(crate) mod join;
 #[cfg(any(test, echo_loom))]
 pub(crate) mod model_host;
+pub(crate) mod named;
 pub(crate) mod raw;
 pub(crate) mod schedule;
 pub(crate) mod state;

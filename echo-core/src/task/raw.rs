@@ -2,8 +2,9 @@
 //! behind each task's vtable.
 
 use super::header::{Cell, Header, PanicBox, PollOutcome, Stage, Trailer, Vtable};
-use super::info::TaskId;
+use super::info::{TaskId, TaskName};
 use super::join::JoinError;
+use super::named::Named;
 use super::schedule::Schedule;
 use super::state::{DropRef, State};
 use crate::Priority;
@@ -72,8 +73,22 @@ where
         current_priority: current_priority::<S>,
         self_wake: self_wake::<S>,
         spend_budget: spend_budget::<S>,
+        name: no_name,
         trailer_offset: mem::offset_of!(Cell<F>, trailer),
         large_offset: crate::slab::large_offset(mem::align_of::<Cell<F>>()),
+    };
+}
+
+impl<F, S> VtableFor<Named<F>, S>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    /// The vtable of a named task: as any other, but it reads its name.
+    const NAMED: Vtable = Vtable {
+        name: name_of::<F>,
+        ..Self::VTABLE
     };
 }
 
@@ -83,7 +98,7 @@ pub(crate) struct NewTask {
     pub(crate) id: TaskId,
     /// The task has a page of its own (see `Header::page`).
     pub(crate) large: bool,
-    /// The scheduler keeps a name for it.
+    /// Its future is a `Named` one.
     pub(crate) named: bool,
 }
 
@@ -103,13 +118,54 @@ impl RawTask {
         F::Output: Send + 'static,
         S: Schedule,
     {
+        debug_assert!(!new.named);
+        // SAFETY: forwarded contract.
+        unsafe { Self::write_with(slot, future, new, &VtableFor::<F, S>::VTABLE) }
+    }
+
+    /// As [`write_new`](RawTask::write_new), for a named task: its vtable
+    /// reads the name from the future.
+    ///
+    /// # Safety
+    ///
+    /// As `write_new`, for `Cell<Named<F>>`.
+    pub(crate) unsafe fn write_new_named<F, S>(
+        slot: NonNull<u8>,
+        future: Named<F>,
+        new: NewTask,
+    ) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        S: Schedule,
+    {
+        debug_assert!(new.named);
+        // SAFETY: forwarded contract.
+        unsafe { Self::write_with(slot, future, new, &VtableFor::<Named<F>, S>::NAMED) }
+    }
+
+    /// Writes the task, with `vtable`, which is `F`'s.
+    ///
+    /// # Safety
+    ///
+    /// As `write_new`; `vtable` was built for `F`.
+    unsafe fn write_with<F>(
+        slot: NonNull<u8>,
+        future: F,
+        new: NewTask,
+        vtable: &'static Vtable,
+    ) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let cell = slot.cast::<Cell<F>>().as_ptr();
         // SAFETY: per the contract, `cell` is valid for writes; each field
         // is written in place so a large future is not copied twice.
         unsafe {
             ptr::addr_of_mut!((*cell).header).write(Header {
                 state: State::new(new.priority, new.large, new.named),
-                vtable: &VtableFor::<F, S>::VTABLE,
+                vtable,
                 id: new.id,
                 inbox_next: AtomicPtr::new(ptr::null_mut()),
             });
@@ -216,6 +272,17 @@ impl RawTask {
     pub(crate) unsafe fn dealloc(self) {
         // SAFETY: forwarded contract.
         unsafe { (self.header().vtable.dealloc)(self.0) }
+    }
+
+    /// The task's name, if it has one.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds RUNNING (the future, which holds the name, is
+    /// alive).
+    pub(crate) unsafe fn name(self) -> Option<TaskName> {
+        // SAFETY: forwarded contract.
+        unsafe { (self.header().vtable.name)(self.0) }
     }
 
     /// Records a wake with the worker polling this task, if that is the
@@ -508,6 +575,17 @@ unsafe fn self_wake<S: Schedule>(ptr: NonNull<Header>) -> bool {
 unsafe fn spend_budget<S: Schedule>(ptr: NonNull<Header>) -> bool {
     // SAFETY: the caller holds a reference to the task.
     unsafe { S::of(ptr) }.spend_budget()
+}
+
+unsafe fn no_name(_: NonNull<Header>) -> Option<TaskName> {
+    None
+}
+
+unsafe fn name_of<F: Future>(ptr: NonNull<Header>) -> Option<TaskName> {
+    // SAFETY: this vtable is `Named<F>`'s, and the caller holds RUNNING, so
+    // the stage holds the future.
+    let named = unsafe { stage::<Named<F>>(ptr).with(|s| &*(*s).future) };
+    Some(named.name.clone())
 }
 
 /// The task cell size for future `F`, for choosing a slab class.

@@ -13,7 +13,7 @@
 //! bit 6  OUTPUT         the stage holds `Result<T, panic>` (completion stored one)
 //! bits 7-8              effective priority (0 High, 1 Normal, 2 Low)
 //! bit 9  LARGE          the task has a page of its own (fixed at creation)
-//! bit 10 NAMED          the task's name is in the scheduler's name table
+//! bit 10 NAMED          the future is `Named`: its name travels with it
 //! bit 11 STARTED        a worker has claimed the task at least once
 //! bits 12..             reference count
 //! ```
