@@ -74,8 +74,9 @@ pub fn serve_child(peer: &str, workers: usize) -> io::Result<()> {
             let scheduler = echo_std::Scheduler::builder()
                 .worker_count(workers)
                 .thread_name("echo-grpc")
-                // The UI connection, once High, is watched by it.
-                .high_responder(true)
+                // The UI connection, once High, is watched by it (set
+                // ECHO_BENCH_NO_RESPONDER to measure without it).
+                .high_responder(std::env::var_os("ECHO_BENCH_NO_RESPONDER").is_none())
                 .build()
                 .map_err(io::Error::other)?;
             let server = echo_grpc::serve(listener, scheduler.handle())?;
