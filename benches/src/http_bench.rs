@@ -242,10 +242,15 @@ pub struct ProbeLatency {
 pub struct FloodRun {
     /// What wrk saw of the bulk `/work` requests.
     pub bulk: WrkReport,
-    /// The `/ui` probe on the High listener.
+    /// The `/ui` probe on the High listener, at a fixed rate.
     pub ui: ProbeLatency,
     /// The same probe against a bare responder thread (the OS floor).
     pub floor: ProbeLatency,
+    /// The `/ui` probe in a closed loop (the next request as soon as the
+    /// last answer arrives), after the fixed-rate phase.
+    pub ui_closed: ProbeLatency,
+    /// The floor's probe in a closed loop, after the server's.
+    pub floor_closed: ProbeLatency,
     /// What the server used (its requests include the probe's).
     pub usage: ServerUsage,
 }
@@ -267,16 +272,21 @@ pub fn flood_run(spec: &ServerSpec, load: LoadSettings) -> io::Result<FloodRun> 
     server.start_counting()?;
     let wrk = load.start()?;
     std::thread::sleep(PROBE_MARGIN);
-    let span = duration - 2 * PROBE_MARGIN;
+    // Half the span at a fixed rate (both probes), then a quarter in a
+    // closed loop for each.
+    let span = (duration - 2 * PROBE_MARGIN) / 2;
     // Half an interval out of phase, so the two probes do not ask at once.
     let floor = std::thread::spawn(move || {
         std::thread::sleep(PROBE_INTERVAL / 2);
-        floor_probe.time_requests(PROBE_INTERVAL, span)
+        let times = floor_probe.time_requests(PROBE_INTERVAL, span);
+        (floor_probe, times)
     });
     let times = probe.time_requests(PROBE_INTERVAL, span);
-    let floor_times = floor
+    let (mut floor_probe, floor_times) = floor
         .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the floor probe panicked")));
+        .map_err(|_| io::Error::other("the floor probe panicked"))?;
+    let ui_closed = probe.time_requests(Duration::ZERO, span / 2);
+    let floor_closed = floor_probe.time_requests(Duration::ZERO, span / 2);
     let bulk = WrkLoad::finish(wrk)?;
     drop(probe);
     let usage = server.stop()?;
@@ -284,6 +294,8 @@ pub fn flood_run(spec: &ServerSpec, load: LoadSettings) -> io::Result<FloodRun> 
         bulk,
         ui: probe_latency(times?),
         floor: probe_latency(floor_times?),
+        ui_closed: probe_latency(ui_closed?),
+        floor_closed: probe_latency(floor_closed?),
         usage,
     })
 }

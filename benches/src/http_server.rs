@@ -68,6 +68,9 @@ pub trait ServerRuntime: Sized + 'static {
     /// CPU time of the threads the runtime runs besides its workers to
     /// drive tokio's reactor and timers, if it has such threads.
     fn driver_cpu() -> Duration;
+    /// Called on a connection accepted by the High listener, inside the
+    /// runtime: Echo's High responder watches its socket.
+    fn watch_high(_stream: &tokio::net::TcpStream) {}
 }
 
 /// Echo with its default tokio bridge.
@@ -83,6 +86,11 @@ impl ServerRuntime for EchoServer {
         let scheduler = Scheduler::builder()
             .worker_count(workers)
             .thread_name(ECHO_THREADS)
+            // Readiness on the High listener's connections reaches them
+            // even while every worker is busy with the flood. Set
+            // ECHO_BENCH_NO_RESPONDER to measure without it (the README's
+            // A/B runs a wrapper that sets it as `--baseline`).
+            .high_responder(std::env::var_os("ECHO_BENCH_NO_RESPONDER").is_none())
             .build()
             .map_err(io::Error::other)?;
         Ok(EchoServer(scheduler))
@@ -100,6 +108,10 @@ impl ServerRuntime for EchoServer {
         F: Future<Output = ()> + Send + 'static,
     {
         drop(echo_std::spawn(f, priority));
+    }
+
+    fn watch_high(stream: &tokio::net::TcpStream) {
+        echo_std::tokio_bridge::watch_high(stream);
     }
 
     fn driver_cpu() -> Duration {
@@ -204,6 +216,9 @@ async fn accept_loop<R: ServerRuntime>(
                 // Small responses go out at once rather than waiting for
                 // Nagle's algorithm.
                 let _ = stream.set_nodelay(true);
+                if priority == Priority::High {
+                    R::watch_high(&stream);
+                }
                 R::spawn(serve_connection(stream, requests.clone()), priority);
             }
             // Such as a connection reset before it was accepted: the

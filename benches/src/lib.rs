@@ -4,6 +4,8 @@
 
 pub mod bare_responder;
 pub mod burst;
+pub mod grpc_bench;
+pub mod grpc_tables;
 pub mod http_bench;
 pub mod http_server;
 pub mod observe;

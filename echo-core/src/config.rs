@@ -50,6 +50,14 @@ pub struct Config {
     /// for never: the host has no event source for busy workers to poll.
     /// `echo-std` sets 100 µs when its workers drive the tokio reactor.
     pub event_poll_interval: Option<core::time::Duration>,
+    /// High responders: extra worker slots, after the `worker_count`
+    /// workers, that run only High tasks and only when their host calls
+    /// [`Scheduler::run_high`](crate::Scheduler::run_high) (the std adapter
+    /// calls it from a thread that sleeps until readiness on High sockets).
+    /// They are outside the idle protocol (never parked, woken or stolen
+    /// from) and put the Normal and Low entries they make in the
+    /// injectors. Default 0; at most 1.
+    pub responders: usize,
     /// Events each worker's timeline keeps (feature `recorder`; see
     /// [`Scheduler::timeline`](crate::Scheduler::timeline)), or 0 (the
     /// default) to record nothing. Each event takes 32 bytes, allocated
@@ -82,6 +90,7 @@ impl Config {
             detailed_metrics: true,
             pooled_slab: true,
             event_poll_interval: None,
+            responders: 0,
             #[cfg(feature = "recorder")]
             timeline_capacity: 0,
         }
@@ -96,6 +105,11 @@ impl Config {
             return Err(ConfigError::TooManyWorkers {
                 requested: self.worker_count,
                 max: MAX_WORKERS,
+            });
+        }
+        if self.responders > 1 {
+            return Err(ConfigError::TooManyResponders {
+                requested: self.responders,
             });
         }
         if self.max_tasks == Some(0) {
@@ -160,6 +174,11 @@ pub enum ConfigError {
     },
     /// `max_tasks` was `Some(0)`: nothing could ever be submitted.
     ZeroMaxTasks,
+    /// `responders` was above 1.
+    TooManyResponders {
+        /// The count asked for.
+        requested: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -173,6 +192,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "`{name}` must be at least {min}")
             }
             ConfigError::ZeroMaxTasks => f.write_str("`max_tasks` must be at least 1"),
+            ConfigError::TooManyResponders { requested } => {
+                write!(f, "{requested} High responders requested; the maximum is 1")
+            }
         }
     }
 }

@@ -158,6 +158,26 @@ impl<P: Platform> Scheduler<P> {
         self.shared.run(index, true)
     }
 
+    /// Runs High responder `responder` (below
+    /// [`Config::responders`](crate::Config::responders)) on the calling
+    /// thread: polls the host's events once
+    /// ([`Platform::poll_events`] with the responder's slot,
+    /// `worker_count + responder`, as the worker index), then runs High
+    /// tasks until none is queued, and returns how many it ran.
+    ///
+    /// For a host thread that sleeps until High work cannot wait for a
+    /// busy worker (readiness on a High task's socket) and then runs that
+    /// work itself. It never parks and is never woken by the scheduler; the
+    /// Normal and Low tasks it wakes or spawns go to their shared queues.
+    ///
+    /// # Panics
+    ///
+    /// If `responder` is not below `Config::responders`, or it is already
+    /// running on another thread.
+    pub fn run_high(&self, responder: usize) -> usize {
+        self.shared.run_high(responder)
+    }
+
     /// Stops the scheduler: later submissions are refused, each worker
     /// finishes its current poll and leaves its loop, and every other task
     /// is cancelled (its future dropped once, its handle sees
@@ -207,6 +227,19 @@ impl<P: Platform> Scheduler<P> {
     /// scheduler polling a task.
     pub fn current_task(&self) -> Option<TaskInfo> {
         self.shared.current_task()
+    }
+
+    /// Moves the task running on the calling thread to `priority`: it runs
+    /// at that tier from its next wake (a task that wakes itself and
+    /// returns `Pending` is queued there at once). Returns false if the
+    /// calling thread is not a worker of this scheduler polling a task, or
+    /// the task already has that priority.
+    ///
+    /// A server that learns a request's tier only after its task started
+    /// (an HTTP/2 stream spawned before its method is known) moves itself
+    /// this way, then yields.
+    pub fn set_current_priority(&self, priority: Priority) -> bool {
+        self.shared.set_current_priority(priority)
     }
 }
 

@@ -75,6 +75,8 @@ fn worker_here() -> Option<usize> {
 ///   model execution, so "this thread, for this platform" is "this thread".
 /// - A panic is not caught: no future in these models panics.
 struct LoomHost {
+    /// Readiness for `poll_events` to deliver: a waker it wakes.
+    events: Mutex<Option<Waker>>,
     bell: Mutex<Bell>,
     rung: Condvar,
     ticks: StdAtomicU64,
@@ -94,11 +96,18 @@ struct Bell {
 impl LoomHost {
     fn new(dropped: Arc<AtomicUsize>) -> LoomHost {
         LoomHost {
+            events: Mutex::new(None),
             bell: Mutex::new(Bell::default()),
             rung: Condvar::new(),
             ticks: StdAtomicU64::new(0),
             dropped,
         }
+    }
+
+    /// Leaves `waker` for the next `poll_events` to wake, as a reactor
+    /// would on readiness.
+    fn deliver(&self, waker: Waker) {
+        *self.events.lock().unwrap() = Some(waker);
     }
 
     /// Blocks until every worker is inside `park`.
@@ -137,6 +146,13 @@ unsafe impl Platform for LoomHost {
         self.rung.notify_all();
     }
 
+    fn poll_events(&self, _worker: usize) {
+        let ready = self.events.lock().unwrap().take();
+        if let Some(waker) = ready {
+            waker.wake();
+        }
+    }
+
     fn now_nanos(&self) -> u64 {
         self.ticks.fetch_add(1, StdOrdering::Relaxed)
     }
@@ -172,9 +188,15 @@ impl Pool {
     /// injectors), which are statistics, not protocol, and would multiply
     /// the interleavings loom explores.
     fn new() -> Pool {
+        Pool::with_responders(0)
+    }
+
+    /// The same, with `responders` High responders besides the workers.
+    fn with_responders(responders: usize) -> Pool {
         let host_dropped = Arc::new(AtomicUsize::new(0));
         let mut config = Config::new(WORKERS);
         config.detailed_metrics = false;
+        config.responders = responders;
         let scheduler = Scheduler::new(LoomHost::new(host_dropped.clone()), config).unwrap();
         Pool {
             scheduler,
@@ -530,4 +552,124 @@ fn an_idle_pool_parks_and_shuts_down() {
         pool.wait_all_parked();
         pool.shut_down().assert_gone();
     });
+}
+
+/// A High task parks on a waker; once the pool has run dry, a High
+/// responder (a host thread outside the idle protocol, `run_high`, here
+/// the model's own thread) gets the task's readiness in its
+/// `poll_events`. The wake queues the task at
+/// High and may wake a parked worker: whichever of the two takes it polls
+/// it, once. There it spawns a Normal child, which must reach a worker
+/// even when the responder made it (its rings are never used, and a lost
+/// wake-up would leave the outside thread blocked on the child's handle,
+/// which loom reports as a deadlock).
+#[test]
+fn a_responder_runs_high_readiness_and_hands_normal_work_to_workers() {
+    model(
+        "a_responder_runs_high_readiness_and_hands_normal_work_to_workers",
+        1,
+        || {
+            let mut pool = Pool::with_responders(1);
+            let inner = pool.scheduler.clone();
+            let (probe, slot) = (Arc::new(Probe::default()), Arc::new(WakerSlot::default()));
+            let (p, s) = (probe.clone(), slot.clone());
+            let handle = pool.scheduler.spawn(
+                async move {
+                    parks_once(p, s).await;
+                    let ran_at = worker_here().expect("polled on a worker or responder");
+                    // No await on the child: that would lend it High.
+                    let child = inner.spawn(async { worker_here() }, Priority::Normal);
+                    (ran_at, child)
+                },
+                Priority::High,
+            );
+            pool.start();
+            let waker = slot.take();
+            pool.wait_all_parked();
+            pool.scheduler.platform().deliver(waker);
+            // This thread is the responder.
+            let ran = pool.scheduler.run_high(0);
+            let (ran_at, child) = wait(handle);
+            let child_at = wait(child).expect("the child ran on a thread of the pool");
+            assert!(child_at < WORKERS, "the Normal child ran on a worker");
+            assert_eq!(
+                ran_at == WORKERS,
+                ran == 1,
+                "the responder ran what it took"
+            );
+            assert_eq!(probe.polls.load(SeqCst), 2, "one poll per wake");
+            assert_eq!(probe.drops.load(SeqCst), 1, "dropped once");
+            pool.wait_all_parked();
+            pool.shut_down().assert_gone();
+        },
+    );
+}
+
+/// A High task waits in its injector while a High responder runs and the
+/// scheduler (with no worker started) shuts down: the task runs on the
+/// responder or is cancelled by the shutdown walk, which waits for the
+/// responder to leave (the last one out finishes); never both, and
+/// nothing is left.
+#[test]
+fn shutdown_races_a_responder() {
+    model("shutdown_races_a_responder", 1, || {
+        let pool = Pool::with_responders(1);
+        let probe = Arc::new(Probe::default());
+        let (p, mark) = (probe.clone(), DropMark(probe.clone()));
+        let handle = pool.scheduler.spawn(
+            async move {
+                let _keep = &mark;
+                p.polls.fetch_add(1, SeqCst);
+                7
+            },
+            Priority::High,
+        );
+        let s = pool.scheduler.clone();
+        let responder = spawn_big(move || s.run_high(0));
+        pool.scheduler.shutdown();
+        let ran = responder.join().unwrap();
+        assert!(pool.scheduler.is_terminated(), "the last one out finishes");
+        match loom::future::block_on(handle) {
+            Ok(out) => {
+                assert_eq!((out, ran), (7, 1), "run by the responder");
+            }
+            Err(e) => {
+                assert!(e.is_cancelled());
+                // The responder may have taken the entry and found it
+                // cancelled: `ran` counts entries taken, not polls.
+                assert_eq!(probe.polls.load(SeqCst), 0, "cancelled, not run");
+            }
+        }
+        assert_eq!(probe.drops.load(SeqCst), 1, "dropped once");
+        assert_eq!(pool.scheduler.live_tasks(), 0);
+        pool.shut_down().assert_gone();
+    });
+}
+
+/// A task polled on a worker spawns a High child while the other worker
+/// is parked. A High entry made by a polled task wakes nobody until the
+/// poll ends (`route.rs`), and then only if the worker will not take it
+/// next: here it does, so no worker is woken and the child still runs,
+/// once. Had the worker left it behind, the outside thread would block on
+/// its handle, which loom reports as a deadlock.
+#[test]
+fn a_high_child_of_a_polled_task_runs_after_the_poll() {
+    model(
+        "a_high_child_of_a_polled_task_runs_after_the_poll",
+        1,
+        || {
+            let mut pool = Pool::new();
+            pool.start();
+            pool.wait_all_parked();
+            let inner = pool.scheduler.clone();
+            let parent = pool.scheduler.spawn(
+                async move { inner.spawn(async { 7 }, Priority::High) },
+                Priority::Normal,
+            );
+            let child = wait(parent);
+            assert_eq!(wait(child), 7, "the child ran");
+            assert_eq!(pool.scheduler.metrics().tier(Priority::High).polls, 1);
+            pool.shut_down().assert_gone();
+        },
+    );
 }

@@ -80,12 +80,18 @@ mod context;
 #[cfg(all(feature = "tokio", target_os = "linux"))]
 mod deadline_fd;
 mod handle;
+#[cfg(feature = "tokio")]
+mod high_responder;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 mod join_set;
 mod macro_support;
 #[cfg(unix)]
 mod os_memory;
 mod park;
 mod platform;
+mod reprioritize;
 mod scheduler;
 mod services;
 mod task_builder;
@@ -119,6 +125,7 @@ pub mod task {
     pub use crate::budget::consume_budget;
     pub use crate::context::{builder, current};
     pub use crate::join_set::JoinSet;
+    pub use crate::reprioritize::set_priority;
     pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};
     pub use echo_sched_core::{TaskId, TaskInfo, TaskName};
 }

@@ -35,6 +35,9 @@ pub struct StdPlatform {
     /// The reactor the workers drive, when the scheduler owns one.
     #[cfg(feature = "tokio")]
     reactor: Option<std::sync::Arc<crate::tokio_bridge::Reactor>>,
+    /// The High responder's epoll set, when there is one.
+    #[cfg(all(feature = "tokio", target_os = "linux"))]
+    high: Option<std::sync::Arc<crate::high_responder::HighWatch>>,
 }
 
 impl StdPlatform {
@@ -48,7 +51,25 @@ impl StdPlatform {
             seed: h.finish(),
             #[cfg(feature = "tokio")]
             reactor: None,
+            #[cfg(all(feature = "tokio", target_os = "linux"))]
+            high: None,
         }
+    }
+
+    /// The same platform, with a High responder watching `watch`.
+    #[cfg(all(feature = "tokio", target_os = "linux"))]
+    pub(crate) fn with_high_watch(
+        mut self,
+        watch: std::sync::Arc<crate::high_responder::HighWatch>,
+    ) -> StdPlatform {
+        self.high = Some(watch);
+        self
+    }
+
+    /// The High responder's epoll set, if it has one.
+    #[cfg(all(feature = "tokio", target_os = "linux"))]
+    pub(crate) fn high_watch(&self) -> Option<&std::sync::Arc<crate::high_responder::HighWatch>> {
+        self.high.as_ref()
     }
 
     /// The same platform, whose workers drive `reactor`.

@@ -360,6 +360,15 @@ impl SchedulerBuilder {
         } else {
             None
         };
+        // A High responder needs the workers' reactor (`high_responder.rs`).
+        #[cfg(all(feature = "tokio", target_os = "linux"))]
+        let responder = reactor.is_some() && self.services.high_responder;
+        #[cfg(all(feature = "tokio", target_os = "linux"))]
+        if responder {
+            let watch = crate::high_responder::HighWatch::new().map_err(BuildError::Spawn)?;
+            platform = platform.with_high_watch(std::sync::Arc::new(watch));
+            config.responders = 1;
+        }
         let core = Core::new(platform, config).map_err(BuildError::Config)?;
         let services = crate::services::Services::start(
             &self.services,
@@ -401,6 +410,17 @@ impl SchedulerBuilder {
                 Err(e) => {
                     // Dropping the scheduler shuts down and joins the
                     // threads that did start.
+                    drop(scheduler);
+                    return Err(BuildError::Spawn(e));
+                }
+            }
+        }
+        #[cfg(all(feature = "tokio", target_os = "linux"))]
+        if responder {
+            let context = scheduler.services.thread_context();
+            match crate::high_responder::spawn(core.clone(), context, &self.thread_name) {
+                Ok(handle) => scheduler.lock_threads().push(handle),
+                Err(e) => {
                     drop(scheduler);
                     return Err(BuildError::Spawn(e));
                 }
@@ -889,6 +909,10 @@ impl Scheduler {
     /// `join` says (never the caller's own thread).
     fn shutdown_joining(&self, join: Join) {
         self.core.shutdown();
+        #[cfg(all(feature = "tokio", target_os = "linux"))]
+        if let Some(watch) = self.core.platform().high_watch() {
+            watch.stop();
+        }
         let threads = std::mem::take(&mut *self.lock_threads());
         for t in threads {
             threads::join(t, join);

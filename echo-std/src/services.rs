@@ -20,6 +20,9 @@ pub(crate) struct ServicesConfig {
     /// Drive the owned runtime from a thread of its own (the old mode).
     #[cfg(feature = "tokio")]
     pub(crate) tokio_driver_thread: bool,
+    /// Run a High responder (`high_responder.rs`).
+    #[cfg(feature = "tokio")]
+    pub(crate) high_responder: bool,
 }
 
 /// The services of one scheduler.

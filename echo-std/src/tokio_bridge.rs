@@ -113,6 +113,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(unix)]
+pub use crate::high_responder::watch_high;
 use crate::park::Parker;
 use crate::scheduler::{Scheduler, SchedulerBuilder};
 use crate::threads::Join;

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const PEERS: [&str; 3] = [Echo::NAME, Tokio::NAME, AsyncExecutor::NAME];
-const SPECIAL: [&str; 15] = [
+const SPECIAL: [&str; 17] = [
     "timer_lateness",
     "timer_churn",
     "metrics_cost",
@@ -57,6 +57,8 @@ const SPECIAL: [&str; 15] = [
     "slab_ab",
     "http_hello",
     "http_flood",
+    "grpc_unary",
+    "grpc_flood",
 ];
 
 /// The special workloads with a row in the main table.
@@ -80,6 +82,8 @@ struct Args {
     server_secs: u64,
     wrk_threads: usize,
     baseline: Option<PathBuf>,
+    /// The gRPC client child's targets and mode.
+    grpc: (Option<String>, Option<String>, bool),
 }
 
 fn parse_args() -> Args {
@@ -93,6 +97,7 @@ fn parse_args() -> Args {
         server_secs: 5,
         wrk_threads: WRK_THREADS,
         baseline: None,
+        grpc: (None, None, false),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -128,6 +133,9 @@ fn parse_args() -> Args {
                     .unwrap_or_else(|_| usage("bad --wrk-threads"))
             }
             "--baseline" => args.baseline = Some(value().into()),
+            "--grpc-addr" => args.grpc.0 = Some(value()),
+            "--grpc-floor" => args.grpc.1 = Some(value()),
+            "--grpc-flood" => args.grpc.2 = value() == "1",
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -152,6 +160,10 @@ fn usage(msg: &str) -> ! {
 fn main() {
     let args = parse_args();
     if let Some(kind) = &args.child {
+        if kind.starts_with("grpc-") {
+            grpc_child(kind, &args);
+            return;
+        }
         run_child(
             kind,
             args.peer.as_deref().unwrap_or("echo"),
@@ -228,6 +240,47 @@ fn main() {
     if wanted("http_hello") || wanted("http_flood") {
         http_tables(&args, &wanted);
     }
+    if wanted("grpc_unary") || wanted("grpc_flood") {
+        let exe = std::env::current_exe().expect("this binary's path");
+        echo_benches::grpc_tables::print(
+            &exe,
+            &args.workers,
+            args.server_runs,
+            args.server_secs,
+            wanted("grpc_unary"),
+            wanted("grpc_flood"),
+        );
+    }
+}
+
+/// The gRPC server and client children (`echo_benches::grpc_bench`).
+fn grpc_child(kind: &str, args: &Args) {
+    use echo_benches::grpc_bench;
+    let done = match kind {
+        "grpc-server" => {
+            grpc_bench::serve_child(args.peer.as_deref().unwrap_or("echo"), args.workers[0])
+        }
+        "grpc-client" => {
+            let addr = |a: &Option<String>| {
+                a.as_deref()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or_else(|| usage("grpc-client needs --grpc-addr and --grpc-floor"))
+            };
+            grpc_bench::client_child(
+                addr(&args.grpc.0),
+                addr(&args.grpc.1),
+                args.grpc.2,
+                args.server_secs,
+            )
+        }
+        _ => usage(&format!("unknown child {kind}")),
+    };
+    if let Err(e) = done {
+        eprintln!("{kind}: {e}");
+        std::process::exit(1);
+    }
+    // Runtimes and open connections are not waited for.
+    std::process::exit(0);
 }
 
 /// Echo with detailed metrics (the default) against counters only.
@@ -831,6 +884,7 @@ fn http_tables(args: &Args, wanted: &impl Fn(&str) -> bool) {
                 interleaved_runs(&specs, args.server_runs, |s| http_bench::flood_run(s, load));
             flood_row(w, &names, &runs);
             flood_floor_row(w, &runs);
+            flood_closed_rows(w, &names, &runs);
         }
     }
     println!();
@@ -1008,6 +1062,67 @@ fn flood_floor_row(w: usize, runs: &[Vec<FloodRun>]) {
     println!(
         "| http_flood OS floor (a bare thread answering /ui on a socket of its own, probed alongside in the same runs) | {w} | {} | | | |",
         cells.join(" | "),
+    );
+}
+
+/// The closed-loop phase of the flood runs (the `/ui` probe, then the
+/// floor's, each asking again as soon as it is answered), and the High
+/// readiness targets judged on both phases against the floor of the same
+/// runs: at W=2, `/ui` p90 ≤ 200 µs and p99 within 300 µs of the floor's;
+/// at W=1, p50 ≤ 100 µs.
+fn flood_closed_rows(w: usize, names: &[&str], runs: &[Vec<FloodRun>]) {
+    let cells = |probe: fn(&FloodRun) -> ProbeLatency| -> Vec<String> {
+        runs.iter()
+            .map(|r| {
+                if r.is_empty() {
+                    "n/a".into()
+                } else {
+                    probe_cell(r, probe)
+                }
+            })
+            .collect()
+    };
+    let judge = |r: &[FloodRun],
+                 ui: fn(&FloodRun) -> ProbeLatency,
+                 floor: fn(&FloodRun) -> ProbeLatency| {
+        let word = |ok: bool| if ok { "yes" } else { "no" };
+        let p50 = med(r, |x| ui(x).p50);
+        let p90 = med(r, |x| ui(x).p90);
+        let p99 = med(r, |x| ui(x).p99);
+        let floor99 = med(r, |x| floor(x).p99);
+        match w {
+            2 => format!(
+                "p90 ≤ 200 µs: {}, p99 ≤ floor + 300 µs: {}",
+                word(p90 <= Duration::from_micros(200)),
+                word(p99 <= floor99 + Duration::from_micros(300))
+            ),
+            1 => format!("p50 ≤ 100 µs: {}", word(p50 <= Duration::from_micros(100))),
+            _ => String::new(),
+        }
+    };
+    let verdicts = |ui: fn(&FloodRun) -> ProbeLatency, floor: fn(&FloodRun) -> ProbeLatency| {
+        runs[..runs.len() - 1]
+            .iter()
+            .zip(names)
+            .filter(|(r, _)| !r.is_empty())
+            .map(|(r, name)| format!("{name}: {}", judge(r, ui, floor)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let target = "High readiness: W=2 /ui p90 ≤ 200 µs, p99 ≤ floor p99 + 300 µs; W=1 p50 ≤ 100 µs";
+    println!(
+        "| http_flood High readiness, fixed-rate /ui probe (the first row's) against its floor | {w} | {} | | {target} | {} |",
+        vec![""; runs.len()].join(" | "),
+        verdicts(|x| x.ui, |x| x.floor),
+    );
+    println!(
+        "| http_flood /ui probe in a closed loop (after the fixed-rate phase) | {w} | {} | | {target} | {} |",
+        cells(|x| x.ui_closed).join(" | "),
+        verdicts(|x| x.ui_closed, |x| x.floor_closed),
+    );
+    println!(
+        "| http_flood OS floor in a closed loop (the bare thread, after the /ui probe) | {w} | {} | | | |",
+        cells(|x| x.floor_closed).join(" | "),
     );
 }
 

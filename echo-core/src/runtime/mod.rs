@@ -23,6 +23,7 @@ mod owner;
 mod pick;
 #[cfg(feature = "recorder")]
 mod record;
+mod responder;
 mod route;
 mod shutdown;
 mod spawn;
@@ -95,8 +96,10 @@ impl<P: Platform> Shared<P> {
     /// The state of a new scheduler (`config` is valid).
     pub(crate) fn new(platform: P, config: Config) -> Shared<P> {
         let n = config.worker_count;
+        // The High responders' slots follow the workers' (`responder.rs`).
+        let slots = n + config.responders;
         let seed = platform.random_seed();
-        let workers = (0..n)
+        let workers = (0..slots)
             .map(|i| CachePadded(Worker::new(i, seed, &config)))
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -105,7 +108,7 @@ impl<P: Platform> Shared<P> {
             .map(|s| {
                 let source = (crate::config::MAX_WORKERS + 1 + s) as u64;
                 CachePadded(SpinLock::new(Shard {
-                    heap: slab::Heap::new((n + s) as u32),
+                    heap: slab::Heap::new((slots + s) as u32),
                     ids: IdClock::new(source),
                 }))
             })
@@ -146,10 +149,16 @@ impl<P: Platform> Shared<P> {
         &self.config
     }
 
-    /// The number of workers.
+    /// The number of workers (not counting High responders).
     #[inline]
     pub(crate) fn worker_count(&self) -> usize {
-        self.workers.len()
+        self.config.worker_count
+    }
+
+    /// Whether slot `index` is a High responder's, not a worker's.
+    #[inline]
+    pub(crate) fn is_responder(&self, index: usize) -> bool {
+        index >= self.config.worker_count
     }
 
     /// The timers, and the sleeper role.
@@ -282,7 +291,7 @@ impl<P: Platform> Shared<P> {
     pub(crate) fn metrics(&self) -> Metrics {
         let live = self.live_tasks();
         let mut m = Metrics {
-            workers: self.workers.len(),
+            workers: self.worker_count(),
             parked_workers: self.idle.num_parked(),
             searching_workers: self.idle.num_searching(),
             live,
@@ -328,8 +337,7 @@ impl<P: Platform> Shared<P> {
             .now_nanos()
             .saturating_sub(self.started_nanos)
             .max(1);
-        m.worker_busy = self
-            .workers
+        m.worker_busy = self.workers[..self.worker_count()]
             .iter()
             .map(|w| 1.0 - (w.counters.parked_nanos.get() as f64 / elapsed as f64).min(1.0))
             .collect();
@@ -354,6 +362,18 @@ impl<P: Platform> Shared<P> {
             age: Duration::from_nanos(now.saturating_sub(header.id.created_nanos())),
             name,
         })
+    }
+}
+
+impl<P: Platform> Shared<P> {
+    /// Moves the task polled on this thread to `priority` from its next
+    /// wake (the same transition as `JoinHandle::set_priority` on a running
+    /// task). False off a worker, outside a poll, or with no change.
+    pub(crate) fn set_current_priority(&self, priority: crate::Priority) -> bool {
+        match self.current_owner().and_then(|o| o.current()) {
+            Some(task) => crate::task::join::reprioritize(task, priority, false),
+            None => false,
+        }
     }
 }
 

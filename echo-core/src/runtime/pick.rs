@@ -164,7 +164,7 @@ impl<P: Platform> Shared<P> {
         let first = injector.pop()?;
         let ring = o.ring(tier);
         let room = (CAPACITY / 2).saturating_sub(o.worker().ring(tier).len());
-        let share = injector.len() / self.workers.len() + 1;
+        let share = injector.len() / self.worker_count() + 1;
         for _ in 0..share.min(room) {
             let Some(entry) = injector.pop() else { break };
             // There is room, so this does not spill back.

@@ -18,6 +18,20 @@
 //! Waking follows the idle rules (`idle.rs`): an injector push wakes a
 //! worker if none is searching; a ring push wakes a thief only for a
 //! second queued entry, because the pushing worker runs a lone one next.
+//! High entries made on a worker follow the same idea, as the worker's
+//! state allows:
+//! - made by the task it polls (a spawn, a wake): the entry goes to the
+//!   High injector, where every awake worker sees it at its next
+//!   scheduling point, and when the poll ends the worker wakes a parked
+//!   one only if it will not take the entry next itself (a second High
+//!   entry is queued, or an owed turn comes first: `settle_high_wake`).
+//!   So a request's chain of High tasks (a connection, its stream, the
+//!   connection again) stays on one worker instead of waking another
+//!   across threads at each hop; a parked worker waits for the end of
+//!   the poll that made the entry, which is the poll already running;
+//! - made by a waker the platform runs on the sleeper in `park_until`
+//!   (I/O readiness): that thread, which the event just woke, runs it.
+//!
 //! A batch queues quietly and wakes once at its end (`wake_for_batch`).
 //!
 //! After shutdown has finished (`lifecycle.rs`), whoever pushes to an
@@ -53,11 +67,33 @@ impl<P: Platform> Shared<P> {
         &self,
         entry: Entry,
         priority: Priority,
-        on: Option<&mut Owner<'_>>,
+        mut on: Option<&mut Owner<'_>>,
         wake: Wake,
     ) {
+        let sleeping = on.as_mut().is_some_and(|o| o.local().sleeping);
+        // A High responder keeps no ringed work: it runs only High.
+        let responder = on.as_ref().is_some_and(|o| self.is_responder(o.index()));
         match on {
-            Some(o) if priority.has_ring() => self.push_ring(o, entry, priority, wake),
+            Some(o) if priority.has_ring() && !responder => {
+                self.push_ring(o, entry, priority, wake)
+            }
+            Some(o) if !priority.has_ring() && wake == Wake::Now && sleeping => {
+                // A waker the platform runs on the sleeper inside
+                // `park_until` (I/O readiness): the thread the event just
+                // woke runs the entry, as it would a ringed one, rather
+                // than waking another worker across threads for it.
+                self.injectors[priority.index()].push(entry);
+                o.local().woken_while_sleeping = true;
+                self.platform.unpark(o.index());
+            }
+            Some(o) if !priority.has_ring() && wake == Wake::Now && o.current().is_some() => {
+                // Made by the task this worker polls (a spawn, a wake): the
+                // worker takes it at its next scheduling point unless it
+                // has more to do, which it decides when the poll ends
+                // (`settle_high_wake`); awake workers see it meanwhile.
+                self.injectors[priority.index()].push(entry);
+                o.local().high_wake_owed = true;
+            }
             _ => {
                 self.injectors[priority.index()].push(entry);
                 if wake == Wake::Now {
@@ -164,6 +200,25 @@ impl<P: Platform> Shared<P> {
         // entry itself if nobody steals it, so waking a thief is only a
         // hint: a plain load decides whether the fenced notify is worth it.
         if o.worker().ring(tier).len() > 1 && self.idle.may_wake() {
+            self.notify_one();
+        }
+    }
+
+    /// After a poll that queued High entries (see `route`): wakes a parked
+    /// worker for them unless this worker takes the only one next, that
+    /// is, unless the High injector holds more than one entry or an owed
+    /// anti-starvation turn comes before High at this worker's next pick.
+    #[cold]
+    pub(crate) fn settle_high_wake(&self, o: &mut Owner<'_>) {
+        let local = o.local();
+        local.high_wake_owed = false;
+        let turn_owed = local
+            .since_turn
+            .iter()
+            .zip(local.owed_at)
+            .any(|(&since, at)| since >= at);
+        let high = self.injectors[Priority::High.index()].len();
+        if high > 1 || (high == 1 && turn_owed) {
             self.notify_one();
         }
     }

@@ -22,7 +22,8 @@ impl<P: Platform> Shared<P> {
     /// worker is running, else the last worker out finishes.
     pub(crate) fn shutdown(&self) {
         if self.lifecycle.close() {
-            for w in 0..self.workers.len() {
+            // Workers only: a High responder's host stops calling it.
+            for w in 0..self.worker_count() {
                 self.platform.unpark(w);
             }
             if let Some(room) = &self.room {

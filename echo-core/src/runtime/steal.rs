@@ -25,7 +25,8 @@ impl<P: Platform> Shared<P> {
         if let Some(found) = self.take_high() {
             return Some(found);
         }
-        let n = self.workers.len();
+        // Workers only: a High responder's rings stay empty.
+        let n = self.worker_count();
         for tier in Priority::RINGED {
             let start = o.random_below(n);
             for i in 0..n {

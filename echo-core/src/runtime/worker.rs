@@ -78,6 +78,9 @@ pub(crate) struct Local {
     pub(crate) sleeping: bool,
     /// A waker pushed to this worker's ring while it was `sleeping`.
     pub(crate) woken_while_sleeping: bool,
+    /// The polled task queued a High entry and no worker was woken for
+    /// it yet (`route.rs`, `settle_high_wake`).
+    pub(crate) high_wake_owed: bool,
     pub(crate) ids: IdClock,
 }
 
@@ -87,7 +90,7 @@ pub(crate) struct Worker {
     /// fields below (counters every poll) do not share their lines.
     rings: CachePadded<[Deque<Entry>; Priority::COUNT - 1]>,
     pub(crate) counters: Counters,
-    running: AtomicBool,
+    pub(super) running: AtomicBool,
     local: UnsafeCell<Local>,
     heap: UnsafeCell<Heap>,
     pub(crate) current: UnsafeCell<Option<RawTask>>,
@@ -129,6 +132,7 @@ impl Worker {
                 timer_scan: index,
                 sleeping: false,
                 woken_while_sleeping: false,
+                high_wake_owed: false,
                 ids: IdClock::new(index as u64 + 1),
             }),
             heap: UnsafeCell::new(Heap::new(index as u32)),
@@ -181,9 +185,9 @@ impl Worker {
 
 /// Clears a worker's `running` flag and the thread's worker identity when
 /// the loop ends, even by a panic.
-struct Running<'a, P: Platform> {
-    shared: &'a Shared<P>,
-    worker: &'a Worker,
+pub(super) struct Running<'a, P: Platform> {
+    pub(super) shared: &'a Shared<P>,
+    pub(super) worker: &'a Worker,
 }
 
 impl<P: Platform> Drop for Running<'_, P> {
@@ -256,7 +260,7 @@ impl<P: Platform> Shared<P> {
     }
 
     /// Claims and runs one entry.
-    fn run_entry(&self, o: &mut Owner<'_>, entry: Entry, tier: Priority) {
+    pub(super) fn run_entry(&self, o: &mut Owner<'_>, entry: Entry, tier: Priority) {
         let worker = o.worker();
         let task = entry.into_raw();
         let counters = &worker.counters.tiers[tier.index()];
@@ -286,6 +290,9 @@ impl<P: Platform> Shared<P> {
         #[cfg(feature = "recorder")]
         self.record_poll(o, task.id(), tier, started);
         o.set_current(None);
+        if o.local().high_wake_owed {
+            self.settle_high_wake(o);
+        }
         let woken = o.self_woken();
         if woken {
             o.set_self_woken(false);
@@ -578,7 +585,8 @@ impl<P: Platform> Shared<P> {
                     o.local().searching = true;
                     worker.counters.unparks.inc();
                 }
-                if woken && worker.queued() > 1 {
+                let high = self.injectors[Priority::High.index()].len();
+                if woken && worker.queued() + high > 1 {
                     // Readiness woke several tasks here: as a push to a
                     // busy worker's ring would, offer them to a thief.
                     self.notify_one();
