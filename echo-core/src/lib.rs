@@ -77,9 +77,8 @@ pub use priority::Priority;
 pub use recorder::{Timeline, TimelineEvent, WorkerTimeline};
 pub use runtime::SpawnWhenRoom;
 pub use runtime::TaskOptions;
-pub use scheduler::Scheduler;
+pub use scheduler::{Scheduler, Sleep};
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
-pub use timer::Sleep;
 
 #[cfg(all(test, not(echo_loom)))]
 mod layout_tests {

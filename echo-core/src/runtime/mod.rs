@@ -5,8 +5,11 @@
 //! - `route.rs`: where an entry goes, and whom it wakes;
 //! - `pick.rs`: a worker's next entry, with the anti-starvation rule;
 //! - `steal.rs`: taking from other workers' rings;
-//! - `worker.rs`: a worker's state and its loop (claim, poll, park);
-//! - `owner.rs`: the proof that the caller runs a given worker;
+//! - `run.rs`: the worker loop (claim, poll, park);
+//! - `worker.rs`: a worker's state;
+//! - `owner.rs`: the proof that the caller runs a given worker, and the
+//!   owner-only state it opens (`local.rs`: the worker's private
+//!   scheduling state);
 //! - `spawn.rs`: submission, from a worker or from outside;
 //! - `spawn_when_room.rs`: the future that waits for room under the bound;
 //! - `shutdown.rs` and `lifecycle.rs`: shutdown and its phases;
@@ -14,17 +17,19 @@
 //! - `task_host.rs`: the scheduler as the host of its tasks (the task
 //!   layer's `Schedule` trait).
 //!
-//! The public handle is `crate::Scheduler` (`scheduler.rs`); the protocols
+//! The public handle is `crate::Scheduler` (`scheduler/`); the protocols
 //! with no scheduler state of their own (`idle.rs`, `room.rs`, `deque/`,
 //! `inject.rs`, `slab/`, `timer/`, `task/`) are beside this module, below it.
 
 mod lifecycle;
+mod local;
 mod owner;
 mod pick;
 #[cfg(feature = "recorder")]
 mod record;
 mod responder;
 mod route;
+mod run;
 mod shutdown;
 mod spawn;
 mod spawn_when_room;
@@ -178,6 +183,12 @@ impl<P: Platform> Shared<P> {
         self.platform.current_worker()
     }
 
+    /// The state of the worker whose owner proof `o` is.
+    #[inline]
+    pub(crate) fn worker_of(&self, o: &Owner<'_>) -> &Worker {
+        &self.workers[o.index()]
+    }
+
     /// The owner proof of the worker the calling thread runs as, for a
     /// re-entrant entry point (a spawn, a wake or a budget check from
     /// inside a poll; see `owner.rs`).
@@ -186,7 +197,7 @@ impl<P: Platform> Shared<P> {
         let w = self.current_worker()?;
         // SAFETY: `Platform` is an unsafe trait whose `current_worker`
         // answers `Some(w)` only on the thread running worker `w`.
-        Some(unsafe { Owner::new(&self.workers[w], w) })
+        Some(unsafe { self.workers[w].owner(w) })
     }
 
     /// Frees a task's slot: locally on its owner worker, else remotely.

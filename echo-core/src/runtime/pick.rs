@@ -39,7 +39,7 @@ impl<P: Platform> Shared<P> {
             from_inbox = self.take_inbox(o);
         }
         let (global_first, since_turn, owed_at) = {
-            let local = o.local();
+            let mut local = o.local();
             let global_first = local.until_global == 0;
             local.until_global = if global_first {
                 self.config().global_queue_interval - 1
@@ -96,9 +96,9 @@ impl<P: Platform> Shared<P> {
     /// own ring and the injector. Taken every fourth injector-first tick
     /// (every 124 ticks with the default K).
     fn sample_depth(&self, o: &mut Owner<'_>) {
-        let worker = o.worker();
+        let worker = self.worker_of(o);
         {
-            let local = o.local();
+            let mut local = o.local();
             if local.until_depth > 0 {
                 local.until_depth -= 1;
                 return;
@@ -120,14 +120,14 @@ impl<P: Platform> Shared<P> {
     /// The owner's worker found `tier` empty on its owed turn: restart its
     /// count.
     fn forfeit(&self, o: &mut Owner<'_>, tier: Priority) {
-        let local = o.local();
+        let mut local = o.local();
         local.since_turn[tier.ring_index()] = 0;
     }
 
     /// Records that the owner's worker is about to poll an entry of `tier`.
     #[inline]
     pub(crate) fn served(&self, o: &mut Owner<'_>, tier: Priority) {
-        let local = o.local();
+        let mut local = o.local();
         for i in 0..Priority::RINGED.len() {
             // Ring index `i` is tier index `i + 1`.
             local.since_turn[i] = if i + 1 == tier.index() {
@@ -163,7 +163,7 @@ impl<P: Platform> Shared<P> {
         }
         let first = injector.pop()?;
         let ring = o.ring(tier);
-        let room = (CAPACITY / 2).saturating_sub(o.worker().ring(tier).len());
+        let room = (CAPACITY / 2).saturating_sub(self.worker_of(o).ring(tier).len());
         let share = injector.len() / self.worker_count() + 1;
         for _ in 0..share.min(room) {
             let Some(entry) = injector.pop() else { break };

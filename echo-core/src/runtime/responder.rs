@@ -27,8 +27,7 @@
 //!   and does nothing after the scheduler is closed.
 
 use super::Shared;
-use super::owner::Owner;
-use super::worker::Running;
+use super::run::Running;
 use crate::platform::Platform;
 use crate::sync::Ordering;
 
@@ -63,7 +62,7 @@ impl<P: Platform> Shared<P> {
         }
         // SAFETY: this thread runs slot `index` until `_running` drops, and
         // the `running` flag keeps every other thread out.
-        let mut owner = unsafe { Owner::new(worker, index) };
+        let mut owner = unsafe { worker.owner(index) };
         let o = &mut owner;
         self.platform().poll_events(index);
         let mut ran = 0;

@@ -187,19 +187,21 @@ impl<P: Platform> Shared<P> {
         if wake == Wake::Batch {
             return;
         }
-        let local = o.local();
+        let mut local = o.local();
         if local.sleeping {
             // The platform runs wakers on the sleeper inside `park_until`
             // (I/O readiness): end that park so this worker runs the entry.
             local.woken_while_sleeping = true;
+            drop(local);
             self.platform.unpark(o.index());
             return;
         }
+        drop(local);
         // A lone entry is run by this worker next; only a second one is
         // worth waking a thief for. This worker is awake and will run the
         // entry itself if nobody steals it, so waking a thief is only a
         // hint: a plain load decides whether the fenced notify is worth it.
-        if o.worker().ring(tier).len() > 1 && self.idle.may_wake() {
+        if self.worker_of(o).ring(tier).len() > 1 && self.idle.may_wake() {
             self.notify_one();
         }
     }
@@ -210,7 +212,7 @@ impl<P: Platform> Shared<P> {
     /// anti-starvation turn comes before High at this worker's next pick.
     #[cold]
     pub(crate) fn settle_high_wake(&self, o: &mut Owner<'_>) {
-        let local = o.local();
+        let mut local = o.local();
         local.high_wake_owed = false;
         let turn_owed = local
             .since_turn

@@ -9,7 +9,6 @@
 use crate::Priority;
 use crate::platform::Platform;
 use crate::runtime::Shared;
-use crate::runtime::owner::Owner;
 use crate::sync::{Ordering, fence};
 use crate::task::header::Header;
 use crate::task::raw::{Entry, RawTask};
@@ -70,12 +69,10 @@ impl<P: Platform> Shared<P> {
         // locks are held, and incomplete tasks keep their registry reference.
         let mut collect =
             |slot: NonNull<u8>| live.push(unsafe { RawTask::from_header(slot.cast::<Header>()) });
-        for (w, worker) in self.workers.iter().enumerate() {
-            // SAFETY: no worker is active (nor will be): this thread may act
-            // as every worker's owner.
-            let mut o = unsafe { Owner::new(worker, w) };
-            // SAFETY: the callback frees nothing.
-            unsafe { o.heap().for_each_used(&mut collect) };
+        for worker in self.workers.iter() {
+            // SAFETY: no worker is active (nor will be), and the callback
+            // frees nothing.
+            unsafe { worker.heap_when_stopped().for_each_used(&mut collect) };
         }
         for shard in self.shards.iter() {
             let shard = shard.lock();
@@ -102,20 +99,18 @@ impl<P: Platform> Shared<P> {
         }
 
         self.lifecycle.set_finished();
-        for (w, worker) in self.workers.iter().enumerate() {
-            // SAFETY: no worker is active (nor will be): this thread may act
-            // as every worker's owner.
-            let o = unsafe { Owner::new(worker, w) };
+        for worker in self.workers.iter() {
             for tier in Priority::RINGED {
-                while let Some(entry) = o.ring(tier).pop() {
+                // SAFETY: no worker is active (nor will be).
+                while let Some(entry) = unsafe { worker.pop_when_stopped(tier) } {
                     self.discard(entry, tier);
                 }
             }
         }
         self.drain_queues();
-        for (w, worker) in self.workers.iter().enumerate() {
+        for worker in self.workers.iter() {
             // SAFETY: as above, and no worker will use its heap again.
-            unsafe { Owner::new(worker, w).heap().detach() };
+            unsafe { worker.heap_when_stopped().detach() };
         }
         for shard in self.shards.iter() {
             // SAFETY: the lock excludes submitters, who re-check the phase.

@@ -207,8 +207,10 @@ impl<P: Platform> Shared<P> {
     {
         let priority = opts.priority;
         let id = o.next_task_id(this.platform.now_nanos());
-        let raw = Self::make_task(this, o.heap(), id, future, opts)?;
-        o.worker().counters.tiers[priority.index()].submitted.inc();
+        let raw = Self::make_task(this, &mut o.heap(), id, future, opts)?;
+        this.worker_of(o).counters.tiers[priority.index()]
+            .submitted
+            .inc();
         Ok(raw)
     }
 

@@ -15,13 +15,14 @@ impl<P: Platform> Shared<P> {
     /// searcher first; returns `None` without stealing if too many workers
     /// search already.
     pub(crate) fn search(&self, o: &mut Owner<'_>) -> Option<(Entry, Priority)> {
-        let local = o.local();
+        let mut local = o.local();
         if !local.searching {
             if !self.idle.transition_to_searching() {
                 return None;
             }
             local.searching = true;
         }
+        drop(local);
         if let Some(found) = self.take_high() {
             return Some(found);
         }
@@ -38,7 +39,7 @@ impl<P: Platform> Shared<P> {
                     .ring(tier)
                     .steal_half_from(self.workers[victim].ring(tier));
                 if let Some((entry, moved)) = stolen {
-                    let counters = &o.worker().counters;
+                    let counters = &self.worker_of(o).counters;
                     counters.steals.inc();
                     counters.stolen.add(moved);
                     #[cfg(feature = "recorder")]

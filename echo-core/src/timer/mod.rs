@@ -36,15 +36,13 @@
 
 mod lock;
 mod shard;
-mod sleep;
 mod sleeper;
 mod wheel;
 
 pub use lock::ShardLock;
-pub use sleep::Sleep;
 pub use sleeper::Sleeper;
+pub(crate) use wheel::{Place, TimerEntry};
 
-use crate::Scheduler;
 use crate::padded::CachePadded;
 use crate::platform::Platform;
 use crate::sync::{AtomicU64, Ordering};
@@ -261,79 +259,10 @@ impl Timers {
     }
 }
 
-impl<P: Platform> Scheduler<P> {
-    /// A timer that completes once the platform clock reaches
-    /// `deadline_nanos` (never before), as a future. Arming it (its first
-    /// poll) and dropping it cost O(1) and allocate nothing.
-    ///
-    /// ```
-    /// use echo_sched_core::{Config, Priority, Scheduler};
-    /// # use echo_sched_core::{PanicPayload, Platform};
-    /// # use core::cell::Cell;
-    /// # struct Host { worker: Cell<Option<usize>>, now: Cell<u64> }
-    /// # unsafe impl Send for Host {}
-    /// # unsafe impl Sync for Host {}
-    /// # unsafe impl Platform for Host {
-    /// #     fn park(&self, _: usize) {}
-    /// #     fn unpark(&self, _: usize) {}
-    /// #     fn now_nanos(&self) -> u64 { self.now.get() }
-    /// #     fn random_seed(&self) -> u64 { 1 }
-    /// #     fn current_worker(&self) -> Option<usize> { self.worker.get() }
-    /// #     fn set_current_worker(&self, w: Option<usize>) { self.worker.set(w) }
-    /// #     fn catch_unwind<R>(&self, f: impl FnOnce() -> R) -> Result<R, PanicPayload> { Ok(f()) }
-    /// # }
-    /// // A host whose clock is a counter it advances itself.
-    /// let host = Host { worker: Cell::new(None), now: Cell::new(0) };
-    /// let scheduler = Scheduler::new(host, Config::new(1)).unwrap();
-    /// let timer = scheduler.sleep_until(5_000);
-    /// let task = scheduler.spawn(async move { timer.await; "rang" }, Priority::Normal);
-    /// scheduler.run_until_idle(0); // arms the timer
-    /// // The host loop: sleep until the next deadline (here: set the
-    /// // clock), run again; the run fires the timer and runs the task.
-    /// while let Some(deadline) = scheduler.next_timer_deadline() {
-    ///     assert!(deadline <= 5_000);
-    ///     scheduler.platform().now.set(deadline);
-    ///     scheduler.run_until_idle(0);
-    /// }
-    /// assert!(task.is_finished());
-    /// assert!(scheduler.platform().now.get() >= 5_000, "never early");
-    /// # scheduler.shutdown();
-    /// ```
-    pub fn sleep_until(&self, deadline_nanos: u64) -> Sleep<P> {
-        Sleep::new(self.clone(), deadline_nanos)
-    }
-
-    /// The earliest armed timer's deadline on the platform clock, if any:
-    /// for a host that calls [`run_until_idle`](Scheduler::run_until_idle)
-    /// from its own loop, when to call it again. It may be before the
-    /// deadline itself (by up to the wheel's slot for a far timer: the
-    /// host then calls again, gets a nearer answer), never after.
-    pub fn next_timer_deadline(&self) -> Option<u64> {
-        let next = self.shared.timers().earliest();
-        (next != u64::MAX).then_some(next)
-    }
-
-    /// Timers armed and not yet fired or dropped.
-    pub fn armed_timers(&self) -> usize {
-        self.shared.timers().len()
-    }
-
-    /// Spends one unit of the cooperative budget of the task polled on the
-    /// calling thread (each poll of a task starts with 128). Returns false
-    /// when the budget is spent: the task should yield (wake itself and
-    /// return `Pending`) so other tasks get the worker. Always true on a
-    /// thread that is not polling a task of this scheduler. Timers
-    /// ([`Sleep`]) and [`JoinHandle`](crate::JoinHandle)s spend it too
-    /// when they complete.
-    pub fn consume_budget(&self) -> bool {
-        self.shared.spend_budget()
-    }
-}
-
 #[cfg(all(test, not(echo_loom)))]
 mod tests {
-    use super::Sleep;
     use crate::Platform;
+    use crate::Sleep;
     use crate::test_host::TestHost;
     use crate::{Config, JoinHandle, Priority, Scheduler};
     use alloc::boxed::Box;

@@ -7,9 +7,9 @@
 //! valid until `Drop` or `reset` unlinks it under that shard's lock, from
 //! whatever thread they run on.
 
-use super::wheel::{Place, TimerEntry};
 use crate::Scheduler;
 use crate::platform::Platform;
+use crate::timer::{Place, TimerEntry};
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
