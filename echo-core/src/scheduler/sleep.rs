@@ -72,9 +72,9 @@ impl<P: Platform> Sleep<P> {
             return;
         }
         let shared = &self.scheduler.shared;
-        let shard = shared.timers().shard(self.shard as usize);
+        let index = self.shard as usize;
         self.shard = UNARMED;
-        let mut wheel = shard.lock(shared.platform());
+        let mut wheel = shared.timers().lock_shard(index, shared.platform());
         let entry = NonNull::from(&self.entry);
         // SAFETY: the lock of the shard the entry was armed in is held, and
         // the entry is alive (it is ours).
@@ -97,12 +97,11 @@ impl<P: Platform> Sleep<P> {
         let shared = &self.scheduler.shared;
         let timers = shared.timers();
         let home = timers.home(shared.current_worker());
-        let shard = timers.shard(home);
         let waker = cx.waker().clone();
         let entry = NonNull::from(&self.entry);
-        let mut wheel = shard
-            .try_lock(shared.platform())
-            .unwrap_or_else(|| shard.lock(shared.platform()));
+        let mut wheel = timers
+            .try_lock_shard(home, shared.platform())
+            .unwrap_or_else(|| timers.lock_shard(home, shared.platform()));
         // SAFETY: the lock is held; the entry is ours, unlinked, and pinned
         // (we are `!Unpin`); `Drop` unlinks it under this shard's lock.
         let old = unsafe {
@@ -125,11 +124,11 @@ impl<P: Platform> Sleep<P> {
     /// then unlinked), else keeps the waker up to date.
     fn poll_armed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let shared = &self.scheduler.shared;
-        let shard = shared.timers().shard(self.shard as usize);
+        let index = self.shard as usize;
         let entry = NonNull::from(&self.entry);
         let mut new_waker = None;
         loop {
-            let mut wheel = shard.lock(shared.platform());
+            let mut wheel = shared.timers().lock_shard(index, shared.platform());
             // SAFETY: the lock of the entry's shard is held; the entry is
             // ours and pinned. The same holds for every wheel call below.
             match unsafe { wheel.place(entry) } {

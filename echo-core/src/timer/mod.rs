@@ -45,10 +45,10 @@ pub(crate) use wheel::{Place, TimerEntry};
 
 use crate::padded::CachePadded;
 use crate::platform::Platform;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use alloc::boxed::Box;
 use core::task::Waker;
-use shard::Shard;
+use shard::{Shard, ShardGuard};
 
 /// Wakers taken per lock hold while firing.
 const FIRE_BATCH: usize = 32;
@@ -71,6 +71,12 @@ pub(crate) struct Timers {
     /// the role up watches the parked workers' shards, and every worker
     /// looks at one other shard per clock read.
     hint: CachePadded<AtomicU64>,
+    /// Shards holding at least one timer, counted when a shard stops or
+    /// starts being empty (under its lock). Read relaxed at every
+    /// scheduling point: while it is 0, a worker looks at no deadline (a
+    /// 64-bit load is a lock on 32-bit targets). A stale 0 only delays
+    /// another worker's help with a shard whose owner fires it itself.
+    armed: CachePadded<AtomicUsize>,
     pub(crate) sleeper: Sleeper,
 }
 
@@ -81,6 +87,7 @@ impl Timers {
                 .map(|_| CachePadded(Shard::new(workers)))
                 .collect(),
             hint: CachePadded(AtomicU64::new(u64::MAX)),
+            armed: CachePadded(AtomicUsize::new(0)),
             sleeper: Sleeper::new(),
         }
     }
@@ -100,9 +107,29 @@ impl Timers {
         self.shards.len() - 1
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn shard(&self, index: usize) -> &Shard {
         &self.shards[index]
+    }
+
+    /// Shard `index`'s wheel, waiting for its lock (see `Shard::lock`).
+    #[inline]
+    pub(crate) fn lock_shard<'a, P: Platform>(
+        &'a self,
+        index: usize,
+        platform: &'a P,
+    ) -> ShardGuard<'a, P> {
+        self.shards[index].lock(&self.armed, platform)
+    }
+
+    /// Shard `index`'s wheel if its lock is free.
+    #[inline]
+    pub(crate) fn try_lock_shard<'a, P: Platform>(
+        &'a self,
+        index: usize,
+        platform: &'a P,
+    ) -> Option<ShardGuard<'a, P>> {
+        self.shards[index].try_lock(&self.armed, platform)
     }
 
     /// The shard that a timer armed on worker `worker` (`None`: off the
@@ -118,6 +145,9 @@ impl Timers {
     /// hint.
     #[inline]
     pub(crate) fn next_for(&self, w: usize, scan: usize) -> u64 {
+        if self.armed.load(Ordering::Relaxed) == 0 {
+            return u64::MAX;
+        }
         let outside = self.shards[self.outside()].next_relaxed();
         let other = self.shards[scan].next_relaxed();
         let hint = self.hint.load(Ordering::Relaxed);
@@ -160,8 +190,13 @@ impl Timers {
     /// this and sleeps on instead of waking up. Waits for a shard's lock.
     pub(crate) fn has_due<P: Platform>(&self, now_nanos: u64, platform: &P) -> bool {
         let mut due = false;
-        for shard in self.shards.iter().filter(|s| s.next() <= now_nanos) {
-            let mut wheel = shard.lock(platform);
+        for (index, _) in self
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.next() <= now_nanos)
+        {
+            let mut wheel = self.lock_shard(index, platform);
             // SAFETY: the lock is held.
             due |= unsafe { wheel.first_due(now_nanos) }.is_some();
             wheel.publish();
@@ -172,13 +207,12 @@ impl Timers {
     /// Fires the timers of shard `index` due at `now_nanos`, if its lock is
     /// free (else whoever holds it will see them). Returns how many fired.
     pub(crate) fn fire<P: Platform>(&self, index: usize, now_nanos: u64, platform: &P) -> usize {
-        let shard = &self.shards[index];
         let mut fired = 0;
         loop {
             let mut batch: [Option<Waker>; FIRE_BATCH] = Default::default();
             let mut n = 0;
             {
-                let Some(mut wheel) = shard.try_lock(platform) else {
+                let Some(mut wheel) = self.try_lock_shard(index, platform) else {
                     return fired;
                 };
                 while n < FIRE_BATCH {
@@ -341,6 +375,45 @@ mod tests {
         drop(slot.lock().unwrap().take());
         assert_eq!(s.armed_timers(), 0);
         assert_eq!(s.next_timer_deadline(), None);
+        s.shutdown();
+    }
+
+    #[test]
+    fn the_count_of_shards_with_timers_follows_arms_cancels_and_fires() {
+        let s = two_workers();
+        let timers = s.shared.timers();
+        let armed = || timers.armed.load(Ordering::Relaxed);
+        assert_eq!((armed(), timers.next_for(0, 1)), (0, u64::MAX));
+        // Two timers in worker 0's shard count it once; one off the pool
+        // counts the outside shard.
+        let (a, b) = (Slot::default(), Slot::default());
+        drop(arm_in_task(&s, &a, 1 << 40));
+        drop(arm_in_task(&s, &b, 1 << 41));
+        s.run_until_idle(0);
+        let mut outside = Box::pin(s.sleep_until(1 << 40));
+        let waker = Waker::noop();
+        assert!(
+            outside
+                .as_mut()
+                .poll(&mut Context::from_waker(waker))
+                .is_pending()
+        );
+        assert_eq!(armed(), 2);
+        assert!(timers.next_for(1, 1) <= 1 << 40, "worker 1 sees them");
+        // Cancelling one of two leaves the shard counted; the last uncounts it.
+        drop(a.lock().unwrap().take());
+        assert_eq!(armed(), 2);
+        drop(b.lock().unwrap().take());
+        drop(outside);
+        assert_eq!((armed(), timers.next_for(1, 0)), (0, u64::MAX));
+        // A fired timer uncounts its shard too.
+        let task = s.spawn(s.sleep_until(5_000), Priority::Normal);
+        s.run_until_idle(1);
+        assert_eq!(armed(), 1);
+        s.platform().advance(10_000);
+        s.run_until_idle(1);
+        assert!(task.is_finished());
+        assert_eq!(armed(), 0);
         s.shutdown();
     }
 

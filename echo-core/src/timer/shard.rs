@@ -65,6 +65,7 @@ impl Shard {
     #[inline]
     pub(crate) fn try_lock<'a, P: Platform>(
         &'a self,
+        armed: &'a AtomicUsize,
         platform: &'a P,
     ) -> Option<ShardGuard<'a, P>> {
         // Not `bool::then_some`: it builds its argument either way, and a
@@ -73,6 +74,7 @@ impl Shard {
         if self.lock.try_lock() {
             Some(ShardGuard {
                 shard: self,
+                armed,
                 platform,
             })
         } else {
@@ -84,11 +86,16 @@ impl Shard {
     /// this scheduler parks on its platform parker, another thread spins
     /// (`lock.rs`).
     #[inline]
-    pub(crate) fn lock<'a, P: Platform>(&'a self, platform: &'a P) -> ShardGuard<'a, P> {
+    pub(crate) fn lock<'a, P: Platform>(
+        &'a self,
+        armed: &'a AtomicUsize,
+        platform: &'a P,
+    ) -> ShardGuard<'a, P> {
         self.lock
             .lock(platform.current_worker(), |w| platform.park(w));
         ShardGuard {
             shard: self,
+            armed,
             platform,
         }
     }
@@ -99,10 +106,27 @@ impl Shard {
 /// same thread could need the lock again there.
 pub(crate) struct ShardGuard<'a, P: Platform> {
     shard: &'a Shard,
+    /// The scheduler's count of shards holding timers (`Timers::armed`).
+    armed: &'a AtomicUsize,
     platform: &'a P,
 }
 
 impl<P: Platform> ShardGuard<'_, P> {
+    /// Publishes the wheel's length, and counts the shard in or out of
+    /// the shards holding timers when it stops or starts being empty.
+    #[inline]
+    fn store_len(&self) {
+        let (old, new) = (self.shard.len.load(Ordering::Relaxed), self.len());
+        if old != new {
+            self.shard.len.store(new, Ordering::Relaxed);
+            if old == 0 {
+                self.armed.fetch_add(1, Ordering::Relaxed);
+            } else if new == 0 {
+                self.armed.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// After linking a timer for `deadline`: if that is before `next`,
     /// lowers `next` to the wheel's earliest (for a far timer the start of
     /// its slot, so a sleeper first wakes there, cascades, and sleeps the
@@ -110,7 +134,7 @@ impl<P: Platform> ShardGuard<'_, P> {
     /// checks the sleeper).
     #[inline]
     pub(crate) fn lower_next(&mut self, deadline: u64) -> Option<u64> {
-        self.shard.len.store(self.len(), Ordering::Relaxed);
+        self.store_len();
         if deadline < self.shard.next.load(Ordering::Relaxed) {
             let next = self.next_deadline().unwrap_or(deadline);
             self.shard.next.store(next, Ordering::SeqCst);
@@ -123,7 +147,7 @@ impl<P: Platform> ShardGuard<'_, P> {
     /// After timers left the wheel or the wheel advanced: `next` from the
     /// wheel (it may rise). Returns it.
     pub(crate) fn publish(&mut self) -> u64 {
-        self.shard.len.store(self.len(), Ordering::Relaxed);
+        self.store_len();
         let next = self.next_deadline().unwrap_or(u64::MAX);
         if next != self.shard.next.load(Ordering::Relaxed) {
             self.shard.next.store(next, Ordering::SeqCst);
@@ -135,7 +159,7 @@ impl<P: Platform> ShardGuard<'_, P> {
     /// lower bound).
     #[inline]
     pub(crate) fn count(&mut self) {
-        self.shard.len.store(self.len(), Ordering::Relaxed);
+        self.store_len();
     }
 }
 
@@ -173,12 +197,13 @@ mod tests {
     #[test]
     fn a_failed_try_leaves_the_lock_with_its_holder() {
         let (shard, host) = (Shard::new(1), TestHost::default());
-        let held = shard.try_lock(&host).expect("free");
+        let armed = AtomicUsize::new(0);
+        let held = shard.try_lock(&armed, &host).expect("free");
         // A failed try (a worker firing another's shard) must not release
         // it: a second one fails too.
-        assert!(shard.try_lock(&host).is_none());
-        assert!(shard.try_lock(&host).is_none());
+        assert!(shard.try_lock(&armed, &host).is_none());
+        assert!(shard.try_lock(&armed, &host).is_none());
         drop(held);
-        assert!(shard.try_lock(&host).is_some());
+        assert!(shard.try_lock(&armed, &host).is_some());
     }
 }
