@@ -26,7 +26,7 @@ fn handler() {
 pub(crate) fn run<B: Board>() -> Result<(), Failure> {
     FIRED.store(0, Ordering::SeqCst);
     irq::set(handler);
-    run_root::<B, _, _>(Config::new(B::CORES), |s| async move {
+    run_root::<B, _, _>(Config::new(B::CORES), |_| async move {
         let before = B::parks_and_unparks();
         let mut polls = 0u32;
         B::start_periodic_interrupt(PERIOD_NANOS);
