@@ -12,7 +12,7 @@
 //! server's drop finds it.
 
 use super::group::Group;
-use crate::handle::Handle;
+use crate::context::Handle;
 use echo_sched_core::Priority;
 use std::fmt;
 use std::future::Future;
