@@ -8,8 +8,8 @@
 //!   the bound) or waits for a busy one;
 //! - after `shutdown` nothing is queued, and no thread starts.
 
-use super::enter;
-use super::relay::{Relay, Sender, Slot};
+use crate::blocking::enter;
+use crate::blocking::relay::{Relay, Sender, Slot};
 use crate::context;
 use crate::host::threads::{self, Join};
 use crate::host::{Core, drop_payload};

@@ -8,9 +8,9 @@
 //! comes from a hook the spawner passes (`context::current_id`), so that
 //! this module, below the context in the layers, does not import it.
 
-use super::Origin;
-use super::waker::Borrowed;
 use crate::JoinHandle;
+use crate::console::Origin;
+use crate::console::waker::Borrowed;
 use echo_sched_core::{TaskId, TaskOptions};
 use std::future::Future;
 use std::pin::Pin;

@@ -7,9 +7,9 @@
 //! shutdown. After shutdown, submissions through it are refused and come
 //! back as cancelled `JoinHandle`s.
 
-use super::spawn::submit_with;
-use super::{has_current, with_core};
 use crate::console::Origin;
+use crate::context::spawn::submit_with;
+use crate::context::{has_current, with_core};
 use crate::host::Core;
 use echo_sched_core::{JoinHandle, Priority, TaskOptions};
 use std::fmt;

@@ -6,10 +6,10 @@
 //! inside the pool nothing is refused for room); a refused one (shut down,
 //! no memory) gives a cancelled handle, never a panic.
 
-use super::with_current;
 #[cfg(feature = "console")]
 use crate::console;
 use crate::console::Origin;
+use crate::context::with_current;
 use crate::host::Core;
 use crate::host::block_on;
 use echo_sched_core::{JoinHandle, Priority, TaskOptions};
@@ -78,7 +78,8 @@ where
 {
     // tokio-console's span (feature `console`), made once the task exists.
     #[cfg(feature = "console")]
-    let (future, slot) = console::instrument(future, &options, "task", origin, super::current_id);
+    let (future, slot) =
+        console::instrument(future, &options, "task", origin, crate::context::current_id);
     let handle = submit_unwrapped(core, future, options);
     #[cfg(feature = "console")]
     console::Slot::spawned(slot, &handle);

@@ -7,7 +7,7 @@
 //! scheduling point's non-blocking turn, both far rarer than polls, so the
 //! dynamic call costs nothing measurable.
 
-use super::park::Parker;
+use crate::host::park::Parker;
 use std::time::Instant;
 
 /// An event loop that the workers drive.

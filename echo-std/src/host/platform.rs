@@ -4,10 +4,10 @@
 //! and the worker index it runs as; only that thread writes it
 //! (`set_current_worker`), so `current_worker` can answer from it.
 
-use super::clock::Clock;
+use crate::host::clock::Clock;
 #[cfg(feature = "tokio")]
-use super::events::EventLoop;
-use super::park::Parker;
+use crate::host::events::EventLoop;
+use crate::host::park::Parker;
 use echo_sched_core::{PanicPayload, Platform};
 #[cfg(unix)]
 use std::alloc::Layout;
@@ -47,7 +47,7 @@ pub struct StdPlatform {
     events: Option<std::sync::Arc<dyn EventLoop>>,
     /// The High responder's epoll set, when there is one.
     #[cfg(all(feature = "tokio", target_os = "linux"))]
-    high: Option<std::sync::Arc<super::HighWatch>>,
+    high: Option<std::sync::Arc<crate::host::HighWatch>>,
 }
 
 impl StdPlatform {
@@ -70,7 +70,7 @@ impl StdPlatform {
     #[cfg(all(feature = "tokio", target_os = "linux"))]
     pub(crate) fn with_high_watch(
         mut self,
-        watch: std::sync::Arc<super::HighWatch>,
+        watch: std::sync::Arc<crate::host::HighWatch>,
     ) -> StdPlatform {
         self.high = Some(watch);
         self
@@ -78,7 +78,7 @@ impl StdPlatform {
 
     /// The High responder's epoll set, if it has one.
     #[cfg(all(feature = "tokio", target_os = "linux"))]
-    pub(crate) fn high_watch(&self) -> Option<&std::sync::Arc<super::HighWatch>> {
+    pub(crate) fn high_watch(&self) -> Option<&std::sync::Arc<crate::host::HighWatch>> {
         self.high.as_ref()
     }
 
@@ -189,14 +189,14 @@ unsafe impl Platform for StdPlatform {
     /// to it at once; see `os_memory.rs` for why not the global allocator.
     #[cfg(unix)]
     fn alloc_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
-        super::os_memory::map(layout)
+        crate::host::os_memory::map(layout)
     }
 
     #[cfg(unix)]
     unsafe fn free_chunk(&self, chunk: NonNull<u8>, layout: Layout) {
         // SAFETY: the core gives back only chunks that `alloc_chunk` (so
         // `map`) gave, with their layout, once unused.
-        unsafe { super::os_memory::unmap(chunk, layout) }
+        unsafe { crate::host::os_memory::unmap(chunk, layout) }
     }
 }
 

@@ -10,8 +10,8 @@
 //!   returns within `d` and a small slack even if a blocking closure runs
 //!   for a minute.
 
-use super::backoff;
-use super::drop_payload;
+use crate::host::backoff;
+use crate::host::drop_payload;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 

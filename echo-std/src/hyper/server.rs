@@ -18,10 +18,10 @@
 //! - A connection at High has its socket watched by the scheduler's High
 //!   responder, if it runs one (`SchedulerBuilder::high_responder`).
 
-use super::group::Group;
-use super::tiers::{ConnectionTier, TieredService, Tiers};
-use super::{EchoExecutor, EchoTimer};
 use crate::context::Handle;
+use crate::hyper::group::Group;
+use crate::hyper::tiers::{ConnectionTier, TieredService, Tiers};
+use crate::hyper::{EchoExecutor, EchoTimer};
 use ::hyper::body::{Body, Incoming};
 use ::hyper::service::Service;
 use ::hyper::{Request, Response};

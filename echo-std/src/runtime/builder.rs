@@ -6,14 +6,14 @@
 //! either returns a running scheduler or has stopped and joined every
 //! thread it started.
 
-use super::Scheduler;
-use super::error::BuildError;
-use super::services::{Services, ServicesConfig};
-use super::start;
 #[cfg(all(feature = "tokio", target_os = "linux"))]
 use crate::host::HighWatch;
 use crate::host::thread_hooks::ThreadHook;
 use crate::host::{Core, StdPlatform};
+use crate::runtime::Scheduler;
+use crate::runtime::error::BuildError;
+use crate::runtime::services::{Services, ServicesConfig};
+use crate::runtime::start;
 #[cfg(feature = "tokio")]
 use crate::tokio_bridge::Reactor;
 use echo_sched_core::Config;

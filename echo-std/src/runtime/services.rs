@@ -2,10 +2,10 @@
 //! the `tokio` feature, the tokio bridge; and the context that every thread
 //! running Echo code enters (workers, `block_on`, blocking threads).
 
-use super::error::BuildError;
 use crate::blocking::{self, BlockingConfig, BlockingPool, PoolGuard};
 use crate::host::Core;
 use crate::host::threads::Join;
+use crate::runtime::error::BuildError;
 #[cfg(feature = "tokio")]
 use crate::tokio_bridge::{Reactor, TokioBridge};
 use std::marker::PhantomData;

@@ -9,9 +9,9 @@
 //! - With a deadline (`shutdown_timeout`), a thread still busy at the
 //!   deadline plus `SHUTDOWN_GRACE` is detached, never waited for.
 
-use super::Scheduler;
 use crate::host::backoff;
 use crate::host::threads::{self, Join};
+use crate::runtime::Scheduler;
 use std::time::{Duration, Instant};
 
 /// How long `shutdown_timeout` waits past its deadline for threads that

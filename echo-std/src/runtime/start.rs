@@ -6,11 +6,11 @@
 //! and asks for a tight timer slack, since it may be the one that sleeps
 //! until a timer's deadline.
 
-use super::services::ThreadContext;
 use crate::context;
 use crate::host::Core;
 use crate::host::thread_hooks::ThreadHook;
 use crate::host::threads::tighten_timer_slack;
+use crate::runtime::services::ThreadContext;
 use std::io;
 use std::thread::{self, JoinHandle};
 

@@ -3,8 +3,8 @@
 //! drive (the default), or, kept to compare against, a runtime driven by
 //! a thread of its own.
 
-use super::reactor::Reactor;
 use crate::host::threads::{self, Join};
+use crate::tokio_bridge::reactor::Reactor;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;

@@ -62,7 +62,7 @@ pub(crate) struct Reactor {
     /// Lets the sleeper wait in the reactor right up to an Echo deadline
     /// (Linux; `None` if it could not be made).
     #[cfg(target_os = "linux")]
-    deadline_fd: Option<super::deadline_fd::DeadlineFd>,
+    deadline_fd: Option<crate::tokio_bridge::deadline_fd::DeadlineFd>,
 }
 
 impl Reactor {
@@ -76,7 +76,7 @@ impl Reactor {
         #[cfg(target_os = "linux")]
         let deadline_fd = {
             let _in_runtime = runtime.enter();
-            super::deadline_fd::DeadlineFd::new().ok()
+            crate::tokio_bridge::deadline_fd::DeadlineFd::new().ok()
         };
         Ok(Arc::new(Reactor {
             handle: runtime.handle().clone(),
@@ -154,7 +154,7 @@ impl Reactor {
         &self,
         parker: &Parker,
         deadline: Instant,
-        fd: &super::deadline_fd::DeadlineFd,
+        fd: &crate::tokio_bridge::deadline_fd::DeadlineFd,
     ) -> bool {
         let guard = self.runtime.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(runtime) = guard.as_ref() else {
