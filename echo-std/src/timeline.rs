@@ -1,11 +1,11 @@
 //! A timeline of what every worker did, for ui.perfetto.dev (feature
 //! `recorder`).
 //!
-//! With [`SchedulerBuilder::timeline_capacity`] set, each worker records
+//! With [`SchedulerBuilder::timeline_capacity`](crate::SchedulerBuilder::timeline_capacity) set, each worker records
 //! its polls (task, tier, start, duration), parks, steals, timer firings,
 //! and the wakes and spawns it performs, into a bounded buffer of its own
 //! that needs no lock (see echo-sched-core's `recorder` module).
-//! [`Scheduler::timeline`] copies them at any time, and [`ChromeTrace`]
+//! [`Scheduler::timeline`](crate::Scheduler::timeline) copies them at any time, and [`ChromeTrace`]
 //! writes the copy as a Chrome trace (JSON), which ui.perfetto.dev and
 //! `chrome://tracing` open:
 //!

@@ -11,7 +11,7 @@ mod spawn;
 
 pub use handle::{Handle, TryCurrentError};
 pub use spawn::spawn;
-pub(crate) use spawn::{submit_unwrapped, submit_with};
+pub(crate) use spawn::{submit_batch_unwrapped, submit_with};
 
 use crate::host::Core;
 use echo_sched_core::{TaskId, TaskInfo};
@@ -92,7 +92,7 @@ pub(crate) fn current_id() -> TaskId {
 }
 
 /// Whether the calling thread can use [`spawn`](crate::spawn): it is a
-/// worker, a blocking-pool thread, or inside [`Scheduler::block_on`].
+/// worker, a blocking-pool thread, or inside [`Scheduler::block_on`](crate::Scheduler::block_on).
 ///
 /// ```
 /// use echo_std::Scheduler;

@@ -108,3 +108,34 @@ where
         Err(_) => core.spawn_refused(),
     }
 }
+
+/// Submits a batch like [`Scheduler::submit_batch`](crate::Scheduler::submit_batch),
+/// its futures instrumented already (or needing no span).
+pub(crate) fn submit_batch_unwrapped<I, F>(
+    core: &Core,
+    futures: I,
+    priority: Priority,
+) -> Vec<JoinHandle<F::Output>>
+where
+    I: IntoIterator<Item = F>,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (mut handles, mut rest) = core.spawn_batch(futures.into_iter().collect(), priority);
+    while !rest.is_empty() {
+        // The bound is full, the scheduler shut down, or there was no
+        // memory: one submission the slow way (it waits for room, or is
+        // refused), then the rest as a batch again.
+        let first = rest.remove(0);
+        // Not `submit`: with the `console` feature the future is
+        // instrumented already.
+        handles.push(submit_unwrapped(core, first, TaskOptions::new(priority)));
+        if core.is_shutdown() {
+            handles.extend(rest.drain(..).map(|_| core.spawn_refused()));
+        }
+        let (admitted, left) = core.spawn_batch(rest, priority);
+        handles.extend(admitted);
+        rest = left;
+    }
+    handles
+}

@@ -128,15 +128,18 @@ impl SchedulerBuilder {
     }
 
     /// N: while Normal work waits, each worker serves Normal at least once
-    /// every `n` polls (default 8). See [`Config`]; an invalid value (`0`)
-    /// makes [`build`](SchedulerBuilder::build) fail.
+    /// every `n` polls (default 8). See [`Config`]; `n` must be at least 2,
+    /// the core's minimum for Normal, or [`build`](SchedulerBuilder::build)
+    /// fails with
+    /// [`ConfigError::IntervalTooSmall`](crate::ConfigError::IntervalTooSmall).
     ///
     /// ```
     /// use echo_std::Scheduler;
     /// // Normal work gets at least one poll in four under a High flood.
     /// let scheduler = Scheduler::builder().normal_interval(4).build()?;
     /// # drop(scheduler);
-    /// assert!(Scheduler::builder().normal_interval(0).build().is_err());
+    /// assert!(Scheduler::builder().normal_interval(2).build().is_ok());
+    /// assert!(Scheduler::builder().normal_interval(1).build().is_err());
     /// # Ok::<(), echo_std::BuildError>(())
     /// ```
     pub fn normal_interval(mut self, n: u32) -> Self {
@@ -145,15 +148,19 @@ impl SchedulerBuilder {
     }
 
     /// M: while Low work waits, each worker serves Low at least once every
-    /// `m` polls (default 32). See [`Config`]; an invalid value (`0`)
-    /// makes [`build`](SchedulerBuilder::build) fail.
+    /// `m` polls (default 32). See [`Config`]; `m` must be at least 3,
+    /// the core's minimum for Low (one more than Normal's, since Normal may
+    /// take its turn first), or [`build`](SchedulerBuilder::build) fails
+    /// with
+    /// [`ConfigError::IntervalTooSmall`](crate::ConfigError::IntervalTooSmall).
     ///
     /// ```
     /// use echo_std::Scheduler;
     /// // Low work gets at least one poll in sixteen under a flood.
     /// let scheduler = Scheduler::builder().low_interval(16).build()?;
     /// # drop(scheduler);
-    /// assert!(Scheduler::builder().low_interval(0).build().is_err());
+    /// assert!(Scheduler::builder().low_interval(3).build().is_ok());
+    /// assert!(Scheduler::builder().low_interval(2).build().is_err());
     /// # Ok::<(), echo_std::BuildError>(())
     /// ```
     pub fn low_interval(mut self, m: u32) -> Self {
@@ -162,8 +169,8 @@ impl SchedulerBuilder {
     }
 
     /// K: each worker checks the global injectors before its own rings at
-    /// least once every `k` ticks (default 31). See [`Config`]; an invalid
-    /// value (`0`) makes [`build`](SchedulerBuilder::build) fail.
+    /// least once every `k` ticks (default 31). See [`Config`]; `k` must be
+    /// at least 1, or [`build`](SchedulerBuilder::build) fails.
     ///
     /// ```
     /// use echo_std::Scheduler;
@@ -316,14 +323,16 @@ impl SchedulerBuilder {
     }
 
     /// Starts the worker threads (and, with the `tokio` feature and no
-    /// [`tokio_handle`](SchedulerBuilder::tokio_handle), makes the tokio
-    /// runtime that they drive).
+    /// `tokio_handle`, makes the tokio runtime that they drive).
     ///
     /// # Errors
     ///
     /// - [`BuildError::Config`] if a setting is out of range: zero or more
-    ///   than [`MAX_WORKERS`](crate::MAX_WORKERS) workers, a zero interval
-    ///   or a zero [`max_tasks`](SchedulerBuilder::max_tasks);
+    ///   than [`MAX_WORKERS`](crate::MAX_WORKERS) workers, an interval below
+    ///   its minimum ([`normal_interval`](SchedulerBuilder::normal_interval)
+    ///   below 2, [`low_interval`](SchedulerBuilder::low_interval) below 3,
+    ///   [`global_queue_interval`](SchedulerBuilder::global_queue_interval)
+    ///   below 1) or a zero [`max_tasks`](SchedulerBuilder::max_tasks);
     /// - [`BuildError::ZeroBlockingThreads`] if
     ///   [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)
     ///   is zero;
@@ -560,7 +569,7 @@ impl SchedulerBuilder {
     /// `recorder`; 0, the default, records nothing): see the
     /// [`timeline`](crate::timeline) module. Each event takes 32 bytes,
     /// allocated when the scheduler is built; once a worker's buffer is
-    /// full it counts what it drops ([`WorkerTimeline::dropped`]).
+    /// full it counts what it drops ([`WorkerTimeline::dropped`](crate::timeline::WorkerTimeline::dropped)).
     ///
     /// ```
     /// use echo_std::Scheduler;

@@ -12,10 +12,10 @@ pub enum BuildError {
     /// The operating system refused to start a worker thread (or, with
     /// the `tokio` feature, to make the tokio runtime).
     Spawn(std::io::Error),
-    /// [`max_blocking_threads`](SchedulerBuilder::max_blocking_threads)
+    /// [`max_blocking_threads`](crate::SchedulerBuilder::max_blocking_threads)
     /// was zero: blocking closures could never run.
     ZeroBlockingThreads,
-    /// The [`thread_name`](SchedulerBuilder::thread_name) prefix contains a
+    /// The [`thread_name`](crate::SchedulerBuilder::thread_name) prefix contains a
     /// NUL byte, which no operating system accepts in a thread name.
     InvalidThreadName(String),
 }

@@ -22,7 +22,7 @@ pub use error::BuildError;
 #[cfg(feature = "console")]
 use crate::console;
 use crate::console::Origin;
-use crate::context::{self, Handle, submit_unwrapped, submit_with};
+use crate::context::{self, Handle, submit_batch_unwrapped, submit_with};
 use crate::host::block_on;
 use crate::host::threads::Join;
 use crate::host::{Core, StdPlatform, on_any_worker};
@@ -149,49 +149,14 @@ impl Scheduler {
                 .into_iter()
                 .map(|f| console::instrument(f, &options, "task", origin, context::current_id))
                 .unzip();
-            let handles = self.submit_batch_unwrapped(futures, priority);
+            let handles = submit_batch_unwrapped(&self.core, futures, priority);
             for (slot, handle) in slots.into_iter().zip(&handles) {
                 console::Slot::spawned(slot, handle);
             }
             handles
         }
         #[cfg(not(feature = "console"))]
-        self.submit_batch_unwrapped(futures, priority)
-    }
-
-    fn submit_batch_unwrapped<I, F>(
-        &self,
-        futures: I,
-        priority: Priority,
-    ) -> Vec<JoinHandle<F::Output>>
-    where
-        I: IntoIterator<Item = F>,
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (mut handles, mut rest) = self
-            .core
-            .spawn_batch(futures.into_iter().collect(), priority);
-        while !rest.is_empty() {
-            // The bound is full, the scheduler shut down, or there was no
-            // memory: one submission the slow way (it waits for room, or is
-            // refused), then the rest as a batch again.
-            let first = rest.remove(0);
-            // Not `submit`: with the `console` feature the future is
-            // instrumented already.
-            handles.push(submit_unwrapped(
-                &self.core,
-                first,
-                TaskOptions::new(priority),
-            ));
-            if self.core.is_shutdown() {
-                handles.extend(rest.drain(..).map(|_| self.core.spawn_refused()));
-            }
-            let (admitted, left) = self.core.spawn_batch(rest, priority);
-            handles.extend(admitted);
-            rest = left;
-        }
-        handles
+        submit_batch_unwrapped(&self.core, futures, priority)
     }
 
     /// A builder to name a task and set its priority before submitting it
@@ -506,7 +471,7 @@ impl Scheduler {
 // The blocking pool (`spawn_blocking`).
 impl Scheduler {
     /// Runs `f` on this scheduler's blocking pool and returns a handle to
-    /// its result; from any thread. See [`spawn_blocking`] for what the
+    /// its result; from any thread. See [`spawn_blocking`](crate::spawn_blocking) for what the
     /// handle reports.
     ///
     /// ```

@@ -5,7 +5,7 @@
 //! executor's tasks, provided the thread that creates or polls them is
 //! inside some tokio runtime's *context*, and that runtime's driver (the
 //! epoll/kqueue loop and the timer wheel) keeps running somewhere. Every
-//! worker thread, [`Scheduler::block_on`] and the blocking-pool threads
+//! worker thread, [`Scheduler::block_on`](crate::Scheduler::block_on) and the blocking-pool threads
 //! enter the runtime's context (`Handle::enter`) for their whole life.
 //! Which runtime, and who drives it:
 //!
@@ -30,13 +30,13 @@
 //!   no cross-thread hand-off and no third thread competing for the CPUs.
 //!   Futures given to `tokio::spawn` run there too, in both cases.
 //! - **Or hand it a runtime you already have**, with
-//!   [`SchedulerBuilder::tokio_handle`]: Echo enters that handle on the same
-//!   threads, drives nothing and owns nothing of tokio's. The runtime's
+//!   [`SchedulerBuilder::tokio_handle`](crate::SchedulerBuilder::tokio_handle):
+//!   Echo enters that handle on the same threads, drives nothing and owns nothing of tokio's. The runtime's
 //!   owner keeps it driven (a multi-thread runtime drives itself; a
 //!   current-thread one only while someone is in its `block_on`) and alive
 //!   for as long as the scheduler runs.
 //! - **Or, for comparison, the earlier design**:
-//!   [`SchedulerBuilder::tokio_driver_thread`] runs the scheduler's runtime
+//!   [`SchedulerBuilder::tokio_driver_thread`](crate::SchedulerBuilder::tokio_driver_thread) runs the scheduler's runtime
 //!   on a dedicated thread (`{thread_name}-tokio`) that sleeps in
 //!   `epoll_wait` and hands every readiness event across threads to the
 //!   injectors. Measured here on a TCP request/response loop it served
@@ -57,7 +57,7 @@
 //!
 //! Why a runtime of its own by default: a desktop application that adopts
 //! Echo as its one pool should not need a second executor to make I/O
-//! work. Owning it also makes shutdown complete: [`Scheduler::shutdown`]
+//! work. Owning it also makes shutdown complete: [`Scheduler::shutdown`](crate::Scheduler::shutdown)
 //! shuts the runtime down after the workers and the blocking pool have
 //! stopped, which joins tokio's own blocking threads (used by `tokio::fs`),
 //! so no thread is left behind.
