@@ -9,6 +9,9 @@
 //!   (its `JoinHandle` dropped), never waited for: `shutdown_timeout(d)`
 //!   returns within `d` and a small slack even if a blocking closure runs
 //!   for a minute.
+//!
+//! Also the one setting a scheduler's threads ask of the OS at start:
+//! a tight timer slack (`tighten_timer_slack`).
 
 use crate::host::backoff;
 use crate::host::drop_payload;
