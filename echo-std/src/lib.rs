@@ -71,64 +71,57 @@
 //!   milliseconds ([`time`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod block_on;
-mod blocking;
-mod budget;
-mod clock;
-pub mod console;
-mod context;
-#[cfg(all(feature = "tokio", target_os = "linux"))]
-mod deadline_fd;
-mod handle;
-#[cfg(feature = "tokio")]
-mod high_responder;
+// The layers, top to bottom: a module imports only modules listed below
+// it, and the files of a folder import each other in no circle.
+//
+// - `hyper`, `macro_support`, `timeline`: features and attributes on top
+//   of the public API;
+// - `runtime`: `Scheduler`, `SchedulerBuilder`, services, thread start,
+//   shutdown;
+// - `task`: what a task uses while it runs, and `TaskBuilder`;
+// - `blocking`: the blocking pool (`spawn_blocking`);
+// - `tokio_bridge`: tokio's reactor driven by the workers (feature
+//   `tokio`);
+// - `time`: Echo's timers;
+// - `context`: the calling thread's scheduler, `Handle`, `spawn`;
+// - `console`: tokio-console's spans (feature `console`);
+// - `host`: the operating system (`StdPlatform`, threads, parking).
+
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;
-mod join_set;
 mod macro_support;
-#[cfg(unix)]
-mod os_memory;
-mod park;
-mod platform;
-mod reprioritize;
-mod scheduler;
-mod services;
-mod task_builder;
-mod task_local;
-mod thread_hooks;
-mod threads;
-pub mod time;
 #[cfg(feature = "recorder")]
 pub mod timeline;
+
+mod runtime;
+
+pub mod task;
+
+mod blocking;
+
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio_bridge;
-mod yield_now;
+
+pub mod time;
+
+mod context;
+
+pub mod console;
+
+mod host;
 
 pub use blocking::spawn_blocking;
-pub use context::spawn;
+pub use context::{Handle, TryCurrentError, in_scheduler_context, spawn};
 pub use echo_sched_core::{
     Config, ConfigError, JoinError, JoinHandle, Latency, MAX_WORKERS, Metrics, Priority, Refusal,
     SpawnWhenRoom, SubmitError, TierMetrics,
 };
-pub use handle::{Handle, TryCurrentError};
-pub use platform::StdPlatform;
-pub use scheduler::{BuildError, Scheduler, SchedulerBuilder, in_scheduler_context};
-pub use task_builder::TaskBuilder;
-pub use yield_now::{YieldNow, yield_now};
-
-/// The running task's identity, task-local values
-/// ([`task_local!`]), [`JoinSet`](task::JoinSet) and the cooperative
-/// budget ([`consume_budget`](task::consume_budget)).
-pub mod task {
-    pub use crate::budget::consume_budget;
-    pub use crate::context::{builder, current};
-    pub use crate::join_set::JoinSet;
-    pub use crate::reprioritize::set_priority;
-    pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};
-    pub use echo_sched_core::{TaskId, TaskInfo, TaskName};
-}
+pub use host::platform::StdPlatform;
+pub use runtime::{BuildError, Scheduler, SchedulerBuilder};
+pub use task::builder::TaskBuilder;
+pub use task::yield_now::{YieldNow, yield_now};
 
 pub use macro_support::{main, test};
 

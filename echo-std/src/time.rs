@@ -46,7 +46,7 @@
 //! ```
 
 use crate::context;
-use crate::platform::StdPlatform;
+use crate::host::StdPlatform;
 use echo_sched_core::Platform;
 use std::fmt;
 use std::future::{Future, IntoFuture};

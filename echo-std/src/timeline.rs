@@ -1,11 +1,11 @@
 //! A timeline of what every worker did, for ui.perfetto.dev (feature
 //! `recorder`).
 //!
-//! With [`SchedulerBuilder::timeline_capacity`] set, each worker records
+//! With [`SchedulerBuilder::timeline_capacity`](crate::SchedulerBuilder::timeline_capacity) set, each worker records
 //! its polls (task, tier, start, duration), parks, steals, timer firings,
 //! and the wakes and spawns it performs, into a bounded buffer of its own
 //! that needs no lock (see echo-sched-core's `recorder` module).
-//! [`Scheduler::timeline`] copies them at any time, and [`ChromeTrace`]
+//! [`Scheduler::timeline`](crate::Scheduler::timeline) copies them at any time, and [`ChromeTrace`]
 //! writes the copy as a Chrome trace (JSON), which ui.perfetto.dev and
 //! `chrome://tracing` open:
 //!
@@ -44,40 +44,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::{Scheduler, SchedulerBuilder};
 use echo_sched_core::{Priority, TaskId};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 pub use echo_sched_core::{Timeline, TimelineEvent, WorkerTimeline};
-
-impl SchedulerBuilder {
-    /// Records a timeline of up to `events` events per worker (feature
-    /// `recorder`; 0, the default, records nothing): see the
-    /// [`timeline`](crate::timeline) module. Each event takes 32 bytes,
-    /// allocated when the scheduler is built; once a worker's buffer is
-    /// full it counts what it drops ([`WorkerTimeline::dropped`]).
-    ///
-    /// ```
-    /// use echo_std::Scheduler;
-    /// let scheduler = Scheduler::builder().worker_count(1).timeline_capacity(1 << 16).build()?;
-    /// assert_eq!(scheduler.timeline().workers.len(), 1);
-    /// # Ok::<(), echo_std::BuildError>(())
-    /// ```
-    pub fn timeline_capacity(mut self, events: usize) -> Self {
-        self.timeline_capacity = events;
-        self
-    }
-}
-
-impl Scheduler {
-    /// A copy of what each worker has recorded so far (see
-    /// [`SchedulerBuilder::timeline_capacity`]; empty without it). Workers
-    /// keep recording while it is taken.
-    pub fn timeline(&self) -> Timeline {
-        self.core().timeline()
-    }
-}
 
 /// Writes a [`Timeline`] as a Chrome trace (JSON) for ui.perfetto.dev.
 #[derive(Debug)]

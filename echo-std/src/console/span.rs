@@ -4,11 +4,13 @@
 //! the task, after the future is wrapped. So the span lives in a slot
 //! shared by the spawner and the task: whichever comes first makes it (the
 //! spawner, from the new `JoinHandle`'s id, or the task's first poll, from
-//! `task::current`), and it is made once.
+//! the running task's id), and it is made once. The running task's id
+//! comes from a hook the spawner passes (`context::current_id`), so that
+//! this module, below the context in the layers, does not import it.
 
-use super::Origin;
-use super::waker::Borrowed;
 use crate::JoinHandle;
+use crate::console::Origin;
+use crate::console::waker::Borrowed;
 use echo_sched_core::{TaskId, TaskOptions};
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +24,8 @@ pub(crate) struct Slot {
     kind: &'static str,
     options: TaskOptions,
     origin: Origin,
+    /// The running task's id (`TaskId::NONE` outside a task).
+    current: fn() -> TaskId,
 }
 
 impl Slot {
@@ -62,6 +66,8 @@ pub(crate) struct Traced<F> {
 
 /// Wraps `future` for a task of `kind` with these options, spawned at
 /// `origin`; the slot goes to [`Slot::spawned`] once the task exists.
+/// `current` gives the running task's id, for a first poll that comes
+/// before `Slot::spawned`.
 ///
 /// While no subscriber enables the trace level anywhere (one relaxed load
 /// of tracing's global maximum level), the task gets no slot and no span,
@@ -73,6 +79,7 @@ pub(crate) fn instrument<F: Future>(
     options: &TaskOptions,
     kind: &'static str,
     origin: Origin,
+    current: fn() -> TaskId,
 ) -> (Traced<F>, Option<Arc<Slot>>) {
     if !tracing::level_enabled!(tracing::Level::TRACE) {
         return (Traced { future, slot: None }, None);
@@ -82,6 +89,7 @@ pub(crate) fn instrument<F: Future>(
         kind,
         options: options.clone(),
         origin,
+        current,
     });
     (
         Traced {
@@ -105,7 +113,7 @@ impl<F: Future> Future for Traced<F> {
         let Some(slot) = &this.slot else {
             return future.poll(cx);
         };
-        let span = slot.span(|| crate::task::current().map_or(TaskId::NONE, |info| info.id()));
+        let span = slot.span(slot.current);
         let _entered = span.enter();
         match span.id() {
             Some(id) => {

@@ -11,8 +11,8 @@
 //! entered in that server's task group before it can run, so that the
 //! server's drop finds it.
 
-use super::group::Group;
-use crate::handle::Handle;
+use crate::context::Handle;
+use crate::hyper::group::Group;
 use echo_sched_core::Priority;
 use std::fmt;
 use std::future::Future;

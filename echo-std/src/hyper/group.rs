@@ -13,7 +13,7 @@
 //!   was under way then finds its key gone with the group closed and
 //!   aborts its own task.
 
-use crate::handle::Handle;
+use crate::context::Handle;
 use echo_sched_core::{JoinHandle, Priority};
 use std::collections::HashMap;
 use std::future::Future;

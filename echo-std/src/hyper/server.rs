@@ -18,10 +18,10 @@
 //! - A connection at High has its socket watched by the scheduler's High
 //!   responder, if it runs one (`SchedulerBuilder::high_responder`).
 
-use super::group::Group;
-use super::tiers::{ConnectionTier, TieredService, Tiers};
-use super::{EchoExecutor, EchoTimer};
-use crate::handle::Handle;
+use crate::context::Handle;
+use crate::hyper::group::Group;
+use crate::hyper::tiers::{ConnectionTier, TieredService, Tiers};
+use crate::hyper::{EchoExecutor, EchoTimer};
 use ::hyper::body::{Body, Incoming};
 use ::hyper::service::Service;
 use ::hyper::{Request, Response};
@@ -268,7 +268,7 @@ async fn serve_connection<S, B>(
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         Box::new(move || {
             #[cfg(target_os = "linux")]
-            crate::high_responder::watch_high_fd(fd);
+            crate::tokio_bridge::watch_high_fd(fd);
             let _ = fd;
         })
     };

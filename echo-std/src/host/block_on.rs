@@ -1,4 +1,7 @@
-//! Running a future to completion on the calling thread.
+//! Running a future to completion on the calling thread, which parks
+//! between polls; the future's waker unparks it. Used by
+//! `Scheduler::block_on` and by a submission that waits for room under
+//! the bound on live tasks.
 
 use std::future::Future;
 use std::pin::pin;

@@ -1,7 +1,13 @@
 //! `StdPlatform`: the core's host services on an operating system.
+//!
+//! Invariant: a thread's `WORKER` entry names the platform (by address)
+//! and the worker index it runs as; only that thread writes it
+//! (`set_current_worker`), so `current_worker` can answer from it.
 
-use crate::clock::Clock;
-use crate::park::Parker;
+use crate::host::clock::Clock;
+#[cfg(feature = "tokio")]
+use crate::host::events::EventLoop;
+use crate::host::park::Parker;
 use echo_sched_core::{PanicPayload, Platform};
 #[cfg(unix)]
 use std::alloc::Layout;
@@ -11,6 +17,10 @@ use std::panic::AssertUnwindSafe;
 #[cfg(unix)]
 use std::ptr::NonNull;
 use std::time::Instant;
+
+/// The core scheduler on this platform: what echo-std's `Scheduler`,
+/// `Handle` and the thread context hold.
+pub(crate) type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 thread_local! {
     /// The platform (by address) and worker index this thread runs as.
@@ -27,17 +37,17 @@ thread_local! {
 /// as soon as a chunk is free) and come from the global allocator
 /// elsewhere. With the `tokio`
 /// feature the sleeper parks inside the tokio reactor and busy workers poll
-/// it (see [the bridge](crate::tokio_bridge)).
+/// it (see the `tokio_bridge` module).
 pub struct StdPlatform {
     parkers: Box<[Parker]>,
     clock: Clock,
     seed: u64,
     /// The reactor the workers drive, when the scheduler owns one.
     #[cfg(feature = "tokio")]
-    reactor: Option<std::sync::Arc<crate::tokio_bridge::Reactor>>,
+    events: Option<std::sync::Arc<dyn EventLoop>>,
     /// The High responder's epoll set, when there is one.
     #[cfg(all(feature = "tokio", target_os = "linux"))]
-    high: Option<std::sync::Arc<crate::high_responder::HighWatch>>,
+    high: Option<std::sync::Arc<crate::host::HighWatch>>,
 }
 
 impl StdPlatform {
@@ -50,7 +60,7 @@ impl StdPlatform {
             clock: Clock::new(),
             seed: h.finish(),
             #[cfg(feature = "tokio")]
-            reactor: None,
+            events: None,
             #[cfg(all(feature = "tokio", target_os = "linux"))]
             high: None,
         }
@@ -60,7 +70,7 @@ impl StdPlatform {
     #[cfg(all(feature = "tokio", target_os = "linux"))]
     pub(crate) fn with_high_watch(
         mut self,
-        watch: std::sync::Arc<crate::high_responder::HighWatch>,
+        watch: std::sync::Arc<crate::host::HighWatch>,
     ) -> StdPlatform {
         self.high = Some(watch);
         self
@@ -68,17 +78,15 @@ impl StdPlatform {
 
     /// The High responder's epoll set, if it has one.
     #[cfg(all(feature = "tokio", target_os = "linux"))]
-    pub(crate) fn high_watch(&self) -> Option<&std::sync::Arc<crate::high_responder::HighWatch>> {
+    pub(crate) fn high_watch(&self) -> Option<&std::sync::Arc<crate::host::HighWatch>> {
         self.high.as_ref()
     }
 
-    /// The same platform, whose workers drive `reactor`.
+    /// The same platform, whose workers drive `events` (the tokio
+    /// bridge's reactor).
     #[cfg(feature = "tokio")]
-    pub(crate) fn with_reactor(
-        mut self,
-        reactor: std::sync::Arc<crate::tokio_bridge::Reactor>,
-    ) -> StdPlatform {
-        self.reactor = Some(reactor);
+    pub(crate) fn with_events(mut self, events: std::sync::Arc<dyn EventLoop>) -> StdPlatform {
+        self.events = Some(events);
         self
     }
 
@@ -135,8 +143,8 @@ unsafe impl Platform for StdPlatform {
     fn park_until(&self, worker: usize, deadline_nanos: u64) {
         let deadline = self.instant_at(deadline_nanos);
         #[cfg(feature = "tokio")]
-        if let Some(reactor) = &self.reactor {
-            if reactor.park_until(&self.parkers[worker], deadline) {
+        if let Some(events) = &self.events {
+            if events.park_until(&self.parkers[worker], deadline) {
                 return;
             }
         }
@@ -145,8 +153,8 @@ unsafe impl Platform for StdPlatform {
 
     #[cfg(feature = "tokio")]
     fn poll_events(&self, _worker: usize) {
-        if let Some(reactor) = &self.reactor {
-            reactor.poll();
+        if let Some(events) = &self.events {
+            events.poll();
         }
     }
 
@@ -181,47 +189,18 @@ unsafe impl Platform for StdPlatform {
     /// to it at once; see `os_memory.rs` for why not the global allocator.
     #[cfg(unix)]
     fn alloc_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
-        crate::os_memory::map(layout)
+        crate::host::os_memory::map(layout)
     }
 
     #[cfg(unix)]
     unsafe fn free_chunk(&self, chunk: NonNull<u8>, layout: Layout) {
         // SAFETY: the core gives back only chunks that `alloc_chunk` (so
         // `map`) gave, with their layout, once unused.
-        unsafe { crate::os_memory::unmap(chunk, layout) }
-    }
-}
-
-/// Asks Linux to end this thread's timed waits on time. By default the
-/// kernel may delay them by up to 50 µs (the thread's "timer slack") to
-/// batch wake-ups, which is half of the timers' precision budget; a worker
-/// that sleeps until a timer's deadline asks for 1 ns instead. Elsewhere
-/// it does nothing.
-pub(crate) fn tighten_timer_slack() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and changes
-    // only the calling thread's timer slack; no memory is passed.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+        unsafe { crate::host::os_memory::unmap(chunk, layout) }
     }
 }
 
 /// Whether the calling thread is a worker of any Echo scheduler.
 pub(crate) fn on_any_worker() -> bool {
     WORKER.with(Cell::get).0 != 0
-}
-
-/// Drops a caught panic's payload on this thread, containing a panic of
-/// that drop and of the drops of the payloads it panics with, at any depth
-/// (a payload still panicking after 16 levels is leaked, not dropped).
-/// Returns true if a payload was leaked.
-pub(crate) fn drop_payload(mut payload: PanicPayload) -> bool {
-    for _ in 0..16 {
-        match std::panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-            Ok(()) => return false,
-            Err(next) => payload = next,
-        }
-    }
-    std::mem::forget(payload);
-    true
 }

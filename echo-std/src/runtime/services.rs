@@ -3,12 +3,12 @@
 //! running Echo code enters (workers, `block_on`, blocking threads).
 
 use crate::blocking::{self, BlockingConfig, BlockingPool, PoolGuard};
-use crate::platform::StdPlatform;
-use crate::scheduler::BuildError;
-use crate::threads::Join;
+use crate::host::Core;
+use crate::host::threads::Join;
+use crate::runtime::error::BuildError;
+#[cfg(feature = "tokio")]
+use crate::tokio_bridge::{Reactor, TokioBridge};
 use std::marker::PhantomData;
-
-type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 /// The builder's settings for the services.
 #[derive(Clone, Debug, Default)]
@@ -20,7 +20,7 @@ pub(crate) struct ServicesConfig {
     /// Drive the owned runtime from a thread of its own (the old mode).
     #[cfg(feature = "tokio")]
     pub(crate) tokio_driver_thread: bool,
-    /// Run a High responder (`high_responder.rs`).
+    /// Run a High responder (`tokio_bridge/high_responder.rs`).
     #[cfg(feature = "tokio")]
     pub(crate) high_responder: bool,
 }
@@ -29,7 +29,7 @@ pub(crate) struct ServicesConfig {
 pub(crate) struct Services {
     pub(crate) blocking: BlockingPool,
     #[cfg(feature = "tokio")]
-    pub(crate) tokio: crate::tokio_bridge::TokioBridge,
+    pub(crate) tokio: TokioBridge,
     cx: ThreadContext,
 }
 
@@ -41,15 +41,14 @@ impl Services {
         config: &ServicesConfig,
         core: &Core,
         thread_name: &str,
-        #[cfg(feature = "tokio")] reactor: Option<std::sync::Arc<crate::tokio_bridge::Reactor>>,
+        #[cfg(feature = "tokio")] reactor: Option<std::sync::Arc<Reactor>>,
     ) -> Result<Services, BuildError> {
         if config.blocking.max_threads == 0 {
             return Err(BuildError::ZeroBlockingThreads);
         }
         #[cfg(feature = "tokio")]
-        let tokio =
-            crate::tokio_bridge::TokioBridge::start(config.tokio.as_ref(), reactor, thread_name)
-                .map_err(BuildError::Spawn)?;
+        let tokio = TokioBridge::start(config.tokio.as_ref(), reactor, thread_name)
+            .map_err(BuildError::Spawn)?;
         let blocking = BlockingPool::new(
             &config.blocking,
             thread_name,

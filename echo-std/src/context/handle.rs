@@ -7,13 +7,13 @@
 //! shutdown. After shutdown, submissions through it are refused and come
 //! back as cancelled `JoinHandle`s.
 
-use crate::context;
-use crate::platform::StdPlatform;
+use crate::console::Origin;
+use crate::context::spawn::submit_with;
+use crate::context::{has_current, with_core};
+use crate::host::Core;
 use echo_sched_core::{JoinHandle, Priority, TaskOptions};
 use std::fmt;
 use std::future::Future;
-
-type Core = echo_sched_core::Scheduler<StdPlatform>;
 
 /// A handle to a running [`Scheduler`](crate::Scheduler): submit tasks to
 /// it from any thread.
@@ -80,8 +80,8 @@ impl Handle {
     /// assert!(Handle::try_current().is_err());
     /// ```
     pub fn try_current() -> Result<Handle, TryCurrentError> {
-        if context::has_current() {
-            Ok(Handle::new(context::with_core(Core::clone)))
+        if has_current() {
+            Ok(Handle::new(with_core(Core::clone)))
         } else {
             Err(TryCurrentError(()))
         }
@@ -110,8 +110,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let origin = crate::console::Origin::here();
-        crate::scheduler::submit_with(&self.core, future, TaskOptions::new(priority), origin)
+        let origin = Origin::here();
+        submit_with(&self.core, future, TaskOptions::new(priority), origin)
     }
 
     /// The number of worker threads of this handle's scheduler.

@@ -1,17 +1,17 @@
-//! `TaskBuilder`: name a task and choose its priority, then submit it.
+//! `TaskBuilder`: name a task and choose its priority, then submit it, to
+//! a given scheduler (`Scheduler::task`) or to the current one
+//! (`task::builder`).
 
-use crate::Scheduler;
-use crate::context;
-use crate::platform::StdPlatform;
+use crate::console::Origin;
+use crate::context::{self, submit_with};
+use crate::host::{Core, StdPlatform};
 use echo_sched_core::{JoinHandle, Priority, SpawnWhenRoom, SubmitError, TaskName, TaskOptions};
 use std::fmt;
 use std::future::Future;
 
-type Core = echo_sched_core::Scheduler<StdPlatform>;
-
 /// Sets a task's name and priority before submitting it.
 ///
-/// Get one from [`Scheduler::task`] (submits to that scheduler) or
+/// Get one from [`Scheduler::task`](crate::Scheduler::task) (submits to that scheduler) or
 /// [`task::builder`](crate::task::builder) (submits to the current one,
 /// like [`spawn`](crate::spawn)). The name shows in
 /// [`task::current`](crate::task::current) and, with the `tracing` feature,
@@ -29,14 +29,16 @@ type Core = echo_sched_core::Scheduler<StdPlatform>;
 /// ```
 #[must_use = "a task builder does nothing until a submit method is called"]
 pub struct TaskBuilder<'a> {
-    scheduler: Option<&'a Scheduler>,
+    /// The target scheduler's core (`Scheduler::task`), or `None` for the
+    /// calling thread's current scheduler (`task::builder`).
+    core: Option<&'a Core>,
     options: TaskOptions,
 }
 
 impl<'a> TaskBuilder<'a> {
-    pub(crate) fn new(scheduler: Option<&'a Scheduler>) -> Self {
+    pub(crate) fn new(core: Option<&'a Core>) -> Self {
         TaskBuilder {
-            scheduler,
+            core,
             options: TaskOptions::default(),
         }
     }
@@ -79,13 +81,13 @@ impl<'a> TaskBuilder<'a> {
 
     /// Runs `f` with the target scheduler's core.
     fn with_core<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
-        match self.scheduler {
-            Some(s) => f(s.core()),
+        match self.core {
+            Some(core) => f(core),
             None => context::with_core(f),
         }
     }
 
-    /// Submits the task, as [`Scheduler::submit`] does: outside the pool
+    /// Submits the task, as [`Scheduler::submit`](crate::Scheduler::submit) does: outside the pool
     /// and at the bound on live tasks, it blocks until there is room; after
     /// shutdown, or without memory for the task, the handle resolves to a
     /// cancelled error.
@@ -113,12 +115,12 @@ impl<'a> TaskBuilder<'a> {
         F::Output: Send + 'static,
     {
         let options = self.options.clone();
-        let origin = crate::console::Origin::here();
-        self.with_core(|core| crate::scheduler::submit_with(core, future, options, origin))
+        let origin = Origin::here();
+        self.with_core(|core| submit_with(core, future, options, origin))
     }
 
     /// Submits the task without ever waiting, as
-    /// [`Scheduler::try_submit`] does.
+    /// [`Scheduler::try_submit`](crate::Scheduler::try_submit) does.
     ///
     /// # Errors
     ///
@@ -152,7 +154,7 @@ impl<'a> TaskBuilder<'a> {
     }
 
     /// Submits the task once there is room under the bound, waiting
-    /// asynchronously; see [`Scheduler::submit_async`].
+    /// asynchronously; see [`Scheduler::submit_async`](crate::Scheduler::submit_async).
     ///
     /// # Errors
     ///
@@ -191,4 +193,24 @@ impl fmt::Debug for TaskBuilder<'_> {
             .field("priority", &self.options.priority)
             .finish()
     }
+}
+
+/// A [`TaskBuilder`] that submits to the current
+/// scheduler (the one running the calling task, or the enclosing
+/// `block_on`'s).
+///
+/// ```
+/// use echo_std::{Priority, Scheduler};
+/// let scheduler = Scheduler::builder().worker_count(1).build().unwrap();
+/// let name = scheduler.block_on(async {
+///     let child = echo_std::task::builder()
+///         .name("child")
+///         .priority(Priority::High)
+///         .submit(async { echo_std::task::current().unwrap().name().map(str::to_owned) });
+///     child.await.unwrap()
+/// });
+/// assert_eq!(name.as_deref(), Some("child"));
+/// ```
+pub fn builder() -> TaskBuilder<'static> {
+    TaskBuilder::new(None)
 }

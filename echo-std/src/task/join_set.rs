@@ -24,7 +24,7 @@
 //! - Only finished tasks' handles are polled, so waiting in `join_next`
 //!   lends no priority to the set's running tasks.
 
-use crate::handle::Handle;
+use crate::context::Handle;
 use echo_sched_core::{JoinError, JoinHandle, Priority};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
