@@ -1,6 +1,6 @@
 //! The layers of echo-core and echo-std, as docs/DESIGN.md draws them, held
-//! against the code: every `crate::` path a source file names is an import
-//! of the module that defines it, and
+//! against the code: every `crate::` or `super::` path a source file names
+//! is an import of the module that defines it, and
 //!
 //! - a module imports only modules listed below it (no upward import, so
 //!   no circle between the layers);
@@ -39,6 +39,22 @@ const CORE: &[&str] = &[
     "spin",
     "padded",
     "sync",
+];
+
+/// echo-std's top-level modules, from the top layer down.
+const STD: &[&str] = &[
+    "lib",
+    "hyper",
+    "macro_support",
+    "timeline",
+    "runtime",
+    "task",
+    "blocking",
+    "tokio_bridge",
+    "time",
+    "context",
+    "console",
+    "host",
 ];
 
 /// Test-only files, left out of the map (`#[cfg(test)]` modules).
@@ -146,6 +162,32 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// Every path after `super::` in `code`, a file of module `from`, made
+/// absolute (`super` is the module above the file's; a chain of them goes
+/// up one each). An inline module's `super` is taken as the file's, which
+/// only adds paths that resolve to nothing.
+fn super_paths(code: &str, from: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("super::") {
+        let before = rest[..at].chars().next_back();
+        rest = &rest[at + "super::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue; // the second of `super::super::`, or part of a name
+        }
+        let mut up = 1;
+        while let Some(more) = rest.strip_prefix("super::") {
+            rest = more;
+            up += 1;
+        }
+        let Some(base) = from.len().checked_sub(up) else {
+            continue;
+        };
+        expand(rest, from[..base].to_vec(), &mut out);
+    }
+    out
+}
+
 /// Expands the path at the start of `s` (after a `::`), pushing each full
 /// path onto `out`.
 fn expand(s: &str, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
@@ -201,10 +243,13 @@ fn resolve(
             return Some(path[..len].to_vec());
         }
     }
-    root_reexports.get(&path[0]).cloned()
+    root_reexports.get(path.first()?).cloned()
 }
 
 /// Checks one crate; returns the problems found.
+///
+/// Paths are `crate::` and `super::` paths; `self::` paths name a file's
+/// own submodules, which are below it.
 fn check(root: &Path, layers: &[&str]) -> Vec<String> {
     let mut files = Vec::new();
     sources(root, &mut files);
@@ -244,7 +289,9 @@ fn check(root: &Path, layers: &[&str]) -> Vec<String> {
             continue;
         };
         let code = code_only(&fs::read_to_string(file).unwrap());
-        for path in crate_paths(&code) {
+        let mut paths = crate_paths(&code);
+        paths.extend(super_paths(&code, &from));
+        for path in paths {
             let Some(to) = resolve(&path, &modules, &root_reexports) else {
                 continue;
             };
@@ -322,16 +369,24 @@ fn echo_core_imports_run_down_its_layers() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
+#[test]
+fn echo_std_imports_run_down_its_layers() {
+    let problems = check(&repo().join("echo-std/src"), STD);
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
 /// The check itself: an upward import and a circle are found.
 #[test]
 fn the_check_finds_an_upward_import_and_a_circle() {
     let dir = std::env::temp_dir().join(format!("echo-layers-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("a")).unwrap();
-    fs::write(dir.join("lib.rs"), "mod a; mod b; pub use b::Thing;").unwrap();
+    // A trailing comma in a group, as rustfmt leaves multi-line ones.
+    fs::write(dir.join("lib.rs"), "mod a; mod b; pub use b::{Thing,};").unwrap();
     fs::write(dir.join("a/mod.rs"), "mod x; mod y; use crate::b::Thing;").unwrap();
     fs::write(dir.join("a/x.rs"), "use crate::a::y::Y; pub struct X;").unwrap();
-    fs::write(dir.join("a/y.rs"), "use crate::a::{x::X}; pub struct Y;").unwrap();
+    // A sibling named through `super::` is an import too.
+    fs::write(dir.join("a/y.rs"), "use super::{x::X}; pub struct Y;").unwrap();
     // b is below a, and imports it: upward. (A comment naming crate::a
     // is not an import.)
     fs::write(

@@ -6,15 +6,9 @@
 //! down instead of pushing, and the free that reaches zero returns the page.
 
 use super::heap::Heap;
-use super::page::{Page, read_link};
+use super::page::{Page, orphaned, read_link};
 use crate::sync::Ordering;
-use core::ptr::{self, NonNull};
-
-/// Remote-word value of an orphaned page.
-pub(super) fn orphaned() -> *mut u8 {
-    // An address no slot can have; it is only compared, never dereferenced.
-    ptr::without_provenance_mut(1)
-}
+use core::ptr::NonNull;
 
 impl Heap {
     /// Gives up every page: empty pages are returned, pages with live slots

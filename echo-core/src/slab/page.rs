@@ -2,12 +2,17 @@
 //! list other threads push onto.
 
 use super::layout::{BITMAP_WORDS, LINK_OFFSET, PAGE_HEADER};
-use super::orphan::orphaned;
 use super::pool::PagePool;
 use crate::padded::CachePadded;
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 use alloc::alloc::{Layout, alloc, dealloc};
 use core::ptr::{self, NonNull};
+
+/// Remote-word value of an orphaned page (`orphan.rs`).
+pub(super) fn orphaned() -> *mut u8 {
+    // An address no slot can have; it is only compared, never dereferenced.
+    ptr::without_provenance_mut(1)
+}
 
 /// How a page keeps its scheduler alive: a pointer and the functions that
 /// take and drop one strong reference to it.

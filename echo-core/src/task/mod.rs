@@ -1,5 +1,6 @@
 //! Tasks: the allocation layout, the state machine, wakers and handles.
 
+pub(crate) mod harness;
 pub(crate) mod header;
 pub(crate) mod info;
 pub(crate) mod join;

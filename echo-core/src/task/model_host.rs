@@ -14,10 +14,11 @@
 //! when freed; a task whose state word changed after its free fails the
 //! host's drop (a reference taken or dropped after the last one).
 
+use super::harness::{NewTask, cell_layout};
 use super::header::{Header, PollOutcome};
 use super::info::TaskId;
 use super::join::JoinHandle;
-use super::raw::{Entry, NewTask, RawTask, cell_layout};
+use super::raw::{Entry, RawTask};
 use super::schedule::Schedule;
 use super::state::{AfterPoll, Claim, Snapshot};
 use super::waker::waker_ref;
