@@ -27,6 +27,7 @@
 
 use crate::Priority;
 use crate::deque::{Deque, OwnerRing};
+use crate::metrics::Counters;
 use crate::runtime::local::Local;
 use crate::slab::Heap;
 use crate::sync::UnsafeCell;
@@ -151,6 +152,7 @@ impl<T> Drop for OwnedMut<'_, T> {
 pub(crate) struct Owner<'a> {
     owned: &'a Owned,
     rings: &'a Rings,
+    counters: &'a Counters,
     index: usize,
     /// Not `Send`, not `Sync`: the proof stays on its thread.
     _this_thread: PhantomData<*const ()>,
@@ -159,14 +161,21 @@ pub(crate) struct Owner<'a> {
 impl<'a> Owner<'a> {
     /// # Safety
     ///
-    /// The calling thread runs as worker `index`, whose state is `owned`
-    /// and whose rings are `rings`, for as long as the proof lives: no
-    /// other thread touches that worker's owner-only state meanwhile.
+    /// The calling thread runs as worker `index`, whose state is `owned`,
+    /// whose rings are `rings` and whose counters are `counters`, for as
+    /// long as the proof lives: no other thread touches that worker's
+    /// owner-only state meanwhile.
     #[inline]
-    pub(crate) unsafe fn new(owned: &'a Owned, rings: &'a Rings, index: usize) -> Owner<'a> {
+    pub(crate) unsafe fn new(
+        owned: &'a Owned,
+        rings: &'a Rings,
+        counters: &'a Counters,
+        index: usize,
+    ) -> Owner<'a> {
         Owner {
             owned,
             rings,
+            counters,
             index,
             _this_thread: PhantomData,
         }
@@ -205,6 +214,18 @@ impl<'a> Owner<'a> {
                 &self.owned.borrowed[1],
             )
         }
+    }
+
+    /// The worker's counters (single-writer: this thread).
+    #[inline]
+    pub(crate) fn counters(&self) -> &'a Counters {
+        self.counters
+    }
+
+    /// Entries in the worker's ring of `tier` (a tier with rings).
+    #[inline]
+    pub(crate) fn ring_len(&self, tier: Priority) -> usize {
+        self.rings[tier.ring_index()].len()
     }
 
     /// The owner's end of the ring of `tier` (a tier with rings).
@@ -286,20 +307,26 @@ mod tests {
     use super::{Owned, Owner, Rings};
     use crate::config::Config;
     use crate::deque::Deque;
+    use crate::metrics::Counters;
     use crate::runtime::local::Local;
     use crate::slab::Heap;
 
-    fn state() -> (Owned, Rings) {
+    fn state() -> (Owned, Rings, Counters) {
         let owned = Owned::new(Local::new(0, 1, &Config::new(1)), Heap::new(0));
-        (owned, core::array::from_fn(|_| Deque::new()))
+        let rings = core::array::from_fn(|_| Deque::new());
+        (owned, rings, Counters::default())
     }
 
     #[test]
     fn borrows_one_after_another_are_fine() {
-        let (owned, rings) = state();
+        let (owned, rings, counters) = state();
         // SAFETY: this thread stands in for worker 0; nothing else runs it.
-        let (mut a, mut b) =
-            unsafe { (Owner::new(&owned, &rings, 0), Owner::new(&owned, &rings, 0)) };
+        let (mut a, mut b) = unsafe {
+            (
+                Owner::new(&owned, &rings, &counters, 0),
+                Owner::new(&owned, &rings, &counters, 0),
+            )
+        };
         a.local().searching = true;
         assert!(b.local().searching);
         let _heap = a.heap();
@@ -309,10 +336,14 @@ mod tests {
     #[test]
     #[should_panic(expected = "borrowed twice")]
     fn a_reentrant_owner_cannot_alias_a_live_borrow() {
-        let (owned, rings) = state();
+        let (owned, rings, counters) = state();
         // SAFETY: as above: two holders on one thread, as in re-entry.
-        let (mut outer, mut inner) =
-            unsafe { (Owner::new(&owned, &rings, 0), Owner::new(&owned, &rings, 0)) };
+        let (mut outer, mut inner) = unsafe {
+            (
+                Owner::new(&owned, &rings, &counters, 0),
+                Owner::new(&owned, &rings, &counters, 0),
+            )
+        };
         let held = outer.local();
         // What a re-entrant spawn would do while `held` spans user code.
         let _second = inner.local();

@@ -96,7 +96,7 @@ impl<P: Platform> Shared<P> {
     /// own ring and the injector. Taken every fourth injector-first tick
     /// (every 124 ticks with the default K).
     fn sample_depth(&self, o: &mut Owner<'_>) {
-        let worker = self.worker_of(o);
+        let counters = o.counters();
         {
             let mut local = o.local();
             if local.until_depth > 0 {
@@ -106,15 +106,15 @@ impl<P: Platform> Shared<P> {
             local.until_depth = 3;
         }
         for tier in Priority::ALL {
-            let counters = &worker.counters.tiers[tier.index()];
-            counters
+            let tier_counters = &counters.tiers[tier.index()];
+            tier_counters
                 .injector_depth_sum
                 .add(self.injectors[tier.index()].len());
             if tier.has_ring() {
-                counters.ring_depth_sum.add(worker.ring(tier).len());
+                tier_counters.ring_depth_sum.add(o.ring_len(tier));
             }
         }
-        worker.counters.depth_samples.inc();
+        counters.depth_samples.inc();
     }
 
     /// The owner's worker found `tier` empty on its owed turn: restart its
@@ -163,7 +163,7 @@ impl<P: Platform> Shared<P> {
         }
         let first = injector.pop()?;
         let ring = o.ring(tier);
-        let room = (CAPACITY / 2).saturating_sub(self.worker_of(o).ring(tier).len());
+        let room = (CAPACITY / 2).saturating_sub(o.ring_len(tier));
         let share = injector.len() / self.worker_count() + 1;
         for _ in 0..share.min(room) {
             let Some(entry) = injector.pop() else { break };

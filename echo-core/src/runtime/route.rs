@@ -201,7 +201,7 @@ impl<P: Platform> Shared<P> {
         // worth waking a thief for. This worker is awake and will run the
         // entry itself if nobody steals it, so waking a thief is only a
         // hint: a plain load decides whether the fenced notify is worth it.
-        if self.worker_of(o).ring(tier).len() > 1 && self.idle.may_wake() {
+        if o.ring_len(tier) > 1 && self.idle.may_wake() {
             self.notify_one();
         }
     }

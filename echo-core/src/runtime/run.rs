@@ -103,9 +103,8 @@ impl<P: Platform> Shared<P> {
 
     /// Claims and runs one entry.
     pub(super) fn run_entry(&self, o: &mut Owner<'_>, entry: Entry, tier: Priority) {
-        let worker = self.worker_of(o);
         let task = entry.into_raw();
-        let counters = &worker.counters.tiers[tier.index()];
+        let counters = &o.counters().tiers[tier.index()];
         let sched = self as *const Self as *const ();
         let (claim, first) = task.state().claim_first(tier);
         // Latency of every High task and of one in 64 others, chosen by
@@ -212,7 +211,7 @@ impl<P: Platform> Shared<P> {
         tier: Priority,
         orphaned: bool,
     ) {
-        let counters = &self.worker_of(o).counters.tiers[tier.index()];
+        let counters = &o.counters().tiers[tier.index()];
         counters.cancelled.inc();
         if orphaned {
             counters.orphaned.inc();
@@ -244,10 +243,9 @@ impl<P: Platform> Shared<P> {
     /// Records the submit-to-first-poll latency of `task`.
     #[cold]
     fn record_latency(&self, o: &mut Owner<'_>, task: RawTask, tier: Priority) {
-        let worker = self.worker_of(o);
         let now = self.platform().now_nanos();
         let waited = now.saturating_sub(task.id().created_nanos());
-        worker.counters.tiers[tier.index()].latency.record(waited);
+        o.counters().tiers[tier.index()].latency.record(waited);
     }
 
     /// Returns memory before going idle: this worker's heap, and the

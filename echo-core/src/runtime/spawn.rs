@@ -209,9 +209,7 @@ impl<P: Platform> Shared<P> {
         let priority = opts.priority;
         let id = o.next_task_id(this.platform.now_nanos());
         let raw = Self::make_task(this, &mut o.heap(), id, future, opts)?;
-        this.worker_of(o).counters.tiers[priority.index()]
-            .submitted
-            .inc();
+        o.counters().tiers[priority.index()].submitted.inc();
         Ok(raw)
     }
 

@@ -39,7 +39,7 @@ impl<P: Platform> Shared<P> {
                     .ring(tier)
                     .steal_half_from(self.workers[victim].ring(tier));
                 if let Some((entry, moved)) = stolen {
-                    let counters = &self.worker_of(o).counters;
+                    let counters = o.counters();
                     counters.steals.inc();
                     counters.stolen.add(moved);
                     #[cfg(feature = "recorder")]

@@ -50,7 +50,7 @@ impl Worker {
     #[inline]
     pub(crate) unsafe fn owner(&self, index: usize) -> Owner<'_> {
         // SAFETY: per the contract.
-        unsafe { Owner::new(&self.owned, &self.rings, index) }
+        unsafe { Owner::new(&self.owned, &self.rings, &self.counters, index) }
     }
 
     /// Anyone's view of the ring for `tier` (one with rings:
