@@ -14,6 +14,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The bulk service counts the calls it starts and finishes in
+/// process-wide counters (`echo_grpc::work_counters`), which the backlog
+/// test reads: the tests that make bulk calls run one at a time, so that
+/// another test's calls do not finish inside its window.
+static BULK_CALLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    BULK_CALLS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn scheduler(workers: usize, name: &str) -> Scheduler {
     Scheduler::builder()
         .worker_count(workers)
@@ -33,6 +45,7 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn every_rpc_kind_round_trips_at_its_tier() {
+    let _serial = serial();
     let server_pool = scheduler(2, "grpc-srv");
     let server = echo_grpc::serve(
         TcpListener::bind("127.0.0.1:0").unwrap(),
@@ -194,17 +207,32 @@ fn frame_behind_backlog(tiers: echo_std::hyper::Tiers) -> (String, u64, u64) {
 /// waits in line behind most of it.
 #[test]
 fn ui_call_overtakes_a_bulk_backlog_on_one_connection() {
+    let _serial = serial();
     let (tier, done, pending) = frame_behind_backlog(echo_grpc::tiers());
     assert_eq!(tier, "High");
     assert!(
         done <= 3,
         "with tiers, the frame waited for {done} of {pending} pending bulk calls"
     );
-    let (tier, done, pending) = frame_behind_backlog(echo_std::hyper::Tiers::new(Priority::Low));
-    assert_eq!(tier, "Low");
-    assert!(
-        pending >= 8 && done >= pending / 2,
-        "in one tier, the frame waited for only {done} of {pending} pending bulk calls"
+    // The comparison needs a backlog when the frame is sent. On a loaded
+    // machine the server can drain most of it before the client has sent
+    // the last bulk call; such a round shows nothing, so it is run again.
+    let mut backlogs = Vec::new();
+    for _ in 0..5 {
+        let (tier, done, pending) =
+            frame_behind_backlog(echo_std::hyper::Tiers::new(Priority::Low));
+        assert_eq!(tier, "Low");
+        if pending >= 8 {
+            assert!(
+                done >= pending / 2,
+                "in one tier, the frame waited for only {done} of {pending} pending bulk calls"
+            );
+            return;
+        }
+        backlogs.push(pending);
+    }
+    panic!(
+        "in five rounds the backlog was never 8 calls deep when the frame was sent: {backlogs:?}"
     );
 }
 
@@ -213,6 +241,7 @@ fn ui_call_overtakes_a_bulk_backlog_on_one_connection() {
 /// scheduler with exactly the tasks it had before.
 #[test]
 fn dropping_the_server_leaves_no_task_behind() {
+    let _serial = serial();
     let server_pool = scheduler(2, "drop-srv");
     let before = server_pool.live_tasks();
     let server = echo_grpc::serve(
