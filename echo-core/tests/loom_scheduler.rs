@@ -108,6 +108,10 @@ impl LoomHost {
     /// would on readiness.
     fn deliver(&self, waker: Waker) {
         *self.events.lock().unwrap() = Some(waker);
+        // A sleeper parked in `park_until` sees it, as echo-std's sleeper
+        // sees readiness in the reactor it waits in.
+        let _bell = self.bell.lock().unwrap();
+        self.rung.notify_all();
     }
 
     /// Blocks until every worker is inside `park`.
@@ -144,6 +148,31 @@ unsafe impl Platform for LoomHost {
     fn unpark(&self, worker: usize) {
         self.bell.lock().unwrap().tokens[worker] = true;
         self.rung.notify_all();
+    }
+
+    /// The sleeper's park: as `park`, but it also sees readiness that
+    /// arrives meanwhile and runs its waker on this thread (echo-std's
+    /// sleeper waits inside the reactor). The deadline is ignored: the
+    /// models arm no timer.
+    fn park_until(&self, worker: usize, _deadline_nanos: u64) {
+        let mut bell = self.bell.lock().unwrap();
+        bell.parked += 1;
+        self.rung.notify_all();
+        loop {
+            if bell.tokens[worker] {
+                bell.tokens[worker] = false;
+                break;
+            }
+            let ready = self.events.lock().unwrap().take();
+            if let Some(waker) = ready {
+                bell.parked -= 1;
+                drop(bell);
+                waker.wake();
+                return;
+            }
+            bell = self.rung.wait(bell).unwrap();
+        }
+        bell.parked -= 1;
     }
 
     fn poll_events(&self, _worker: usize) {
@@ -307,6 +336,13 @@ fn spawn_big<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> threa
         .expect("loom spawns")
 }
 
+/// The bound of the models too large for one preemption in CI: none by
+/// default (every schedule that switches threads only where one blocks),
+/// one with `ECHO_LOOM_DEEP=1`. The responder model took 2,946,192
+/// executions and 798 s with one preemption (passed, 2026-12-06); the
+/// High-child model did not finish in 18 minutes.
+const HEAVY: usize = usize::MAX;
+
 /// Runs `body` under loom on a loom thread of its own (the model's main
 /// thread has a stack too small to set up a scheduler on), exploring at
 /// most `max_preemptions` preemptions per execution, fewer if
@@ -320,6 +356,12 @@ fn spawn_big<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> threa
 /// machine); with two, the smallest of them took over 300,000 and the
 /// others did not finish in minutes. The idle one explores two.
 fn model(name: &str, max_preemptions: usize, body: fn()) {
+    // See `heavy`.
+    let max_preemptions = if max_preemptions == HEAVY {
+        usize::from(std::env::var_os("ECHO_LOOM_DEEP").is_some())
+    } else {
+        max_preemptions
+    };
     let runs = std::sync::Arc::new(StdAtomicUsize::new(0));
     let counter = runs.clone();
     let started = Instant::now();
@@ -567,7 +609,7 @@ fn an_idle_pool_parks_and_shuts_down() {
 fn a_responder_runs_high_readiness_and_hands_normal_work_to_workers() {
     model(
         "a_responder_runs_high_readiness_and_hands_normal_work_to_workers",
-        1,
+        HEAVY,
         || {
             let mut pool = Pool::with_responders(1);
             let inner = pool.scheduler.clone();
@@ -656,7 +698,7 @@ fn shutdown_races_a_responder() {
 fn a_high_child_of_a_polled_task_runs_after_the_poll() {
     model(
         "a_high_child_of_a_polled_task_runs_after_the_poll",
-        1,
+        HEAVY,
         || {
             let mut pool = Pool::new();
             pool.start();
