@@ -75,6 +75,19 @@ where
     }
 }
 
+/// Parks and unparks so far: the core's own counts (every entry into its
+/// park, whether or not the platform then slept) where the build counts
+/// statistics, else the host's count of its `park`/`park_until` and
+/// `unpark` calls (`Board::parks_and_unparks`).
+pub(crate) fn parks_and_unparks<B: Board>(s: &Scheduler<B::Platform>) -> (usize, usize) {
+    if echo_sched_core::Metrics::COUNTED {
+        let m = s.metrics();
+        (m.parks, m.unparks)
+    } else {
+        B::parks_and_unparks()
+    }
+}
+
 /// Busy work the optimizer cannot remove: about `n` loop iterations.
 pub(crate) fn spin(n: u32) {
     for i in 0..n {

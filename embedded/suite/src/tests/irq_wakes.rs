@@ -5,7 +5,7 @@
 //! for good (the run's timeout). Wakes that find the task already queued
 //! coalesce, so polls can be fewer than interrupts.
 
-use crate::util::{check, run_root};
+use crate::util::{check, parks_and_unparks, run_root};
 use crate::{Board, Failure, irq};
 use atomic_waker::AtomicWaker;
 use core::task::Poll;
@@ -26,8 +26,8 @@ fn handler() {
 pub(crate) fn run<B: Board>() -> Result<(), Failure> {
     FIRED.store(0, Ordering::SeqCst);
     irq::set(handler);
-    run_root::<B, _, _>(Config::new(B::CORES), |_| async move {
-        let before = B::parks_and_unparks();
+    run_root::<B, _, _>(Config::new(B::CORES), |s| async move {
+        let before = parks_and_unparks::<B>(&s);
         let mut polls = 0u32;
         B::start_periodic_interrupt(PERIOD_NANOS);
         core::future::poll_fn(|cx| {
@@ -44,7 +44,7 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
         // The waker registered last would keep the task, and through it
         // the scheduler, alive.
         drop(WAITER.take());
-        let after = B::parks_and_unparks();
+        let after = parks_and_unparks::<B>(&s);
         let (parks, unparks) = (after.0 - before.0, after.1 - before.1);
         check!(polls > 10, "{WAKES} interrupts but only {polls} polls");
         check!(

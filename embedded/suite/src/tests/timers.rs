@@ -4,7 +4,7 @@
 //! meanwhile, so each fire needs the worker that parked until the
 //! deadline (`Platform::park_until`) to be woken by the chip's timer.
 
-use crate::util::{check, run_root};
+use crate::util::{check, parks_and_unparks, run_root};
 use crate::{Board, Failure};
 use alloc::vec::Vec;
 use core::pin::pin;
@@ -74,7 +74,7 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             lateness[2]
         );
 
-        let parks_before = B::parks_and_unparks().0;
+        let parks_before = parks_and_unparks::<B>(&s).0;
         let start = B::now_nanos();
         let mut tick = pin!(s.sleep_until(start + PERIOD));
         let (mut worst, mut sum) = (0u64, 0u64);
@@ -93,7 +93,7 @@ pub(crate) fn run<B: Board>() -> Result<(), Failure> {
             sum += late;
             tick.as_mut().reset(deadline + PERIOD);
         }
-        let parks = B::parks_and_unparks().0 - parks_before;
+        let parks = parks_and_unparks::<B>(&s).0 - parks_before;
         // A tick already due when the last one ran needs no park, so on a
         // slow host (no -icount) there can be fewer parks than ticks.
         check!(parks > 0, "the worker never parked over {TICKS} ticks");
