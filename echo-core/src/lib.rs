@@ -77,7 +77,9 @@ pub use priority::Priority;
 pub use recorder::{Timeline, TimelineEvent, WorkerTimeline};
 pub use runtime::SpawnWhenRoom;
 pub use runtime::TaskOptions;
-pub use scheduler::{Scheduler, Sleep};
+pub use scheduler::Scheduler;
+#[cfg(feature = "timers")]
+pub use scheduler::Sleep;
 pub use task::{JoinError, JoinHandle, TaskId, TaskInfo, TaskName};
 
 #[cfg(all(test, not(echo_loom)))]
@@ -130,5 +132,7 @@ pub mod internals {
     pub use crate::task::state::{
         AfterPoll, Claim, DropRef, HandleRelease, Notify, Reprioritize, Snapshot, State,
     };
-    pub use crate::timer::{ShardLock, Sleeper};
+    #[cfg(feature = "timers")]
+    pub use crate::timer::ShardLock;
+    pub use crate::timer::Sleeper;
 }

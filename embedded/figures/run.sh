@@ -10,8 +10,12 @@
 #   --off FEATURES      echo-core features for the "metrics off" size image
 #                       instead of those of --on.
 #   --off-no-default    build the "metrics off" size image without echo-core's
-#                       default features (for when metrics become a default
-#                       feature: --off-no-default --off "timers,...").
+#                       default features (metrics is one: the figures use
+#                       --off-no-default --off timers).
+#
+# Two more size images have echo-core without any optional feature (no
+# metrics, no timers): one as the others, one that never shuts its
+# scheduler down (a firmware that runs until reset, like the embassy image).
 #
 # The "metrics off" image also sets Config::detailed_metrics = false, the only
 # switch echo-core has today.
@@ -34,7 +38,7 @@ while [ $# -gt 0 ]; do
         --on) on_features="$2"; shift 2 ;;
         --off) off_features="$2"; off_set=1; shift 2 ;;
         --off-no-default) off_no_default=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -93,6 +97,10 @@ rv=riscv32imac-unknown-none-elf
 build $arm "board-lm3s" size_base size_base.elf
 build $arm "board-lm3s,echo${on_core:+,$on_core}" size_echo size_echo_on.elf
 build $arm "board-lm3s,echo,no-detail${off_core:+,$off_core}" size_echo size_echo_off.elf
+# echo-core with no optional part at all (no metrics, no timers).
+build $arm "board-lm3s,echo,no-detail" size_echo size_echo_bare.elf
+# The same, never shut down: a firmware whose scheduler runs until reset.
+build $arm "board-lm3s,echo,no-detail,no-shutdown" size_echo size_echo_forever.elf
 build $arm "board-lm3s,embassy" size_embassy size_embassy.elf
 
 # --- 2. run-time firmwares --------------------------------------------------
@@ -149,6 +157,8 @@ row() { # figure echo embassy target-op target-value
 base="$out/size_base.elf"
 flash_on=$(( $(flash "$out/size_echo_on.elf") - $(flash "$base") ))
 flash_off=$(( $(flash "$out/size_echo_off.elf") - $(flash "$base") ))
+flash_bare=$(( $(flash "$out/size_echo_bare.elf") - $(flash "$base") ))
+flash_forever=$(( $(flash "$out/size_echo_forever.elf") - $(flash "$base") ))
 flash_emb=$(( $(flash "$out/size_embassy.elf") - $(flash "$base") ))
 sram_on=$(( $(sram "$out/size_echo_on.elf") - $(sram "$base") ))
 sram_off=$(( $(sram "$out/size_echo_off.elf") - $(sram "$base") ))
@@ -167,6 +177,8 @@ report="$out/report.md"
     echo "|---|---|---|---|---|---|"
     row "flash (.text+.rodata) over baseline, thumbv7m, metrics on (B)" "$flash_on" "$flash_emb"
     row "flash (.text+.rodata) over baseline, thumbv7m, metrics off (B)" "$flash_off" "$flash_emb" le 16384
+    row "flash (.text+.rodata) over baseline, thumbv7m, metrics and timers off (B)" "$flash_bare" "$flash_emb" le 16384
+    row "flash (.text+.rodata) over baseline, thumbv7m, metrics and timers off, never shut down (B)" "$flash_forever" "$flash_emb" le 16384
     row "static RAM (.data+.bss) over baseline, metrics on (B)" "$sram_on" "$sram_emb"
     row "static RAM (.data+.bss) over baseline, metrics off (B)" "$sram_off" "$sram_emb"
     row "RAM per task, 16-byte future: slot / TaskStorage (B)" "$(fig echo_arm.log echo.ram.stride)" "$(fig embassy_arm.log embassy.ram.storage_size)"

@@ -264,6 +264,7 @@ impl<'a> Owner<'a> {
     }
 
     /// The budget left to the task being polled.
+    #[cfg(feature = "timers")]
     #[inline]
     pub(crate) fn budget(&self) -> u32 {
         // SAFETY: owner-only cell.

@@ -302,17 +302,20 @@ impl<P: Platform> Shared<P> {
     #[inline(never)]
     fn fire_timers_and_poll_events(&self, o: &mut Owner<'_>, next: u64, events: Option<Duration>) {
         /// How much polling may pass between two clock reads.
-        const CLOCK_EVERY_NANOS: u64 = 1_000;
+        const CLOCK_EVERY_NANOS: u32 = 1_000;
         /// The most scheduling points between two clock reads.
         const MAX_STRIDE: u32 = 8;
         let now = self.platform().now_nanos();
         {
             let mut local = o.local();
-            let per_point = now.saturating_sub(local.last_clock) / u64::from(local.clock_stride);
+            // In 32 bits (a gap over 4 s gives stride 1 either way): a u64
+            // division is a library call on 32-bit chips, 1 KB of flash.
+            let gap = u32::try_from(now.saturating_sub(local.last_clock)).unwrap_or(u32::MAX);
+            let per_point = gap / local.clock_stride;
             let stride = CLOCK_EVERY_NANOS
                 .checked_div(per_point)
-                .unwrap_or(u64::from(MAX_STRIDE))
-                .clamp(1, u64::from(MAX_STRIDE)) as u32;
+                .unwrap_or(MAX_STRIDE)
+                .clamp(1, MAX_STRIDE);
             local.clock_stride = stride;
             local.clock_countdown = stride;
             local.last_clock = now;

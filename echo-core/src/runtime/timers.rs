@@ -8,6 +8,7 @@ use crate::platform::Platform;
 impl<P: Platform> Shared<P> {
     /// Wakes the sleeper if `deadline` (just published as the earliest) is
     /// before what it sleeps until.
+    #[cfg(feature = "timers")]
     pub(crate) fn timer_armed(&self, deadline: u64) {
         if let Some(w) = self.timers.sleeper.to_wake(deadline) {
             self.platform.unpark(w);
@@ -17,6 +18,7 @@ impl<P: Platform> Shared<P> {
     /// Whether the task being polled on this thread has budget left.
     /// Threads that are not polling a task of this scheduler have no
     /// budget to spend.
+    #[cfg(feature = "timers")]
     pub(crate) fn budget_left(&self) -> bool {
         match self.current_owner() {
             Some(o) if o.current().is_some() => o.budget() > 0,

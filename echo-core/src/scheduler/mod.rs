@@ -1,8 +1,10 @@
 //! `Scheduler`: the public handle to a scheduler, and [`Sleep`], the
 //! timer future that holds one.
 
+#[cfg(feature = "timers")]
 mod sleep;
 
+#[cfg(feature = "timers")]
 pub use sleep::Sleep;
 
 use crate::Priority;
@@ -295,6 +297,7 @@ impl<P: Platform> Scheduler<P> {
     /// assert!(scheduler.platform().now.get() >= 5_000, "never early");
     /// # scheduler.shutdown();
     /// ```
+    #[cfg(feature = "timers")]
     pub fn sleep_until(&self, deadline_nanos: u64) -> Sleep<P> {
         Sleep::new(self.clone(), deadline_nanos)
     }

@@ -178,7 +178,9 @@ impl Heap {
                 }
             }
         }
-        for page in self.spares.drain(..) {
+        // `pop`, not `drain(..)`: drain's tail move brings in memmove, 1.6 KB
+        // of a firmware image that has no other use for it.
+        while let Some(page) = self.spares.pop() {
             // SAFETY: spares are empty and on no list.
             unsafe { Page::release(page) };
         }

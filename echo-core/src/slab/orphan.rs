@@ -20,13 +20,14 @@ impl Heap {
     /// by a worker again (the scheduler has shut down).
     pub unsafe fn detach(&mut self) {
         self.detached = true;
-        for page in self.spares.drain(..) {
+        // `pop`, not `drain(..)`: see `Heap::trim`.
+        while let Some(page) = self.spares.pop() {
             // SAFETY: spares are empty and on no list.
             unsafe { Page::release(page) };
         }
         for c in &mut self.classes {
             c.current = None;
-            for page in c.pages.drain(..) {
+            while let Some(page) = c.pages.pop() {
                 // SAFETY: per the contract.
                 unsafe { orphan(page) };
             }

@@ -94,6 +94,24 @@ impl PoolState {
     }
 }
 
+/// Moves the last element of `v` to index `at`, shifting the ones from `at`
+/// on up by one. Adjacent swaps instead of `Vec::insert`, whose `ptr::copy`
+/// brings in memmove (1.6 KB of a Cortex-M image that has no other use for
+/// it); the list is short (one entry per chunk), so the cost is the same.
+fn shift_into_place<T>(v: &mut [T], at: usize) {
+    for i in (at + 1..v.len()).rev() {
+        v.swap(i, i - 1);
+    }
+}
+
+/// `Vec::remove` without memmove (see `shift_into_place`).
+fn remove_keeping_order<T>(v: &mut Vec<T>, at: usize) -> T {
+    for i in at + 1..v.len() {
+        v.swap(i - 1, i);
+    }
+    v.pop().expect("index in bounds")
+}
+
 // SAFETY: the pointers are owned by the pool and only touched under its
 // lock; the source is plain function pointers.
 unsafe impl<const PAGES: usize> Send for PagePool<PAGES> {}
@@ -160,7 +178,8 @@ impl<const PAGES: usize> PagePool<PAGES> {
         let at = st
             .find(chunk, Self::CHUNK_BYTES)
             .expect_err("a new chunk is not listed");
-        st.chunks.insert(at, (chunk, PAGES - 1));
+        st.chunks.push((chunk, PAGES - 1));
+        shift_into_place(&mut st.chunks, at);
         for i in (1..PAGES).rev() {
             // SAFETY: inside the chunk.
             st.free.push(unsafe { chunk.add(i * PAGE_BYTES) });
@@ -192,7 +211,7 @@ impl<const PAGES: usize> PagePool<PAGES> {
             st.free.push(page);
             return;
         }
-        let (chunk, _) = st.chunks.remove(i);
+        let (chunk, _) = remove_keeping_order(&mut st.chunks, i);
         let base = chunk.as_ptr().addr();
         st.free
             .retain(|p| p.as_ptr().addr() & !(Self::CHUNK_BYTES - 1) != base);
@@ -235,6 +254,7 @@ impl<const PAGES: usize> Drop for PagePool<PAGES> {
 mod tests {
     use super::*;
     use core::cell::Cell;
+    use core::ptr;
 
     /// A source that counts its chunks and refuses while `fail` is set.
     struct Counting {
@@ -309,5 +329,36 @@ mod tests {
     #[test]
     fn a_chunk_of_one_page() {
         counting_pool::<1>();
+    }
+
+    /// Chunks stay listed in address order (what `find` searches) while
+    /// they come and go in any order.
+    #[test]
+    fn chunks_stay_in_address_order_as_they_come_and_go() {
+        let pool = PagePool::<1>::with_source(ChunkSource::GLOBAL);
+        let sorted = |pool: &PagePool<1>| {
+            let st = pool.state.lock();
+            st.chunks.windows(2).all(|w| w[0].0 < w[1].0)
+        };
+        let mut pages: Vec<_> = (0..12)
+            .map(|_| pool.take(ptr::null()).expect("the global allocator gives"))
+            .collect();
+        assert!(sorted(&pool));
+        // Give back every third, then the rest from the middle out.
+        let mut order: Vec<usize> = (0..12).step_by(3).collect();
+        order.extend([7, 5, 8, 4, 10, 1, 11, 2]);
+        for (gone, &i) in order.iter().enumerate() {
+            pool.give(pages[i], ptr::null());
+            assert_eq!(pool.chunks(), 12 - gone - 1);
+            assert!(sorted(&pool), "after giving back page {i}");
+        }
+        // And new ones land between the old ones' addresses or around them.
+        pages.clear();
+        pages.extend((0..6).map(|_| pool.take(ptr::null()).expect("gives")));
+        assert!(sorted(&pool));
+        for p in pages.into_iter().rev() {
+            pool.give(p, ptr::null());
+        }
+        assert_eq!(pool.chunks(), 0);
     }
 }

@@ -87,6 +87,7 @@ impl Sleeper {
 
     /// After storing an earlier `deadline` in a shard's earliest-deadline
     /// word: the sleeper to unpark, if it sleeps until later.
+    #[cfg(feature = "timers")]
     pub fn to_wake(&self, deadline: u64) -> Option<usize> {
         fence(Ordering::SeqCst);
         if self.deadline.load(Ordering::SeqCst) > deadline {

@@ -1,6 +1,11 @@
 //! The minimal Echo embedding for the size figures: one worker driven by
 //! `run_until_idle`, two spawns, a trivial `Platform` (a counter for a
 //! clock, a flag for `unpark`, no panic catching).
+//!
+//! With the `no-shutdown` feature it exits with the scheduler still alive,
+//! as a firmware whose scheduler runs until reset does (and as the embassy
+//! image does: embassy's executor has no shutdown): neither `shutdown` nor
+//! the scheduler's drop is then in the image.
 #![no_std]
 #![no_main]
 
@@ -78,6 +83,7 @@ fn main() -> ! {
         }
     }
     let ok = a.is_finished() && b.is_finished();
+    #[cfg(not(feature = "no-shutdown"))]
     scheduler.shutdown();
     board::exit(ok)
 }
