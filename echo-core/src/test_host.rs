@@ -30,7 +30,8 @@ impl TestHost {
         *self.on_unpark.borrow_mut() = Some(hook);
     }
 
-    /// Moves the clock forward by `nanos`.
+    /// Moves the clock forward by `nanos` (the timers' tests).
+    #[cfg(feature = "timers")]
     pub(crate) fn advance(&self, nanos: u64) {
         self.ticks.set(self.ticks.get() + nanos);
     }

@@ -98,7 +98,7 @@ impl Sleeper {
     }
 }
 
-#[cfg(all(test, not(echo_loom)))]
+#[cfg(all(test, not(echo_loom), feature = "timers"))]
 mod tests {
     use super::*;
 
