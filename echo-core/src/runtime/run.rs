@@ -374,6 +374,13 @@ impl<P: Platform> Shared<P> {
             let parked = self.platform().now_nanos().saturating_sub(since);
             worker.counters.parked_nanos.add(parked as usize);
         }
+        if let Some(every) = self.config().event_poll_interval {
+            // The host's events are not due at once just because the last
+            // poll was before the park: the sleeper has just waited in them,
+            // or still does. A busy worker polls them an interval from now.
+            let now = self.platform().now_nanos();
+            o.local().next_event_poll = now.saturating_add(every.as_nanos() as u64);
+        }
         #[cfg(feature = "recorder")]
         self.record_park(o, started);
     }
